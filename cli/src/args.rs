@@ -1,0 +1,47 @@
+//! Raw command-line arguments: clap types only, no validation beyond clap's.
+
+use clap::{Parser, Subcommand};
+
+/// Move a live monolith to microservices one domain at a time, with evidence at
+/// every step and a rollback always one command away.
+#[derive(Debug, Parser)]
+#[command(name = "msa-migrate", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands, in the order a migration uses them.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Map the monolith's code, database, history and traffic; propose domain boundaries.
+    Analyze(Pending),
+    /// Write a first playbook for one domain from an analysis.
+    Plan(Pending),
+    /// Copy a domain's tables to the new service's database, with checkpoints and catch-up.
+    Backfill(Pending),
+    /// Prove the copy is exact: chunk checksums, then row diffs; optionally repair.
+    Verify(Pending),
+    /// Run the strangler proxy in front of the monolith.
+    Proxy(Pending),
+    /// Report on shadow traffic: how the new service's answers differ from the monolith's.
+    Shadow(Pending),
+    /// Move a domain's routes through canary steps, judged by gates, rolling back on failure.
+    Canary(Pending),
+    /// Go / no-go per domain, with the evidence behind it; exit code 1 when not ready.
+    Readiness(Pending),
+    /// Send all of a domain's traffic to the new service (audited).
+    Cutover(Pending),
+    /// Send a domain's traffic back to the monolith, instantly (audited).
+    Rollback(Pending),
+    /// Walk the whole path on the bundled example monolith.
+    Demo(Pending),
+}
+
+/// Arguments of a command that is not built yet: accepted and ignored, so the
+/// answer is always "not built yet", never a misleading usage error.
+#[derive(Debug, clap::Args)]
+pub struct Pending {
+    #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    pub ignored: Vec<String>,
+}

@@ -1,0 +1,52 @@
+//! One module per command; this one dispatches.
+
+use std::fmt;
+
+use crate::Outcome;
+use crate::args::Command;
+
+/// Dispatches a parsed command.
+pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
+    let (name, issue) = match command {
+        Command::Analyze(_) => ("analyze", 5),
+        Command::Plan(_) => ("plan", 7),
+        Command::Backfill(_) => ("backfill", 6),
+        Command::Verify(_) => ("verify", 6),
+        Command::Proxy(_) => ("proxy", 3),
+        Command::Shadow(_) => ("shadow", 4),
+        Command::Canary(_) => ("canary", 7),
+        Command::Readiness(_) => ("readiness", 7),
+        Command::Cutover(_) => ("cutover", 7),
+        Command::Rollback(_) => ("rollback", 7),
+        Command::Demo(_) => ("demo", 8),
+    };
+    Err(NotBuilt {
+        command: name,
+        issue,
+    }
+    .into())
+}
+
+/// A command that the CLI lists but that is not built yet.
+#[derive(Debug)]
+pub(crate) struct NotBuilt {
+    command: &'static str,
+    issue: u32,
+}
+
+impl NotBuilt {
+    pub(crate) fn hint(&self) -> String {
+        format!(
+            "it is tracked in issue #{}; until then, nothing is run and nothing is written",
+            self.issue
+        )
+    }
+}
+
+impl fmt::Display for NotBuilt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`msa-migrate {}` is not built yet", self.command)
+    }
+}
+
+impl std::error::Error for NotBuilt {}
