@@ -1,5 +1,5 @@
 //! End-to-end tests across crates, against real processes and databases.
 //!
-//! Nothing is implemented here yet: this crate is built under issue #8.
-//! It exists now so that the workspace has its final shape and every later
-//! change lands in the crate that owns the concern.
+//! The tests live in `tests/it/`; this library is empty. They find the
+//! workspace's binaries in the target directory, which `cargo nextest run
+//! --workspace` (the README's test command) builds before any test runs.
