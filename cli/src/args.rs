@@ -1,5 +1,8 @@
 //! Raw command-line arguments: clap types only, no validation beyond clap's.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use clap::{Parser, Subcommand};
 
 /// Move a live monolith to microservices one domain at a time, with evidence at
@@ -23,7 +26,7 @@ pub enum Command {
     /// Prove the copy is exact: chunk checksums, then row diffs; optionally repair.
     Verify(Pending),
     /// Run the strangler proxy in front of the monolith.
-    Proxy(Pending),
+    Proxy(ProxyArgs),
     /// Report on shadow traffic: how the new service's answers differ from the monolith's.
     Shadow(Pending),
     /// Move a domain's routes through canary steps, judged by gates, rolling back on failure.
@@ -44,4 +47,27 @@ pub enum Command {
 pub struct Pending {
     #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
     pub ignored: Vec<String>,
+}
+
+/// `msa-migrate proxy`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  msa-migrate proxy --config proxy.yaml\n  msa-migrate proxy --config proxy.yaml --check"
+)]
+pub struct ProxyArgs {
+    /// The proxy's configuration (YAML; see docs/proxy.md)
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+
+    /// Validate the configuration and exit: 0 when valid, 2 listing every problem
+    #[arg(long)]
+    pub check: bool,
+
+    /// On SIGTERM or Ctrl-C, how long in-flight requests may take to finish
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub drain_timeout: Duration,
+
+    /// Log as JSON lines instead of text
+    #[arg(long)]
+    pub log_json: bool,
 }

@@ -5,6 +5,7 @@
 
 mod args;
 mod commands;
+mod logging;
 
 pub use args::Cli;
 
@@ -32,10 +33,7 @@ pub fn report_error(err: &anyhow::Error) {
     for cause in err.chain().skip(1) {
         eprintln!("  caused by: {cause}");
     }
-    if let Some(hint) = err
-        .downcast_ref::<commands::NotBuilt>()
-        .map(commands::NotBuilt::hint)
-    {
+    if let Some(hint) = commands::hint(err) {
         eprintln!("hint: {hint}");
     }
 }

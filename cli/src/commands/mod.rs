@@ -1,5 +1,7 @@
 //! One module per command; this one dispatches.
 
+mod proxy;
+
 use std::fmt;
 
 use crate::Outcome;
@@ -12,7 +14,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Plan(_) => ("plan", 7),
         Command::Backfill(_) => ("backfill", 6),
         Command::Verify(_) => ("verify", 6),
-        Command::Proxy(_) => ("proxy", 3),
+        Command::Proxy(args) => return proxy::run(args),
         Command::Shadow(_) => ("shadow", 4),
         Command::Canary(_) => ("canary", 7),
         Command::Readiness(_) => ("readiness", 7),
@@ -50,3 +52,14 @@ impl fmt::Display for NotBuilt {
 }
 
 impl std::error::Error for NotBuilt {}
+
+/// What to do next about an error, when we know.
+pub(crate) fn hint(err: &anyhow::Error) -> Option<String> {
+    if let Some(not_built) = err.downcast_ref::<NotBuilt>() {
+        return Some(not_built.hint());
+    }
+    err.downcast_ref::<msa_proxy::ConfigError>().map(|_| {
+        "fix the file, then check it without starting: msa-migrate proxy --config FILE --check"
+            .to_owned()
+    })
+}

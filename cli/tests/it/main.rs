@@ -39,6 +39,9 @@ fn help_lists_every_command_of_the_design() {
 #[test]
 fn unbuilt_commands_say_so_and_exit_2_whatever_their_arguments() {
     for command in COMMANDS {
+        if command == "proxy" {
+            continue;
+        }
         let out = msa_migrate(&[command, "--config", "proxy.yaml", "coupon"]);
         assert_eq!(out.status.code(), Some(2), "{command}");
         assert!(

@@ -1,29 +1,8 @@
 //! The README's main-job command keeps working.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-/// The workspace root, two levels above this crate's manifest.
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// A binary of the workspace, from the target directory this test runs from.
-fn workspace_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    // target/debug/deps/it-… → target/debug/NAME
-    let path = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("a target directory")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run the tests with `cargo nextest run --workspace`",
-        path.display()
-    );
-    path
-}
+use crate::support::{workspace, workspace_binary};
 
 #[test]
 fn the_tour_starts_the_monolith_on_sqlite_and_shows_it_answering() {

@@ -1,0 +1,562 @@
+//! Configuration in two stages: [`raw`] is what the YAML file says; [`resolve`]
+//! turns it into a [`ProxyConfig`] that cannot be invalid, reporting every
+//! problem at once with its line.
+
+mod raw;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::Method;
+use http::uri::Authority;
+use serde_saphyr::Spanned;
+
+use crate::routes::RouteTable;
+use crate::split::StickyKey;
+
+/// A validated proxy configuration.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// Where clients connect.
+    pub listen: SocketAddr,
+    /// Runtime worker threads; 1 runs everything on one thread.
+    pub workers: usize,
+    /// The upstream that serves every request no route claims (the monolith).
+    pub legacy: String,
+    /// Limits on what clients may send.
+    pub limits: Limits,
+    /// Every upstream, by name.
+    pub upstreams: Vec<UpstreamConfig>,
+    /// The routes claimed by new services, in file order.
+    pub routes: Vec<RouteConfig>,
+}
+
+/// Limits on client requests.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body forwarded; larger gets 413.
+    pub max_body_bytes: u64,
+    /// Time a client has to send its request head; slower is cut (slowloris).
+    pub header_read_timeout: Duration,
+    /// Most request headers; more gets 431.
+    pub max_headers: usize,
+}
+
+/// One upstream: a set of equivalent endpoints.
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    /// The name routes refer to.
+    pub name: String,
+    /// `host:port` of each endpoint.
+    pub endpoints: Vec<Authority>,
+    /// How a request picks an endpoint.
+    pub balance: Balance,
+    /// Time to establish a connection.
+    pub connect_timeout: Duration,
+    /// Time from sending the request to receiving the response head.
+    pub request_timeout: Duration,
+    /// How long an idle pooled connection is kept.
+    pub idle_timeout: Duration,
+}
+
+/// Endpoint selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Balance {
+    /// Each endpoint in turn.
+    RoundRobin,
+    /// The endpoint with the fewest requests in flight.
+    LeastRequests,
+}
+
+/// A route claimed by a new service.
+#[derive(Debug, Clone)]
+pub struct RouteConfig {
+    /// Unique name, used in logs, metrics and the admin API.
+    pub name: String,
+    /// Methods it claims; `None` claims all.
+    pub methods: Option<Vec<Method>>,
+    /// Host it claims (without port); `None` claims all.
+    pub host: Option<String>,
+    /// The paths it claims.
+    pub path: PathMatch,
+    /// The new service's upstream.
+    pub upstream: String,
+    /// Who serves it now.
+    pub mode: Mode,
+}
+
+/// How a route matches the request path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathMatch {
+    /// Exactly this path.
+    Exact(String),
+    /// This path and every path below it (segment-wise).
+    Prefix(String),
+    /// A template with `{name}` segments, e.g. `/api/coupons/{id}/issue`.
+    Template(String),
+}
+
+/// Who serves a route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// The monolith, as if the route were not claimed.
+    Legacy,
+    /// The new service for `weight_bp` basis points of users, sticky by `key`.
+    Canary {
+        /// Share of users on the new service, 0..=10000.
+        weight_bp: u16,
+        /// What identifies a user.
+        key: StickyKey,
+        /// Mixed into the hash; routes with the same seed put a user on the same side.
+        seed: String,
+    },
+    /// The new service only; with `fallback`, body-less idempotent requests go
+    /// to the monolith when the new service cannot be reached or times out.
+    Cutover {
+        /// Fall back to legacy on connect failure or timeout.
+        fallback: bool,
+    },
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML, or does not have the expected shape.
+    #[error("{}: {message}", path.display())]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// The file parsed, but some values are wrong.
+    #[error("{} has {} problem(s):\n{}", path.display(), problems.len(), render(path, problems))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Every problem found.
+        problems: Vec<Problem>,
+    },
+}
+
+/// One thing wrong in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line, when known.
+    pub line: Option<u64>,
+    /// The field, as a path: `routes[2].upstream`.
+    pub field: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+fn render(path: &Path, problems: &[Problem]) -> String {
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|p| match p.line {
+            Some(line) => format!("  {}:{line}: {}: {}", path.display(), p.field, p.message),
+            None => format!("  {}: {}: {}", path.display(), p.field, p.message),
+        })
+        .collect();
+    lines.join("\n")
+}
+
+/// Reads and validates a configuration file.
+pub fn load(path: &Path) -> Result<ProxyConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(path, &text)
+}
+
+/// Validates configuration text; `path` only names it in errors.
+pub fn parse(path: &Path, text: &str) -> Result<ProxyConfig, ConfigError> {
+    let raw: raw::RawConfig = serde_saphyr::from_str(text).map_err(|err| ConfigError::Syntax {
+        path: path.to_owned(),
+        message: err.to_string().trim_start_matches("error: ").to_owned(),
+    })?;
+    resolve(raw).map_err(|problems| ConfigError::Invalid {
+        path: path.to_owned(),
+        problems,
+    })
+}
+
+/// Collects problems so that all of them are reported at once.
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn at<T>(
+        &mut self,
+        spanned: &Spanned<T>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.0.push(Problem {
+            line: Some(spanned.referenced.line()),
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    fn duration(
+        &mut self,
+        value: Option<&Spanned<String>>,
+        field: String,
+        default: Duration,
+    ) -> Duration {
+        let Some(value) = value else { return default };
+        match humantime::parse_duration(&value.value) {
+            Ok(d) if !d.is_zero() => d,
+            _ => {
+                self.at(
+                    value,
+                    field,
+                    format!(
+                        "`{}` is not a duration: write e.g. `500ms`, `2s`, `1m`",
+                        value.value
+                    ),
+                );
+                default
+            }
+        }
+    }
+}
+
+fn resolve(raw: raw::RawConfig) -> Result<ProxyConfig, Vec<Problem>> {
+    let mut problems = Problems::default();
+
+    let listen = raw.listen.value.parse().unwrap_or_else(|_| {
+        problems.at(
+            &raw.listen,
+            "listen",
+            format!(
+                "`{}` is not an address: write e.g. `127.0.0.1:8000`",
+                raw.listen.value
+            ),
+        );
+        SocketAddr::from(([127, 0, 0, 1], 0))
+    });
+    let workers = match &raw.workers {
+        Some(w) if w.value == 0 || w.value > 256 => {
+            problems.at(w, "workers", "must be between 1 and 256");
+            1
+        }
+        Some(w) => w.value,
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    let limits = Limits {
+        max_body_bytes: raw.limits.max_body_bytes.unwrap_or(10 * 1024 * 1024),
+        header_read_timeout: problems.duration(
+            raw.limits.header_read_timeout.as_ref(),
+            "limits.header_read_timeout".into(),
+            Duration::from_secs(10),
+        ),
+        max_headers: raw.limits.max_headers.unwrap_or(100),
+    };
+
+    let upstreams: Vec<UpstreamConfig> = raw
+        .upstreams
+        .iter()
+        .map(|(name, upstream)| resolve_upstream(&mut problems, name, upstream))
+        .collect();
+    let known = |name: &str| upstreams.iter().any(|u| u.name == name);
+    if !known(&raw.legacy.value) {
+        problems.at(
+            &raw.legacy,
+            "legacy",
+            unknown_upstream(&raw.legacy.value, &raw.upstreams),
+        );
+    }
+
+    let mut routes = Vec::with_capacity(raw.routes.len());
+    for (i, route) in raw.routes.iter().enumerate() {
+        if let Some(route) = resolve_route(&mut problems, i, route, &known, &raw.upstreams) {
+            if routes.iter().any(|r: &RouteConfig| r.name == route.name) {
+                problems.at(
+                    &raw.routes[i].value.name,
+                    format!("routes[{i}].name"),
+                    format!("`{}` names two routes; names must be unique", route.name),
+                );
+            }
+            routes.push(route);
+        }
+    }
+    if problems.0.is_empty()
+        && let Err(conflicts) = RouteTable::new(&routes)
+    {
+        problems.0.extend(conflicts);
+    }
+
+    if problems.0.is_empty() {
+        Ok(ProxyConfig {
+            listen,
+            workers,
+            legacy: raw.legacy.value,
+            limits,
+            upstreams,
+            routes,
+        })
+    } else {
+        Err(problems.0)
+    }
+}
+
+fn resolve_upstream(
+    problems: &mut Problems,
+    name: &str,
+    upstream: &Spanned<raw::RawUpstream>,
+) -> UpstreamConfig {
+    let field = |f: &str| format!("upstreams.{name}.{f}");
+    let raw = &upstream.value;
+    if raw.endpoints.is_empty() {
+        problems.at(
+            upstream,
+            field("endpoints"),
+            "list at least one `host:port`",
+        );
+    }
+    let endpoints = raw
+        .endpoints
+        .iter()
+        .filter_map(|e| match e.value.parse::<Authority>() {
+            Ok(a) if a.port_u16().is_some() && !e.value.contains('@') => Some(a),
+            _ => {
+                problems.at(
+                    e,
+                    field("endpoints"),
+                    format!("`{}` is not `host:port`", e.value),
+                );
+                None
+            }
+        })
+        .collect();
+    let balance = match &raw.balance {
+        None => Balance::RoundRobin,
+        Some(b) => match b.value.as_str() {
+            "round_robin" => Balance::RoundRobin,
+            "least_requests" => Balance::LeastRequests,
+            other => {
+                problems.at(
+                    b,
+                    field("balance"),
+                    format!("`{other}` is not a balance: use `round_robin` or `least_requests`"),
+                );
+                Balance::RoundRobin
+            }
+        },
+    };
+    UpstreamConfig {
+        name: name.to_owned(),
+        endpoints,
+        balance,
+        connect_timeout: problems.duration(
+            raw.connect_timeout.as_ref(),
+            field("connect_timeout"),
+            Duration::from_secs(2),
+        ),
+        request_timeout: problems.duration(
+            raw.request_timeout.as_ref(),
+            field("request_timeout"),
+            Duration::from_secs(30),
+        ),
+        idle_timeout: problems.duration(
+            raw.idle_timeout.as_ref(),
+            field("idle_timeout"),
+            Duration::from_secs(90),
+        ),
+    }
+}
+
+fn resolve_route(
+    problems: &mut Problems,
+    i: usize,
+    route: &Spanned<raw::RawRoute>,
+    known: &dyn Fn(&str) -> bool,
+    upstreams: &std::collections::BTreeMap<String, Spanned<raw::RawUpstream>>,
+) -> Option<RouteConfig> {
+    let field = |f: &str| format!("routes[{i}].{f}");
+    let raw = &route.value;
+    let before = problems.0.len();
+
+    if raw.name.value.trim().is_empty() {
+        problems.at(&raw.name, field("name"), "give the route a name");
+    }
+    let methods = raw.methods.as_ref().map(|methods| {
+        methods
+            .iter()
+            .filter_map(
+                |m| match Method::from_bytes(m.value.to_ascii_uppercase().as_bytes()) {
+                    Ok(method) => Some(method),
+                    Err(_) => {
+                        problems.at(
+                            m,
+                            field("methods"),
+                            format!("`{}` is not an HTTP method", m.value),
+                        );
+                        None
+                    }
+                },
+            )
+            .collect::<Vec<_>>()
+    });
+    let path = match (&raw.path, &raw.prefix) {
+        (Some(path), None) => check_path(problems, path, field("path")).map(|p| {
+            if p.contains('{') {
+                PathMatch::Template(p)
+            } else {
+                PathMatch::Exact(p)
+            }
+        }),
+        (None, Some(prefix)) => check_path(problems, prefix, field("prefix")).map(|p| {
+            let trimmed = p.trim_end_matches('/');
+            PathMatch::Prefix(if trimmed.is_empty() {
+                "/".to_owned()
+            } else {
+                trimmed.to_owned()
+            })
+        }),
+        _ => {
+            problems.at(
+                route,
+                field("path"),
+                "give exactly one of `path` (exact or `{param}` template) and `prefix`",
+            );
+            None
+        }
+    };
+    if !known(&raw.upstream.value) {
+        problems.at(
+            &raw.upstream,
+            field("upstream"),
+            unknown_upstream(&raw.upstream.value, upstreams),
+        );
+    }
+
+    let mode_name = raw.mode.as_ref().map_or("legacy", |m| m.value.as_str());
+    let known_mode = ["legacy", "canary", "cutover"].contains(&mode_name);
+    if let (Some(weight), false) = (&raw.weight_bp, mode_name == "canary" || !known_mode) {
+        problems.at(
+            weight,
+            field("weight_bp"),
+            "only a `canary` route has a weight",
+        );
+    }
+    if let (Some(sticky), false) = (&raw.sticky, mode_name == "canary" || !known_mode) {
+        problems.at(sticky, field("sticky"), "only a `canary` route is sticky");
+    }
+    if raw.fallback.is_some() && mode_name != "cutover" && known_mode {
+        problems.at(
+            route,
+            field("fallback"),
+            "only a `cutover` route falls back to legacy",
+        );
+    }
+    let mode = match mode_name {
+        "legacy" => Some(Mode::Legacy),
+        "cutover" => Some(Mode::Cutover {
+            fallback: raw.fallback.unwrap_or(false),
+        }),
+        "canary" => {
+            let weight_bp = match &raw.weight_bp {
+                Some(w) if w.value > 10_000 => {
+                    problems.at(
+                        w,
+                        field("weight_bp"),
+                        "basis points go from 0 to 10000 (100%)",
+                    );
+                    0
+                }
+                Some(w) => w.value as u16,
+                None => 0,
+            };
+            let key = match &raw.sticky {
+                None => Some(StickyKey::ClientIp),
+                Some(s) => StickyKey::parse(&s.value).or_else(|| {
+                    problems.at(
+                        s,
+                        field("sticky"),
+                        format!(
+                            "`{}` is not a key: use `header:NAME`, `cookie:NAME` or `client_ip`",
+                            s.value
+                        ),
+                    );
+                    None
+                }),
+            };
+            key.map(|key| Mode::Canary {
+                weight_bp,
+                key,
+                seed: raw
+                    .split_seed
+                    .clone()
+                    .unwrap_or_else(|| raw.upstream.value.clone()),
+            })
+        }
+        other => {
+            let at = raw
+                .mode
+                .as_ref()
+                .expect("a mode other than the default was written");
+            problems.at(
+                at,
+                field("mode"),
+                format!("`{other}` is not a mode: use `legacy`, `canary` or `cutover`"),
+            );
+            None
+        }
+    };
+
+    if problems.0.len() > before {
+        return None;
+    }
+    Some(RouteConfig {
+        name: raw.name.value.clone(),
+        methods,
+        host: raw.host.as_ref().map(|h| h.to_ascii_lowercase()),
+        path: path?,
+        upstream: raw.upstream.value.clone(),
+        mode: mode?,
+    })
+}
+
+fn check_path(problems: &mut Problems, path: &Spanned<String>, field: String) -> Option<String> {
+    if path.value.starts_with('/') && !path.value.contains(['?', '#', ' ']) {
+        Some(path.value.clone())
+    } else {
+        problems.at(
+            path,
+            field,
+            format!(
+                "`{}` must start with `/` and hold no query, fragment or space",
+                path.value
+            ),
+        );
+        None
+    }
+}
+
+fn unknown_upstream(
+    name: &str,
+    upstreams: &std::collections::BTreeMap<String, Spanned<raw::RawUpstream>>,
+) -> String {
+    let names: Vec<&str> = upstreams.keys().map(String::as_str).collect();
+    format!(
+        "no upstream is named `{name}`; the upstreams are: {}",
+        names.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests;

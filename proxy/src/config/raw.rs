@@ -1,0 +1,72 @@
+//! The proxy's YAML file as the user wrote it: serde types only. Fields that a
+//! later check may complain about are `Spanned`, so the complaint names the line.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    pub(crate) listen: Spanned<String>,
+    #[serde(default)]
+    pub(crate) workers: Option<Spanned<usize>>,
+    /// The upstream that serves every request no route claims: the monolith.
+    pub(crate) legacy: Spanned<String>,
+    #[serde(default)]
+    pub(crate) limits: RawLimits,
+    pub(crate) upstreams: BTreeMap<String, Spanned<RawUpstream>>,
+    #[serde(default)]
+    pub(crate) routes: Vec<Spanned<RawRoute>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLimits {
+    pub(crate) max_body_bytes: Option<u64>,
+    pub(crate) header_read_timeout: Option<Spanned<String>>,
+    pub(crate) max_headers: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUpstream {
+    pub(crate) endpoints: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) balance: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) connect_timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) request_timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) idle_timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRoute {
+    pub(crate) name: Spanned<String>,
+    #[serde(default)]
+    pub(crate) methods: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub(crate) host: Option<String>,
+    /// Exact path, or a template with `{name}` segments.
+    #[serde(default)]
+    pub(crate) path: Option<Spanned<String>>,
+    /// Every path under this one.
+    #[serde(default)]
+    pub(crate) prefix: Option<Spanned<String>>,
+    /// The new service's upstream.
+    pub(crate) upstream: Spanned<String>,
+    #[serde(default)]
+    pub(crate) mode: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) weight_bp: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub(crate) sticky: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) split_seed: Option<String>,
+    #[serde(default)]
+    pub(crate) fallback: Option<bool>,
+}

@@ -1,0 +1,119 @@
+use std::path::Path;
+
+use super::*;
+
+fn parse_text(text: &str) -> Result<ProxyConfig, ConfigError> {
+    parse(Path::new("proxy.yaml"), text)
+}
+
+const GOOD: &str = "\
+listen: 127.0.0.1:8000
+workers: 1
+legacy: monolith
+upstreams:
+  monolith:
+    endpoints: [127.0.0.1:8080]
+  coupon:
+    endpoints: [127.0.0.1:8081, 127.0.0.1:8082]
+    balance: least_requests
+    connect_timeout: 500ms
+routes:
+  - name: coupon-read
+    methods: [GET]
+    path: /api/coupons/{id}
+    upstream: coupon
+    mode: canary
+    weight_bp: 1000
+    sticky: header:X-User-Id
+  - name: coupon-issue
+    methods: [post]
+    path: /api/coupons/{id}/issue
+    upstream: coupon
+    mode: cutover
+    fallback: true
+";
+
+#[test]
+fn a_valid_file_resolves_to_typed_values() {
+    let config = parse_text(GOOD).unwrap();
+    assert_eq!(config.workers, 1);
+    assert_eq!(config.legacy, "monolith");
+    let coupon = config
+        .upstreams
+        .iter()
+        .find(|u| u.name == "coupon")
+        .unwrap();
+    assert_eq!(coupon.endpoints.len(), 2);
+    assert_eq!(coupon.balance, Balance::LeastRequests);
+    assert_eq!(coupon.connect_timeout, Duration::from_millis(500));
+    assert_eq!(
+        config.routes[0].path,
+        PathMatch::Template("/api/coupons/{id}".into())
+    );
+    assert_eq!(
+        config.routes[0].mode,
+        Mode::Canary {
+            weight_bp: 1000,
+            key: StickyKey::parse("header:X-User-Id").unwrap(),
+            seed: "coupon".into()
+        }
+    );
+    assert_eq!(config.routes[1].methods, Some(vec![Method::POST]));
+    assert_eq!(config.routes[1].mode, Mode::Cutover { fallback: true });
+}
+
+#[test]
+fn every_problem_is_reported_at_once_with_its_line() {
+    let text = GOOD
+        .replace("legacy: monolith", "legacy: monolit")
+        .replace(
+            "upstream: coupon\n    mode: canary",
+            "upstream: cupon\n    mode: canary",
+        )
+        .replace("weight_bp: 1000", "weight_bp: 20000")
+        .replace("mode: cutover", "mode: cutover-now");
+    let ConfigError::Invalid { problems, .. } = parse_text(&text).unwrap_err() else {
+        panic!("expected problems");
+    };
+    let found: Vec<(Option<u64>, &str)> = problems
+        .iter()
+        .map(|p| (p.line, p.field.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (Some(3), "legacy"),
+            (Some(15), "routes[0].upstream"),
+            (Some(17), "routes[0].weight_bp"),
+            (Some(23), "routes[1].mode"),
+        ]
+    );
+    assert!(
+        problems[0]
+            .message
+            .contains("the upstreams are: coupon, monolith"),
+        "{}",
+        problems[0].message
+    );
+}
+
+#[test]
+fn a_typo_in_a_field_name_is_an_error_not_a_default() {
+    let text = GOOD.replace("balance: least_requests", "balanse: least_requests");
+    let err = parse_text(&text).unwrap_err().to_string();
+    assert!(err.starts_with("proxy.yaml: "), "{err}");
+    assert!(err.contains("balanse") && err.contains("line 9"), "{err}");
+}
+
+#[test]
+fn mode_specific_fields_are_refused_elsewhere() {
+    let text = GOOD.replace(
+        "    mode: cutover\n    fallback: true\n",
+        "    weight_bp: 10\n    fallback: true\n",
+    );
+    let ConfigError::Invalid { problems, .. } = parse_text(&text).unwrap_err() else {
+        panic!("expected problems");
+    };
+    let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(fields, ["routes[1].weight_bp", "routes[1].fallback"]);
+}

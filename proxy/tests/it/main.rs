@@ -1,0 +1,6 @@
+//! The proxy over real sockets: an in-process proxy between real HTTP clients
+//! and recording upstreams on loopback.
+
+mod faults;
+mod routing;
+mod support;

@@ -1,0 +1,132 @@
+//! Recording upstreams, a proxy started from YAML, and raw-socket helpers.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use msa_proxy::{Proxy, Server};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// An upstream that answers every request with what it received, as JSON.
+pub(crate) struct Upstream {
+    pub(crate) addr: SocketAddr,
+    pub(crate) hits: Arc<AtomicUsize>,
+}
+
+impl Upstream {
+    pub(crate) async fn start(name: &'static str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&hits);
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let counter = Arc::clone(&counter);
+                let service = service_fn(move |request: Request<hyper::body::Incoming>| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        let method = request.method().to_string();
+                        let path = request.uri().path().to_owned();
+                        let headers: serde_json::Map<String, Value> = request
+                            .headers()
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or("<binary>"))))
+                            .collect();
+                        let body = request
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        let answer = json!({
+                            "upstream": name, "method": method, "path": path,
+                            "headers": headers, "body": String::from_utf8_lossy(&body),
+                        });
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(
+                            answer.to_string(),
+                        ))))
+                    }
+                });
+                tokio::spawn(async move {
+                    let _ = auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self { addr, hits }
+    }
+
+    pub(crate) fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+/// A loopback port with nothing listening on it.
+pub(crate) async fn dead_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Starts a proxy from YAML (with `listen: 127.0.0.1:0`) and returns its address.
+pub(crate) async fn start_proxy(yaml: &str) -> SocketAddr {
+    let config = msa_proxy::config::parse(Path::new("test.yaml"), yaml)
+        .unwrap_or_else(|err| panic!("{err}"));
+    let server = Server::bind(Proxy::new(config)).await.unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(server.serve(std::future::pending(), Duration::from_secs(1)));
+    addr
+}
+
+/// A client that keeps connections alive, like a browser or service would.
+pub(crate) fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(32)
+        .build()
+        .unwrap()
+}
+
+pub(crate) async fn get_json(
+    client: &reqwest::Client,
+    url: String,
+    user: Option<&str>,
+) -> (u16, Value) {
+    let mut request = client.get(url);
+    if let Some(user) = user {
+        request = request.header("x-user-id", user);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// Sends raw bytes and returns everything the proxy answers before closing
+/// (or within two seconds).
+pub(crate) async fn raw_exchange(proxy: SocketAddr, request: &[u8]) -> String {
+    raw_exchange_closing(proxy, request).await.0
+}
+
+/// Like [`raw_exchange`], also telling whether the proxy closed the connection.
+pub(crate) async fn raw_exchange_closing(proxy: SocketAddr, request: &[u8]) -> (String, bool) {
+    let mut stream = TcpStream::connect(proxy).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut answer))
+        .await
+        .is_ok();
+    (String::from_utf8_lossy(&answer).into_owned(), closed)
+}

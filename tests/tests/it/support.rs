@@ -1,0 +1,71 @@
+//! Finding the workspace's binaries and running them as real processes.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+/// The workspace root, one level above this crate's manifest.
+pub(crate) fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A binary of the workspace, from the target directory this test runs from.
+pub(crate) fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    // target/debug/deps/it-… → target/debug/NAME
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("a target directory")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run the tests with `cargo nextest run --workspace`",
+        path.display()
+    );
+    path
+}
+
+/// A process that printed `listening on http://ADDR`; killed when dropped.
+pub(crate) struct Running {
+    pub(crate) url: String,
+    child: Child,
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl Running {
+    /// Starts a workspace binary and waits for its address.
+    pub(crate) fn start(binary: &str, args: &[&str]) -> Self {
+        let mut child = Command::new(workspace_binary(binary))
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {binary}: {err}"));
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("its stdout");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("{binary} printed {line:?} instead of its address"))
+            .to_owned();
+        Self {
+            url,
+            child,
+            _stdout: stdout,
+        }
+    }
+
+    /// `host:port` of the listener.
+    pub(crate) fn authority(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
