@@ -1,9 +1,10 @@
 //! One request through the proxy: refuse what is ambiguous, find the route,
 //! pick the side, forward, fall back when allowed, answer errors as JSON.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use http_body_util::Limited;
@@ -11,43 +12,119 @@ use hyper::body::Incoming;
 use serde_json::json;
 
 use crate::body::{self, ProxyBody};
-use crate::config::{Mode, ProxyConfig};
+use crate::config::{PathMatch, ProxyConfig, Stage};
 use crate::headers;
+use crate::metrics::{Metrics, RouteMetrics, Side, UNCLAIMED};
 use crate::routes::RouteTable;
 use crate::split;
 use crate::upstream::{Upstream, UpstreamError};
 
-/// An immutable snapshot of everything a request needs: the route table and
-/// the upstream pools. A reload swaps the whole snapshot.
+/// An immutable snapshot of everything a request needs: the route table, each
+/// route's stage, the upstream pools and the metric handles. A reload or a
+/// stage change builds a new snapshot and swaps it in; requests in flight
+/// finish on the one they started with.
 #[derive(Debug)]
 pub struct Proxy {
     config: ProxyConfig,
     table: RouteTable,
     upstreams: HashMap<String, Arc<Upstream>>,
-}
-
-/// Where one request goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
-    Legacy,
-    New { fallback: bool },
+    /// The stage each route is in, by route index.
+    stages: Vec<Stage>,
+    route_metrics: Vec<RouteMetrics>,
+    unclaimed: RouteMetrics,
 }
 
 impl Proxy {
-    /// Builds the snapshot for a validated configuration.
+    /// A snapshot with the configuration's stages and metrics of its own.
     pub fn new(config: ProxyConfig) -> Self {
+        Self::build(config, &BTreeMap::new(), &Arc::new(Metrics::new()), None)
+    }
+
+    /// A snapshot where `saved` stages override the configuration's, reusing
+    /// the connection pools of `previous` for upstreams whose settings did not change.
+    pub(crate) fn build(
+        config: ProxyConfig,
+        saved: &BTreeMap<String, Stage>,
+        metrics: &Arc<Metrics>,
+        previous: Option<&Proxy>,
+    ) -> Self {
         let table = RouteTable::new(&config.routes)
             .expect("a resolved configuration has a valid route table");
         let upstreams = config
             .upstreams
             .iter()
-            .map(|u| (u.name.clone(), Arc::new(Upstream::new(u))))
+            .map(|u| {
+                let kept = previous
+                    .and_then(|p| p.upstreams.get(&u.name))
+                    .filter(|old| old.config == *u);
+                let upstream = kept
+                    .cloned()
+                    .unwrap_or_else(|| Arc::new(Upstream::new(u, Arc::clone(metrics))));
+                (u.name.clone(), upstream)
+            })
             .collect();
+        let stages: Vec<Stage> = config
+            .routes
+            .iter()
+            .map(|r| saved.get(&r.name).copied().unwrap_or(r.stage))
+            .collect();
+        let route_metrics = config
+            .routes
+            .iter()
+            .zip(&stages)
+            .map(|(route, stage)| {
+                let handles = metrics.route(&route.name, &config.legacy, &route.upstream);
+                handles.set_weight(match stage {
+                    Stage::Legacy => 0,
+                    Stage::Canary { weight_bp } => *weight_bp,
+                    Stage::Cutover => 10_000,
+                });
+                handles
+            })
+            .collect();
+        let unclaimed = metrics.route(UNCLAIMED, &config.legacy, &config.legacy);
         Self {
             config,
             table,
             upstreams,
+            stages,
+            route_metrics,
+            unclaimed,
         }
+    }
+
+    /// The stage of a route, by name.
+    pub fn stage(&self, route: &str) -> Option<Stage> {
+        let index = self.config.routes.iter().position(|r| r.name == route)?;
+        Some(self.stages[index])
+    }
+
+    /// Every route with its stage and live counters, for the admin API.
+    pub(crate) fn routes_view(&self) -> serde_json::Value {
+        let routes: Vec<serde_json::Value> = self
+            .config
+            .routes
+            .iter()
+            .zip(&self.stages)
+            .zip(&self.route_metrics)
+            .map(|((route, stage), metrics)| {
+                let path = match &route.path {
+                    PathMatch::Exact(p) | PathMatch::Template(p) => p.clone(),
+                    PathMatch::Prefix(p) => format!("{p}/**"),
+                };
+                json!({
+                    "name": route.name,
+                    "methods": route.methods.as_ref().map(|m| m.iter().map(Method::as_str).collect::<Vec<_>>()),
+                    "host": route.host,
+                    "path": path,
+                    "upstream": route.upstream,
+                    "stage": stage,
+                    "fallback": route.fallback,
+                    "requests": metrics.counts(),
+                })
+            })
+            .collect();
+        json!({ "legacy": self.config.legacy, "routes": routes, "unclaimed": self.unclaimed.counts() })
     }
 
     /// The configuration this snapshot serves.
@@ -83,65 +160,82 @@ impl Proxy {
             );
         }
 
+        let started = Instant::now();
         let host = host_of(request.headers(), request.uri());
-        let route = self
-            .table
-            .lookup(request.method(), host.as_deref(), path)
-            .map(|id| &self.config.routes[id]);
-        let side = match route.map(|r| &r.mode) {
-            None | Some(Mode::Legacy) => Side::Legacy,
-            Some(Mode::Canary {
-                weight_bp,
-                key,
-                seed,
-            }) => {
-                let user = key.extract(request.headers(), client.ip());
-                if split::to_new(*weight_bp, seed, &user) {
-                    Side::New { fallback: false }
-                } else {
-                    Side::Legacy
+        let route = self.table.lookup(request.method(), host.as_deref(), path);
+        let (side, fallback) = match route {
+            None => (Side::Legacy, false),
+            Some(id) => {
+                let config = &self.config.routes[id];
+                match self.stages[id] {
+                    Stage::Legacy => (Side::Legacy, false),
+                    Stage::Canary { weight_bp } => {
+                        let user = config.sticky.extract(request.headers(), client.ip());
+                        let side = if split::to_new(weight_bp, &config.split_seed, &user) {
+                            Side::New
+                        } else {
+                            Side::Legacy
+                        };
+                        (side, false)
+                    }
+                    Stage::Cutover => (Side::New, config.fallback),
                 }
             }
-            Some(Mode::Cutover { fallback }) => Side::New {
-                fallback: *fallback,
-            },
         };
+        let metrics = route.map_or(&self.unclaimed, |id| &self.route_metrics[id]);
+        let method = request.method().clone();
+        let access_path = self.config.access_log.then(|| path.to_owned());
 
         let (mut parts, incoming) = request.into_parts();
         headers::to_upstream(&mut parts.headers, client.ip(), "http");
         let bodyless =
             declared.unwrap_or(0) == 0 && !parts.headers.contains_key(header::TRANSFER_ENCODING);
         let upstream = match (side, route) {
-            (Side::New { .. }, Some(route)) => &self.upstreams[&route.upstream],
+            (Side::New, Some(id)) => &self.upstreams[&self.config.routes[id].upstream],
             _ => &self.upstreams[&self.config.legacy],
         };
         // Only a request without a body can be sent twice; keep its head for that.
-        let replay = match side {
-            Side::New { fallback: true } if bodyless && idempotent(&parts.method) => {
-                Some(parts.clone())
-            }
-            _ => None,
-        };
+        let replay = (fallback && bodyless && idempotent(&parts.method)).then(|| parts.clone());
 
-        let body = body::boxed(Limited::new(incoming, max_body as usize));
-        let answer = upstream.send(Request::from_parts(parts, body)).await;
-        let answer = match (answer, replay) {
+        let body = body::boxed(Limited::new(
+            incoming,
+            usize::try_from(max_body).unwrap_or(usize::MAX),
+        ));
+        let mut served_by = side;
+        let answer = match (
+            upstream.send(Request::from_parts(parts, body)).await,
+            replay,
+        ) {
             (Err(err), Some(parts)) if err.allows_fallback() => {
-                tracing::warn!(error = %err, route = route.map(|r| r.name.as_str()), "falling back to legacy");
+                tracing::warn!(error = %err, route = route.map(|id| self.config.routes[id].name.as_str()), "falling back to legacy");
+                metrics.fallback();
+                served_by = Side::Legacy;
                 self.upstreams[&self.config.legacy]
                     .send(Request::from_parts(parts, body::empty()))
                     .await
             }
             (answer, _) => answer,
         };
-        match answer {
+        let response = match answer {
             Ok(response) => {
                 let (mut parts, incoming) = response.into_parts();
                 headers::to_client(&mut parts.headers);
                 Response::from_parts(parts, body::boxed(incoming))
             }
             Err(err) => upstream_error(&err),
+        };
+        let elapsed = started.elapsed();
+        metrics.observe(served_by, response.status().as_u16(), elapsed);
+        if let Some(path) = access_path {
+            tracing::info!(
+                target: "msa_proxy::access",
+                %client, %method, path, status = response.status().as_u16(),
+                route = route.map_or(UNCLAIMED, |id| self.config.routes[id].name.as_str()),
+                side = ?served_by, micros = elapsed.as_micros() as u64,
+                "request"
+            );
         }
+        response
     }
 }
 
@@ -187,6 +281,11 @@ fn upstream_error(err: &UpstreamError) -> Response<ProxyBody> {
         UpstreamError::Connect { .. } => error(
             StatusCode::BAD_GATEWAY,
             "UPSTREAM_UNAVAILABLE",
+            err.to_string(),
+        ),
+        UpstreamError::CircuitOpen { .. } => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "CIRCUIT_OPEN",
             err.to_string(),
         ),
         UpstreamError::Failed { .. } => {

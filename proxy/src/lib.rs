@@ -5,21 +5,23 @@
 //! of users (canary), or by the new service only (cutover, optionally falling
 //! back to legacy). See `docs/proxy.md` for the configuration.
 //!
-//! Built so far: configuration with all errors at once, route table, canary
-//! split, cutover with fallback, header hygiene, JSON errors, HTTP/1.1 and
-//! HTTP/2 (cleartext) to clients, keep-alive pools to upstreams, graceful
-//! shutdown. Not yet: hot reload, admin API and metrics, circuit breaker,
-//! TLS, h2 to upstreams, shadow mirroring.
+//! Route stages are runtime state kept in a [`state::StateStore`] and changed
+//! through the admin API; the configuration reloads without dropping requests.
 
+mod admin;
 pub mod body;
 pub mod config;
 mod forward;
 mod headers;
+mod live;
+pub mod metrics;
 mod routes;
 mod server;
 pub mod split;
+pub mod state;
 mod upstream;
 
-pub use config::{ConfigError, ProxyConfig};
+pub use config::{ConfigError, ProxyConfig, Stage};
 pub use forward::Proxy;
+pub use live::{Live, StageError, StartError};
 pub use server::{Server, shutdown_signal};

@@ -2,7 +2,7 @@
 //! choice, and timeouts.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use http::uri::{Authority, Scheme, Uri};
@@ -13,7 +13,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::body::ProxyBody;
-use crate::config::{Balance, UpstreamConfig};
+use crate::config::{Balance, CircuitConfig, UpstreamConfig};
+use crate::metrics::Metrics;
 
 /// One upstream with its connection pool.
 #[derive(Debug)]
@@ -25,6 +26,10 @@ pub(crate) struct Upstream {
     next: AtomicUsize,
     request_timeout: Duration,
     client: Client<HttpConnector, ProxyBody>,
+    circuit: Circuit,
+    metrics: Arc<Metrics>,
+    /// The configuration it was built from, to reuse its pool across reloads.
+    pub(crate) config: UpstreamConfig,
 }
 
 #[derive(Debug)]
@@ -56,6 +61,12 @@ pub(crate) enum UpstreamError {
         /// The timeout.
         after: Duration,
     },
+    /// Its circuit is open: it failed too often lately and is left alone for a while.
+    #[error("upstream `{upstream}` is failing; its circuit is open for a while")]
+    CircuitOpen {
+        /// The upstream's name.
+        upstream: String,
+    },
     /// The connection broke or the response was malformed.
     #[error("upstream `{upstream}` ({endpoint}) failed: {reason}")]
     Failed {
@@ -72,13 +83,25 @@ impl UpstreamError {
     /// Whether the request surely never reached the upstream's application, or
     /// the upstream is too slow: the cases where falling back is allowed.
     pub(crate) fn allows_fallback(&self) -> bool {
-        matches!(self, Self::Connect { .. } | Self::Timeout { .. })
+        matches!(
+            self,
+            Self::Connect { .. } | Self::Timeout { .. } | Self::CircuitOpen { .. }
+        )
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Connect { .. } => "connect",
+            Self::Timeout { .. } => "timeout",
+            Self::CircuitOpen { .. } => "circuit_open",
+            Self::Failed { .. } => "failed",
+        }
     }
 }
 
 impl Upstream {
     /// An upstream with an empty pool.
-    pub(crate) fn new(config: &UpstreamConfig) -> Self {
+    pub(crate) fn new(config: &UpstreamConfig, metrics: Arc<Metrics>) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(config.connect_timeout));
         connector.set_nodelay(true);
@@ -101,11 +124,45 @@ impl Upstream {
             next: AtomicUsize::new(0),
             request_timeout: config.request_timeout,
             client,
+            circuit: Circuit::new(config.circuit),
+            metrics,
+            config: config.clone(),
         }
     }
 
-    /// Sends a request (whose URI holds the path and query) to one endpoint.
+    /// Sends a request (whose URI holds the path and query) to one endpoint,
+    /// unless the circuit is open.
     pub(crate) async fn send(
+        &self,
+        request: Request<ProxyBody>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        let admission = self.circuit.admit();
+        if admission == Admission::Refused {
+            self.metrics.upstream_error(&self.name, "circuit_open");
+            return Err(UpstreamError::CircuitOpen {
+                upstream: self.name.clone(),
+            });
+        }
+        let answer = self.send_now(request).await;
+        let healthy = match &answer {
+            Ok(response) => !matches!(response.status().as_u16(), 502..=504),
+            Err(_) => false,
+        };
+        if let Some(open) = self.circuit.record(healthy, admission == Admission::Probe) {
+            self.metrics.circuit(&self.name, open);
+            if open {
+                tracing::warn!(upstream = %self.name, "circuit opened after repeated failures");
+            } else {
+                tracing::info!(upstream = %self.name, "circuit closed: the probe succeeded");
+            }
+        }
+        if let Err(err) = &answer {
+            self.metrics.upstream_error(&self.name, err.kind());
+        }
+        answer
+    }
+
+    async fn send_now(
         &self,
         mut request: Request<ProxyBody>,
     ) -> Result<Response<Incoming>, UpstreamError> {
@@ -162,6 +219,90 @@ impl Upstream {
     }
 }
 
+/// Whether a request may go to the upstream now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admission {
+    /// The circuit is closed.
+    Allowed,
+    /// The circuit has been open long enough: this one request tests the upstream.
+    Probe,
+    /// The circuit is open.
+    Refused,
+}
+
+/// A circuit breaker shared by every request to one upstream, lock-free.
+#[derive(Debug)]
+struct Circuit {
+    config: CircuitConfig,
+    failures: AtomicU32,
+    /// Milliseconds since `epoch()` when it opened; 0 while closed.
+    opened_at: AtomicU64,
+    probing: AtomicBool,
+}
+
+impl Circuit {
+    fn new(config: CircuitConfig) -> Self {
+        Self {
+            config,
+            failures: AtomicU32::new(0),
+            opened_at: AtomicU64::new(0),
+            probing: AtomicBool::new(false),
+        }
+    }
+
+    fn admit(&self) -> Admission {
+        let opened = self.opened_at.load(Ordering::Acquire);
+        if opened == 0 {
+            return Admission::Allowed;
+        }
+        let open_for = u64::try_from(self.config.open_for.as_millis()).unwrap_or(u64::MAX);
+        if now_ms().saturating_sub(opened) < open_for {
+            return Admission::Refused;
+        }
+        // One probe at a time; the others are still refused.
+        match self
+            .probing
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => Admission::Probe,
+            Err(_) => Admission::Refused,
+        }
+    }
+
+    /// Records an outcome; returns `Some(open)` when the circuit changed state.
+    fn record(&self, healthy: bool, probe: bool) -> Option<bool> {
+        if healthy {
+            self.failures.store(0, Ordering::Release);
+            self.probing.store(false, Ordering::Release);
+            return (self.opened_at.swap(0, Ordering::AcqRel) != 0).then_some(false);
+        }
+        if probe {
+            // Still failing: open for another period.
+            self.opened_at.store(now_ms(), Ordering::Release);
+            self.probing.store(false, Ordering::Release);
+            return None;
+        }
+        let failures = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
+        let threshold = self.config.consecutive_failures;
+        if threshold > 0 && failures >= threshold {
+            let opened =
+                self.opened_at
+                    .compare_exchange(0, now_ms(), Ordering::AcqRel, Ordering::Acquire);
+            return opened.is_ok().then_some(true);
+        }
+        None
+    }
+}
+
+/// Milliseconds on tokio's clock (so tests can pause time), never 0.
+fn now_ms() -> u64 {
+    static EPOCH: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(|| tokio::time::Instant::now() - Duration::from_millis(1));
+    u64::try_from(epoch.elapsed().as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
 struct InFlight<'a>(&'a AtomicUsize);
 
 impl Drop for InFlight<'_> {
@@ -177,4 +318,63 @@ fn source_text(err: &(dyn std::error::Error + 'static)) -> String {
         cause = next;
     }
     cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn circuit(failures: u32) -> Circuit {
+        Circuit::new(CircuitConfig {
+            consecutive_failures: failures,
+            open_for: Duration::from_secs(10),
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn consecutive_failures_open_the_circuit_and_a_good_probe_closes_it() {
+        let c = circuit(3);
+        assert_eq!(c.record(false, false), None);
+        assert_eq!(c.record(true, false), None, "a success resets the count");
+        assert_eq!(c.record(false, false), None);
+        assert_eq!(c.record(false, false), None);
+        assert_eq!(
+            c.record(false, false),
+            Some(true),
+            "third failure in a row opens it"
+        );
+        assert_eq!(c.admit(), Admission::Refused);
+
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(c.admit(), Admission::Probe);
+        assert_eq!(c.admit(), Admission::Refused, "one probe at a time");
+        assert_eq!(
+            c.record(true, true),
+            Some(false),
+            "the probe succeeded: closed"
+        );
+        assert_eq!(c.admit(), Admission::Allowed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_probe_keeps_it_open_for_another_period() {
+        let c = circuit(1);
+        assert_eq!(c.record(false, false), Some(true));
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(c.admit(), Admission::Probe);
+        assert_eq!(c.record(false, true), None);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(c.admit(), Admission::Refused);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(c.admit(), Admission::Probe);
+    }
+
+    #[test]
+    fn zero_failures_means_never_open() {
+        let c = circuit(0);
+        for _ in 0..100 {
+            assert_eq!(c.record(false, false), None);
+        }
+        assert_eq!(c.admit(), Admission::Allowed);
+    }
 }

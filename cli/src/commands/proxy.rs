@@ -1,7 +1,7 @@
 //! `msa-migrate proxy --config FILE`: load, validate, serve until SIGTERM.
 
 use anyhow::Context;
-use msa_proxy::{Proxy, Server};
+use msa_proxy::{Live, Server};
 
 use crate::Outcome;
 use crate::args::ProxyArgs;
@@ -33,12 +33,14 @@ pub(crate) fn run(args: ProxyArgs) -> anyhow::Result<Outcome> {
     }
     .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let listen = config.listen;
-        let server = Server::bind(Proxy::new(config))
+        let (listen, admin) = (config.listen, config.admin.listen);
+        let live = Live::new(config, args.config.clone())?;
+        let server = Server::bind(live)
             .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
+            .with_context(|| format!("cannot listen on {listen} (proxy) or {admin} (admin API)"))?;
         println!("listening on http://{}", server.local_addr()?);
-        tracing::info!(addr = %server.local_addr()?, "proxy listening");
+        println!("admin on http://{}", server.admin_addr()?);
+        tracing::info!(addr = %server.local_addr()?, admin = %server.admin_addr()?, "proxy listening");
         server
             .serve(msa_proxy::shutdown_signal(), args.drain_timeout)
             .await;

@@ -26,10 +26,72 @@ pub struct ProxyConfig {
     pub legacy: String,
     /// Limits on what clients may send.
     pub limits: Limits,
+    /// The admin API's listener and token.
+    pub admin: AdminConfig,
+    /// Where route stages and the audit log are kept.
+    pub state_file: PathBuf,
+    /// The JSON-lines audit log of every change.
+    pub audit_log: PathBuf,
+    /// Reload when the configuration file changes.
+    pub watch: bool,
+    /// Log one line per request.
+    pub access_log: bool,
     /// Every upstream, by name.
     pub upstreams: Vec<UpstreamConfig>,
     /// The routes claimed by new services, in file order.
     pub routes: Vec<RouteConfig>,
+}
+
+/// The admin API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// Its own listener, loopback by default.
+    pub listen: SocketAddr,
+    /// Where the bearer token that changes need comes from.
+    pub token: TokenSource,
+}
+
+/// Where the admin token is read from, at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// An environment variable (default `MSA_ADMIN_TOKEN`).
+    Env(String),
+    /// A file (e.g. a mounted Kubernetes secret); surrounding whitespace is ignored.
+    File(PathBuf),
+}
+
+impl TokenSource {
+    /// The token, if one is set. A file that cannot be read is an error.
+    pub fn read(&self) -> std::io::Result<Option<String>> {
+        let token = match self {
+            Self::Env(name) => std::env::var(name).ok(),
+            Self::File(path) => Some(std::fs::read_to_string(path).map_err(|err| {
+                std::io::Error::new(
+                    err.kind(),
+                    format!("cannot read the admin token file {}: {err}", path.display()),
+                )
+            })?),
+        };
+        Ok(token.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()))
+    }
+}
+
+impl std::fmt::Display for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Env(name) => write!(f, "the environment variable {name}"),
+            Self::File(path) => write!(f, "the file {}", path.display()),
+        }
+    }
+}
+
+/// Passive health: consecutive failures open the circuit, a probe closes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CircuitConfig {
+    /// Failures in a row (no answer, or 502/503/504) that open it; 0 never opens.
+    pub consecutive_failures: u32,
+    /// How long it stays open before one probe request may pass.
+    pub open_for: Duration,
 }
 
 /// Limits on client requests.
@@ -44,7 +106,7 @@ pub struct Limits {
 }
 
 /// One upstream: a set of equivalent endpoints.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamConfig {
     /// The name routes refer to.
     pub name: String,
@@ -58,6 +120,8 @@ pub struct UpstreamConfig {
     pub request_timeout: Duration,
     /// How long an idle pooled connection is kept.
     pub idle_timeout: Duration,
+    /// When to stop sending it requests for a while.
+    pub circuit: CircuitConfig,
 }
 
 /// Endpoint selection.
@@ -70,7 +134,7 @@ pub enum Balance {
 }
 
 /// A route claimed by a new service.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteConfig {
     /// Unique name, used in logs, metrics and the admin API.
     pub name: String,
@@ -82,8 +146,15 @@ pub struct RouteConfig {
     pub path: PathMatch,
     /// The new service's upstream.
     pub upstream: String,
-    /// Who serves it now.
-    pub mode: Mode,
+    /// The stage the route starts in; the state store's stage wins when it has one.
+    pub stage: Stage,
+    /// What identifies a user in the canary stage.
+    pub sticky: StickyKey,
+    /// Mixed into the canary hash; routes with the same seed put a user on the same side.
+    pub split_seed: String,
+    /// In cutover, send body-less GET/HEAD/OPTIONS to legacy when the new
+    /// service cannot be reached, times out, or its circuit is open.
+    pub fallback: bool,
 }
 
 /// How a route matches the request path.
@@ -97,26 +168,32 @@ pub enum PathMatch {
     Template(String),
 }
 
-/// Who serves a route.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mode {
+/// Who serves a route: runtime state, changed through the admin API and kept
+/// in the state store; the configuration only gives the starting stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Stage {
     /// The monolith, as if the route were not claimed.
     Legacy,
-    /// The new service for `weight_bp` basis points of users, sticky by `key`.
+    /// The new service for `weight_bp` basis points of users (0..=10000), sticky.
     Canary {
-        /// Share of users on the new service, 0..=10000.
+        /// Share of users on the new service, in basis points.
         weight_bp: u16,
-        /// What identifies a user.
-        key: StickyKey,
-        /// Mixed into the hash; routes with the same seed put a user on the same side.
-        seed: String,
     },
-    /// The new service only; with `fallback`, body-less idempotent requests go
-    /// to the monolith when the new service cannot be reached or times out.
-    Cutover {
-        /// Fall back to legacy on connect failure or timeout.
-        fallback: bool,
-    },
+    /// The new service only.
+    Cutover,
+}
+
+impl Stage {
+    /// Refuses a canary weight over 100%.
+    pub fn check(self) -> Result<Self, String> {
+        match self {
+            Self::Canary { weight_bp } if weight_bp > 10_000 => {
+                Err(format!("weight_bp {weight_bp} is over 10000 (100%)"))
+            }
+            stage => Ok(stage),
+        }
+    }
 }
 
 /// Why a configuration was refused.
@@ -186,7 +263,8 @@ pub fn parse(path: &Path, text: &str) -> Result<ProxyConfig, ConfigError> {
         path: path.to_owned(),
         message: err.to_string().trim_start_matches("error: ").to_owned(),
     })?;
-    resolve(raw).map_err(|problems| ConfigError::Invalid {
+    let base = path.parent().unwrap_or(Path::new("."));
+    resolve(raw, base).map_err(|problems| ConfigError::Invalid {
         path: path.to_owned(),
         problems,
     })
@@ -234,7 +312,7 @@ impl Problems {
     }
 }
 
-fn resolve(raw: raw::RawConfig) -> Result<ProxyConfig, Vec<Problem>> {
+fn resolve(raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Problem>> {
     let mut problems = Problems::default();
 
     let listen = raw.listen.value.parse().unwrap_or_else(|_| {
@@ -265,6 +343,36 @@ fn resolve(raw: raw::RawConfig) -> Result<ProxyConfig, Vec<Problem>> {
         ),
         max_headers: raw.limits.max_headers.unwrap_or(100),
     };
+
+    let raw_admin = raw.admin.unwrap_or_default();
+    let admin = AdminConfig {
+        listen: match &raw_admin.listen {
+            None => SocketAddr::from(([127, 0, 0, 1], 9901)),
+            Some(listen) => listen.value.parse().unwrap_or_else(|_| {
+                problems.at(
+                    listen,
+                    "admin.listen",
+                    format!(
+                        "`{}` is not an address: write e.g. `127.0.0.1:9901`",
+                        listen.value
+                    ),
+                );
+                SocketAddr::from(([127, 0, 0, 1], 0))
+            }),
+        },
+        token: match (raw_admin.token_file, raw_admin.token_env) {
+            (Some(file), _) => TokenSource::File(base.join(file)),
+            (None, env) => TokenSource::Env(env.unwrap_or_else(|| "MSA_ADMIN_TOKEN".to_owned())),
+        },
+    };
+    let raw_state = raw.state.unwrap_or_default();
+    let state_file = base.join(raw_state.file.as_deref().unwrap_or("msa-proxy-state.json"));
+    let audit_log = base.join(
+        raw_state
+            .audit_log
+            .as_deref()
+            .unwrap_or("msa-proxy-audit.jsonl"),
+    );
 
     let upstreams: Vec<UpstreamConfig> = raw
         .upstreams
@@ -305,6 +413,11 @@ fn resolve(raw: raw::RawConfig) -> Result<ProxyConfig, Vec<Problem>> {
             workers,
             legacy: raw.legacy.value,
             limits,
+            admin,
+            state_file,
+            audit_log,
+            watch: raw.watch.unwrap_or(true),
+            access_log: raw.access_log.unwrap_or(false),
             upstreams,
             routes,
         })
@@ -320,6 +433,15 @@ fn resolve_upstream(
 ) -> UpstreamConfig {
     let field = |f: &str| format!("upstreams.{name}.{f}");
     let raw = &upstream.value;
+    let circuit = raw.circuit.as_ref();
+    let circuit = CircuitConfig {
+        consecutive_failures: circuit.and_then(|c| c.consecutive_failures).unwrap_or(5),
+        open_for: problems.duration(
+            circuit.and_then(|c| c.open_for.as_ref()),
+            field("circuit.open_for"),
+            Duration::from_secs(10),
+        ),
+    };
     if raw.endpoints.is_empty() {
         problems.at(
             upstream,
@@ -376,6 +498,7 @@ fn resolve_upstream(
             field("idle_timeout"),
             Duration::from_secs(90),
         ),
+        circuit,
     }
 }
 
@@ -445,65 +568,30 @@ fn resolve_route(
     }
 
     let mode_name = raw.mode.as_ref().map_or("legacy", |m| m.value.as_str());
-    let known_mode = ["legacy", "canary", "cutover"].contains(&mode_name);
-    if let (Some(weight), false) = (&raw.weight_bp, mode_name == "canary" || !known_mode) {
+    if let (Some(weight), "legacy" | "cutover") = (&raw.weight_bp, mode_name) {
         problems.at(
             weight,
             field("weight_bp"),
             "only a `canary` route has a weight",
         );
     }
-    if let (Some(sticky), false) = (&raw.sticky, mode_name == "canary" || !known_mode) {
-        problems.at(sticky, field("sticky"), "only a `canary` route is sticky");
-    }
-    if raw.fallback.is_some() && mode_name != "cutover" && known_mode {
-        problems.at(
-            route,
-            field("fallback"),
-            "only a `cutover` route falls back to legacy",
-        );
-    }
-    let mode = match mode_name {
-        "legacy" => Some(Mode::Legacy),
-        "cutover" => Some(Mode::Cutover {
-            fallback: raw.fallback.unwrap_or(false),
-        }),
-        "canary" => {
-            let weight_bp = match &raw.weight_bp {
-                Some(w) if w.value > 10_000 => {
-                    problems.at(
-                        w,
-                        field("weight_bp"),
-                        "basis points go from 0 to 10000 (100%)",
-                    );
-                    0
-                }
-                Some(w) => w.value as u16,
-                None => 0,
-            };
-            let key = match &raw.sticky {
-                None => Some(StickyKey::ClientIp),
-                Some(s) => StickyKey::parse(&s.value).or_else(|| {
-                    problems.at(
-                        s,
-                        field("sticky"),
-                        format!(
-                            "`{}` is not a key: use `header:NAME`, `cookie:NAME` or `client_ip`",
-                            s.value
-                        ),
-                    );
-                    None
-                }),
-            };
-            key.map(|key| Mode::Canary {
-                weight_bp,
-                key,
-                seed: raw
-                    .split_seed
-                    .clone()
-                    .unwrap_or_else(|| raw.upstream.value.clone()),
-            })
-        }
+    let stage = match mode_name {
+        "legacy" => Some(Stage::Legacy),
+        "cutover" => Some(Stage::Cutover),
+        "canary" => match &raw.weight_bp {
+            Some(w) if w.value > 10_000 => {
+                problems.at(
+                    w,
+                    field("weight_bp"),
+                    "basis points go from 0 to 10000 (100%)",
+                );
+                None
+            }
+            Some(w) => Some(Stage::Canary {
+                weight_bp: w.value as u16,
+            }),
+            None => Some(Stage::Canary { weight_bp: 0 }),
+        },
         other => {
             let at = raw
                 .mode
@@ -517,6 +605,20 @@ fn resolve_route(
             None
         }
     };
+    let sticky = match &raw.sticky {
+        None => Some(StickyKey::ClientIp),
+        Some(s) => StickyKey::parse(&s.value).or_else(|| {
+            problems.at(
+                s,
+                field("sticky"),
+                format!(
+                    "`{}` is not a key: use `header:NAME`, `cookie:NAME` or `client_ip`",
+                    s.value
+                ),
+            );
+            None
+        }),
+    };
 
     if problems.0.len() > before {
         return None;
@@ -527,7 +629,13 @@ fn resolve_route(
         host: raw.host.as_ref().map(|h| h.to_ascii_lowercase()),
         path: path?,
         upstream: raw.upstream.value.clone(),
-        mode: mode?,
+        stage: stage?,
+        sticky: sticky?,
+        split_seed: raw
+            .split_seed
+            .clone()
+            .unwrap_or_else(|| raw.upstream.value.clone()),
+        fallback: raw.fallback.unwrap_or(false),
     })
 }
 

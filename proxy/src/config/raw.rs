@@ -16,6 +16,16 @@ pub(crate) struct RawConfig {
     pub(crate) legacy: Spanned<String>,
     #[serde(default)]
     pub(crate) limits: RawLimits,
+    #[serde(default)]
+    pub(crate) admin: Option<RawAdmin>,
+    #[serde(default)]
+    pub(crate) state: Option<RawState>,
+    /// Reload when the file changes (default true).
+    #[serde(default)]
+    pub(crate) watch: Option<bool>,
+    /// One log line per request (default false).
+    #[serde(default)]
+    pub(crate) access_log: Option<bool>,
     pub(crate) upstreams: BTreeMap<String, Spanned<RawUpstream>>,
     #[serde(default)]
     pub(crate) routes: Vec<Spanned<RawRoute>>,
@@ -27,6 +37,28 @@ pub(crate) struct RawLimits {
     pub(crate) max_body_bytes: Option<u64>,
     pub(crate) header_read_timeout: Option<Spanned<String>>,
     pub(crate) max_headers: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAdmin {
+    pub(crate) listen: Option<Spanned<String>>,
+    pub(crate) token_env: Option<String>,
+    pub(crate) token_file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawState {
+    pub(crate) file: Option<String>,
+    pub(crate) audit_log: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCircuit {
+    pub(crate) consecutive_failures: Option<u32>,
+    pub(crate) open_for: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -41,6 +73,8 @@ pub(crate) struct RawUpstream {
     pub(crate) request_timeout: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) idle_timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) circuit: Option<RawCircuit>,
 }
 
 #[derive(Debug, Deserialize)]

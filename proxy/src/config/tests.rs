@@ -50,16 +50,17 @@ fn a_valid_file_resolves_to_typed_values() {
         config.routes[0].path,
         PathMatch::Template("/api/coupons/{id}".into())
     );
+    assert_eq!(config.routes[0].stage, Stage::Canary { weight_bp: 1000 });
     assert_eq!(
-        config.routes[0].mode,
-        Mode::Canary {
-            weight_bp: 1000,
-            key: StickyKey::parse("header:X-User-Id").unwrap(),
-            seed: "coupon".into()
-        }
+        config.routes[0].sticky,
+        StickyKey::parse("header:X-User-Id").unwrap()
     );
+    assert_eq!(config.routes[0].split_seed, "coupon");
     assert_eq!(config.routes[1].methods, Some(vec![Method::POST]));
-    assert_eq!(config.routes[1].mode, Mode::Cutover { fallback: true });
+    assert_eq!(
+        (config.routes[1].stage, config.routes[1].fallback),
+        (Stage::Cutover, true)
+    );
 }
 
 #[test]
@@ -106,14 +107,14 @@ fn a_typo_in_a_field_name_is_an_error_not_a_default() {
 }
 
 #[test]
-fn mode_specific_fields_are_refused_elsewhere() {
+fn a_weight_belongs_to_the_canary_stage_only() {
     let text = GOOD.replace(
         "    mode: cutover\n    fallback: true\n",
-        "    weight_bp: 10\n    fallback: true\n",
+        "    mode: cutover\n    weight_bp: 10\n",
     );
     let ConfigError::Invalid { problems, .. } = parse_text(&text).unwrap_err() else {
         panic!("expected problems");
     };
     let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
-    assert_eq!(fields, ["routes[1].weight_bp", "routes[1].fallback"]);
+    assert_eq!(fields, ["routes[1].weight_bp"]);
 }

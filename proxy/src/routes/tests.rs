@@ -1,7 +1,8 @@
 use http::Method;
 
 use super::*;
-use crate::config::{Mode, RouteConfig};
+use crate::config::{RouteConfig, Stage};
+use crate::split::StickyKey;
 
 fn route(
     name: &str,
@@ -15,7 +16,10 @@ fn route(
         host: host.map(str::to_owned),
         path,
         upstream: "coupon".to_owned(),
-        mode: Mode::Legacy,
+        stage: Stage::Legacy,
+        sticky: StickyKey::ClientIp,
+        split_seed: "coupon".to_owned(),
+        fallback: false,
     }
 }
 

@@ -2,5 +2,6 @@
 //! and recording upstreams on loopback.
 
 mod faults;
+mod operations;
 mod routing;
 mod support;

@@ -2,7 +2,6 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -13,7 +12,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use msa_proxy::{Proxy, Server};
+use msa_proxy::{Live, Server};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -83,13 +82,81 @@ pub(crate) async fn dead_port() -> u16 {
 }
 
 /// Starts a proxy from YAML (with `listen: 127.0.0.1:0`) and returns its address.
+/// It serves until the test's runtime ends.
 pub(crate) async fn start_proxy(yaml: &str) -> SocketAddr {
-    let config = msa_proxy::config::parse(Path::new("test.yaml"), yaml)
-        .unwrap_or_else(|err| panic!("{err}"));
-    let server = Server::bind(Proxy::new(config)).await.unwrap();
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let (server, _) = Running::bind(yaml, &dir).await;
     let addr = server.local_addr().unwrap();
-    tokio::spawn(server.serve(std::future::pending(), Duration::from_secs(1)));
+    tokio::spawn(async move {
+        server
+            .serve(std::future::pending(), Duration::from_secs(1))
+            .await;
+        drop(dir);
+    });
     addr
+}
+
+/// A proxy running in this process from a configuration file in its own
+/// directory (with its state file and audit log), admin API on a free port.
+pub(crate) struct Running {
+    pub(crate) addr: SocketAddr,
+    pub(crate) admin: SocketAddr,
+    pub(crate) live: Arc<Live>,
+    pub(crate) dir: Arc<tempfile::TempDir>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Starts from YAML; `admin:` is added (on port 0) unless present. Reuses
+    /// `dir` when given, as a restart would.
+    pub(crate) async fn start(yaml: &str, dir: Option<Arc<tempfile::TempDir>>) -> Self {
+        let dir = dir.unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
+        let (server, live) = Self::bind(yaml, &dir).await;
+        let (addr, admin) = (server.local_addr().unwrap(), server.admin_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = tokio::spawn(server.serve(
+            async move {
+                let _ = stopped.await;
+            },
+            Duration::from_secs(5),
+        ));
+        Self {
+            addr,
+            admin,
+            live,
+            dir,
+            stop: Some(stop),
+            served: Some(served),
+        }
+    }
+
+    async fn bind(yaml: &str, dir: &tempfile::TempDir) -> (Server, Arc<Live>) {
+        let yaml = if yaml.contains("\nadmin:") {
+            yaml.to_owned()
+        } else {
+            format!("{yaml}\nadmin:\n  listen: 127.0.0.1:0\n")
+        };
+        let path = dir.path().join("proxy.yaml");
+        std::fs::write(&path, &yaml).unwrap();
+        let live = Live::load(&path).unwrap_or_else(|err| panic!("{err}"));
+        (Server::bind(Arc::clone(&live)).await.unwrap(), live)
+    }
+
+    /// The configuration file, for tests that rewrite it.
+    pub(crate) fn config_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("proxy.yaml")
+    }
+
+    /// Stops accepting, drains, and waits until it has.
+    pub(crate) async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served.await.unwrap();
+        }
+    }
 }
 
 /// A client that keeps connections alive, like a browser or service would.

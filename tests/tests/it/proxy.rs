@@ -6,13 +6,18 @@ use serde_json::{Value, json};
 
 use crate::support::Running;
 
-fn config(monolith: &Running, coupon: &Running, mode: &str) -> tempfile::NamedTempFile {
-    let mut file = tempfile::NamedTempFile::new().unwrap();
+/// Writes the proxy's configuration into the test's directory (its state file
+/// and audit log land beside it) and returns its path.
+fn config(dir: &tempfile::TempDir, monolith: &Running, coupon: &Running, mode: &str) -> String {
+    let path = dir.path().join("proxy.yaml");
+    let mut file = std::fs::File::create(&path).unwrap();
     write!(
         file,
         "listen: 127.0.0.1:0
 workers: 1
 legacy: monolith
+admin:
+  listen: 127.0.0.1:0
 upstreams:
   monolith:
     endpoints: [{}]
@@ -39,7 +44,7 @@ routes:
         coupon.authority()
     )
     .unwrap();
-    file
+    path.display().to_string()
 }
 
 fn services(dir: &tempfile::TempDir) -> (Running, Running) {
@@ -80,11 +85,8 @@ fn get(url: String) -> Value {
 fn cutover_sends_the_coupon_domain_to_the_new_service_and_the_rest_to_the_monolith() {
     let dir = tempfile::tempdir().unwrap();
     let (monolith, coupon) = services(&dir);
-    let file = config(&monolith, &coupon, "    mode: cutover");
-    let proxy = Running::start(
-        "msa-migrate",
-        &["proxy", "--config", file.path().to_str().unwrap()],
-    );
+    let file = config(&dir, &monolith, &coupon, "    mode: cutover");
+    let proxy = Running::start("msa-migrate", &["proxy", "--config", &file]);
 
     // The coupon service answers with its quirks: that is how we know who served.
     let coupon_view = get(format!("{}/api/coupons/1", proxy.url));
@@ -124,11 +126,8 @@ fn cutover_sends_the_coupon_domain_to_the_new_service_and_the_rest_to_the_monoli
 fn legacy_mode_changes_nothing_for_clients() {
     let dir = tempfile::tempdir().unwrap();
     let (monolith, coupon) = services(&dir);
-    let file = config(&monolith, &coupon, "    mode: legacy");
-    let proxy = Running::start(
-        "msa-migrate",
-        &["proxy", "--config", file.path().to_str().unwrap()],
-    );
+    let file = config(&dir, &monolith, &coupon, "    mode: legacy");
+    let proxy = Running::start("msa-migrate", &["proxy", "--config", &file]);
     for path in [
         "/api/coupons/1",
         "/api/products/7",
