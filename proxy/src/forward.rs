@@ -132,11 +132,12 @@ impl Proxy {
         &self.config
     }
 
-    /// Serves one client request.
+    /// Serves one client request that arrived over `scheme` (`http` or `https`).
     pub async fn handle(
         &self,
         request: Request<Incoming>,
         client: SocketAddr,
+        scheme: &'static str,
     ) -> Response<ProxyBody> {
         let path = request.uri().path();
         if ambiguous(path) {
@@ -161,7 +162,12 @@ impl Proxy {
         }
 
         let started = Instant::now();
-        let host = host_of(request.headers(), request.uri());
+        // Only routes bound to a host need it: skip the work otherwise.
+        let host = if self.table.has_hosts() {
+            host_of(request.headers(), request.uri())
+        } else {
+            None
+        };
         let route = self.table.lookup(request.method(), host.as_deref(), path);
         let (side, fallback) = match route {
             None => (Side::Legacy, false),
@@ -187,7 +193,7 @@ impl Proxy {
         let access_path = self.config.access_log.then(|| path.to_owned());
 
         let (mut parts, incoming) = request.into_parts();
-        headers::to_upstream(&mut parts.headers, client.ip(), "http");
+        headers::to_upstream(&mut parts.headers, client.ip(), scheme);
         let bodyless =
             declared.unwrap_or(0) == 0 && !parts.headers.contains_key(header::TRANSFER_ENCODING);
         let upstream = match (side, route) {
@@ -242,11 +248,18 @@ impl Proxy {
 /// Paths an upstream might read differently from the proxy: dot segments,
 /// encoded slashes, dots or backslashes, raw backslashes. Refused, never guessed.
 fn ambiguous(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
+    let encoded = |i: usize| {
+        let code = path
+            .as_bytes()
+            .get(i + 1..i + 3)
+            .map(<[u8]>::to_ascii_lowercase);
+        matches!(code.as_deref(), Some(b"2f" | b"2e" | b"5c" | b"00"))
+    };
     path.contains('\\')
-        || ["%2f", "%2e", "%5c", "%00"]
-            .iter()
-            .any(|enc| lower.contains(enc))
+        || path
+            .bytes()
+            .enumerate()
+            .any(|(i, b)| b == b'%' && encoded(i))
         || path
             .split('/')
             .any(|segment| segment == "." || segment == "..")

@@ -45,14 +45,23 @@ pub(crate) fn to_upstream(headers: &mut HeaderMap, client: IpAddr, scheme: &str)
         headers.insert("x-forwarded-host", host);
     }
     if !headers.contains_key("x-request-id") {
-        set(headers, "x-request-id", &random_hex(16));
+        set(
+            headers,
+            "x-request-id",
+            &format!("{:032x}", fastrand::u128(..)),
+        );
     }
     let valid_trace = headers
         .get("traceparent")
         .and_then(|v| v.to_str().ok())
         .is_some_and(valid_traceparent);
     if !valid_trace {
-        let traceparent = format!("00-{}-{}-01", random_hex(16), random_hex(8));
+        // Ids must not be all zeros (W3C trace context), hence the `| 1`.
+        let traceparent = format!(
+            "00-{:032x}-{:016x}-01",
+            fastrand::u128(..) | 1,
+            fastrand::u64(..) | 1
+        );
         set(headers, "traceparent", &traceparent);
     }
 }
@@ -92,12 +101,6 @@ fn valid_traceparent(value: &str) -> bool {
     matches!(parts.as_slice(), [version, trace, parent, flags]
         if hex(version, 2) && *version != "ff" && hex(trace, 32) && hex(parent, 16) && hex(flags, 2)
             && trace.bytes().any(|b| b != b'0') && parent.bytes().any(|b| b != b'0'))
-}
-
-fn random_hex(bytes: usize) -> String {
-    (0..bytes)
-        .map(|_| format!("{:02x}", fastrand::u8(..)))
-        .collect()
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ mod routes;
 mod server;
 pub mod split;
 pub mod state;
+pub mod tls;
 mod upstream;
 
 pub use config::{ConfigError, ProxyConfig, Stage};

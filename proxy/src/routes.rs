@@ -25,6 +25,8 @@ pub(crate) struct RouteTable {
     /// Prefix routes, longest prefix first, for requests the best pattern's routes refuse.
     prefixes: HashMap<String, Vec<RouteId>>,
     routes: Vec<(Option<Vec<Method>>, Option<String>)>,
+    /// Whether any route is bound to a host.
+    any_host: bool,
 }
 
 impl RouteTable {
@@ -38,6 +40,7 @@ impl RouteTable {
                 .iter()
                 .map(|r| (r.methods.clone(), r.host.clone()))
                 .collect(),
+            any_host: routes.iter().any(|r| r.host.is_some()),
         };
         let mut patterns: Vec<String> = Vec::new();
         let mut problems = Vec::new();
@@ -73,6 +76,11 @@ impl RouteTable {
         } else {
             Err(problems)
         }
+    }
+
+    /// Whether any route is bound to a host (so lookups need the request's host).
+    pub(crate) fn has_hosts(&self) -> bool {
+        self.any_host
     }
 
     /// The route that claims a request, if any. `host` is without port, lowercase.

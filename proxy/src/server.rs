@@ -1,5 +1,5 @@
-//! Accepting connections: HTTP/1.1 and HTTP/2 (cleartext, prior knowledge),
-//! the header-read timeout that cuts slow clients, graceful drain on shutdown.
+//! Accepting connections: TLS (optional, ALPN h2/http1.1), HTTP/1.1 and
+//! HTTP/2, the header-read timeout that cuts slow clients, graceful drain.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,39 +10,59 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use crate::admin::Admin;
+use crate::body::ProxyBody;
 use crate::live::Live;
 
 /// The proxy and its admin API, bound to their addresses, not yet serving.
-#[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
     admin_listener: TcpListener,
     live: Arc<Live>,
     admin: Arc<Admin>,
+    tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("listen", &self.listener.local_addr().ok())
+            .field("admin", &self.admin_listener.local_addr().ok())
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Server {
-    /// Binds the proxy's and the admin API's addresses. The admin token is read
-    /// from the environment variable the configuration names.
+    /// Binds the proxy's and the admin API's addresses, reads the admin token
+    /// and loads the TLS identity, if any.
     pub async fn bind(live: Arc<Live>) -> std::io::Result<Self> {
         let snapshot = live.snapshot();
         let config = snapshot.config();
-        let listener = TcpListener::bind(config.listen).await?;
-        let admin_listener = TcpListener::bind(config.admin.listen).await?;
+        let tls = match &config.tls {
+            Some(files) => {
+                Some(crate::tls::acceptor(&files.cert, &files.key).map_err(std::io::Error::other)?)
+            }
+            None => None,
+        };
         let token = config.admin.token.read()?;
         let admin = Arc::new(Admin::new(
             Arc::clone(&live),
             token,
             config.admin.token.to_string(),
         ));
+        let listener = TcpListener::bind(config.listen).await?;
+        let admin_listener = TcpListener::bind(config.admin.listen).await?;
         Ok(Self {
             listener,
             admin_listener,
             live,
             admin,
+            tls,
         })
     }
 
@@ -64,6 +84,7 @@ impl Server {
             admin_listener,
             live,
             admin,
+            tls,
         } = self;
         let snapshot = live.snapshot();
         let limits = &snapshot.config().limits;
@@ -72,7 +93,9 @@ impl Server {
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
-            .max_headers(limits.max_headers);
+            .max_headers(limits.max_headers)
+            // Small answers go out in one write instead of a writev of head and body.
+            .writev(false);
         builder.http2().timer(TokioTimer::new());
 
         let mut background = Vec::new();
@@ -82,30 +105,37 @@ impl Server {
             ));
         }
         background.push(tokio::spawn(Arc::clone(&live).watch_sighup()));
-        let admin_builder = builder.clone();
+        let admin_conns = Conns {
+            builder: builder.clone(),
+            graceful: Arc::new(GracefulShutdown::new()),
+            tls: None,
+        };
         let serve_admin = accept_loop(
             admin_listener,
-            admin_builder,
-            GracefulShutdown::new(),
+            admin_conns,
             move |request, client| {
                 let admin = Arc::clone(&admin);
                 async move { admin.handle(request, client).await }
             },
             std::future::pending(),
         );
-        background.push(tokio::spawn(async move {
-            serve_admin.await;
-        }));
+        background.push(tokio::spawn(serve_admin));
 
-        let graceful = GracefulShutdown::new();
-        let proxy_live = Arc::clone(&live);
-        let graceful = accept_loop(
-            listener,
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let handshake_timeout = limits.header_read_timeout;
+        let graceful = Arc::new(GracefulShutdown::new());
+        let conns = Conns {
             builder,
-            graceful,
+            graceful: Arc::clone(&graceful),
+            tls: tls.map(|acceptor| (acceptor, handshake_timeout)),
+        };
+        let proxy_live = Arc::clone(&live);
+        accept_loop(
+            listener,
+            conns,
             move |request, client| {
                 let proxy = proxy_live.snapshot();
-                async move { proxy.handle(request, client).await }
+                async move { proxy.handle(request, client, scheme).await }
             },
             shutdown,
         )
@@ -113,6 +143,8 @@ impl Server {
 
         live.start_draining();
         tracing::info!(?drain, "shutting down: draining in-flight requests");
+        let graceful =
+            Arc::try_unwrap(graceful).unwrap_or_else(|_| unreachable!("the accept loop has ended"));
         if tokio::time::timeout(drain, graceful.shutdown())
             .await
             .is_err()
@@ -128,18 +160,22 @@ impl Server {
     }
 }
 
-/// Accepts connections until `stop` completes, serving each with `handle`;
-/// returns the watcher that can drain them.
+/// How accepted connections are served.
+struct Conns {
+    builder: auto::Builder<TokioExecutor>,
+    graceful: Arc<GracefulShutdown>,
+    tls: Option<(TlsAcceptor, Duration)>,
+}
+
+/// Accepts connections until `stop` completes, serving each with `handle`.
 async fn accept_loop<H, F>(
     listener: TcpListener,
-    builder: auto::Builder<TokioExecutor>,
-    graceful: GracefulShutdown,
+    conns: Conns,
     handle: H,
     stop: impl Future<Output = ()>,
-) -> GracefulShutdown
-where
+) where
     H: Fn(hyper::Request<hyper::body::Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = hyper::Response<crate::body::ProxyBody>> + Send + 'static,
+    F: Future<Output = hyper::Response<ProxyBody>> + Send + 'static,
 {
     tokio::pin!(stop);
     loop {
@@ -153,7 +189,7 @@ where
                     continue;
                 }
             },
-            () = &mut stop => return graceful,
+            () = &mut stop => return,
         };
         let _ = stream.set_nodelay(true);
         let handle = handle.clone();
@@ -161,16 +197,55 @@ where
             let answer = handle(request, client);
             async move { Ok::<_, std::convert::Infallible>(answer.await) }
         });
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let (builder, watcher, tls) = (
+            conns.builder.clone(),
+            conns.graceful.watcher(),
+            conns.tls.clone(),
+        );
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
+            let served = match tls {
+                None => serve(&builder, watcher, stream, service).await,
+                Some((acceptor, timeout)) => {
+                    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => serve(&builder, watcher, stream, service).await,
+                        Ok(Err(err)) => {
+                            return tracing::debug!(error = %err, %client, "TLS handshake failed");
+                        }
+                        Err(_) => return tracing::debug!(%client, "TLS handshake too slow"),
+                    }
+                }
+            };
+            if let Err(err) = served {
                 tracing::debug!(error = %err, %client, "client connection ended with an error");
             }
         });
     }
+}
+
+/// Serves one connection (plain or TLS), drained on shutdown.
+async fn serve<I, S>(
+    builder: &auto::Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+    io: I,
+    service: S,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = hyper::Response<ProxyBody>,
+            Error = std::convert::Infallible,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    watcher
+        .watch(
+            builder
+                .serve_connection(TokioIo::new(io), service)
+                .into_owned(),
+        )
+        .await
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

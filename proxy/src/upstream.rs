@@ -8,12 +8,13 @@ use std::time::Duration;
 use http::uri::{Authority, Scheme, Uri};
 use http::{Request, Response};
 use hyper::body::Incoming;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::body::ProxyBody;
-use crate::config::{Balance, CircuitConfig, UpstreamConfig};
+use crate::config::{Balance, CircuitConfig, Protocol, UpstreamConfig};
 use crate::metrics::Metrics;
 
 /// One upstream with its connection pool.
@@ -25,7 +26,9 @@ pub(crate) struct Upstream {
     balance: Balance,
     next: AtomicUsize,
     request_timeout: Duration,
-    client: Client<HttpConnector, ProxyBody>,
+    client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
+    scheme: Scheme,
+    version: http::Version,
     circuit: Circuit,
     metrics: Arc<Metrics>,
     /// The configuration it was built from, to reuse its pool across reloads.
@@ -102,14 +105,33 @@ impl UpstreamError {
 impl Upstream {
     /// An upstream with an empty pool.
     pub(crate) fn new(config: &UpstreamConfig, metrics: Arc<Metrics>) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(config.connect_timeout));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(config.connect_timeout));
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        let ca = config.tls.as_ref().and_then(|tls| tls.ca.as_deref());
+        let tls = crate::tls::client_config(ca).unwrap_or_else(|err| {
+            // Checked when the configuration was loaded; the system's store could
+            // only have changed since. Requests to TLS endpoints will fail verification.
+            tracing::error!(upstream = %config.name, error = %err, "no TLS roots");
+            crate::tls::client_config_without_roots()
+        });
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
+            .http1_writev(false)
             .pool_idle_timeout(config.idle_timeout)
             .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
+            .timer(TokioTimer::new());
+        if config.protocol == Protocol::Http2 {
+            builder.http2_only(true);
+        }
+        let client = builder.build(connector);
         Self {
             name: config.name.clone(),
             endpoints: config
@@ -124,6 +146,15 @@ impl Upstream {
             next: AtomicUsize::new(0),
             request_timeout: config.request_timeout,
             client,
+            scheme: if config.tls.is_some() {
+                Scheme::HTTPS
+            } else {
+                Scheme::HTTP
+            },
+            version: match config.protocol {
+                Protocol::Http1 => http::Version::HTTP_11,
+                Protocol::Http2 => http::Version::HTTP_2,
+            },
             circuit: Circuit::new(config.circuit),
             metrics,
             config: config.clone(),
@@ -168,12 +199,14 @@ impl Upstream {
     ) -> Result<Response<Incoming>, UpstreamError> {
         let endpoint = self.pick();
         let mut parts = request.uri().clone().into_parts();
-        parts.scheme = Some(Scheme::HTTP);
+        parts.scheme = Some(self.scheme.clone());
         parts.authority = Some(endpoint.authority.clone());
         if parts.path_and_query.is_none() {
             parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
         }
         *request.uri_mut() = Uri::from_parts(parts).expect("scheme, authority and path make a URI");
+        // The client may speak h2 to us and the upstream HTTP/1.1, or the reverse.
+        *request.version_mut() = self.version;
 
         endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
         let _done = InFlight(&endpoint.in_flight);

@@ -26,6 +26,8 @@ pub struct ProxyConfig {
     pub legacy: String,
     /// Limits on what clients may send.
     pub limits: Limits,
+    /// Terminate TLS for clients with this certificate and key.
+    pub tls: Option<TlsFiles>,
     /// The admin API's listener and token.
     pub admin: AdminConfig,
     /// Where route stages and the audit log are kept.
@@ -40,6 +42,31 @@ pub struct ProxyConfig {
     pub upstreams: Vec<UpstreamConfig>,
     /// The routes claimed by new services, in file order.
     pub routes: Vec<RouteConfig>,
+}
+
+/// A certificate chain and its private key, PEM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
+}
+
+/// TLS to an upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamTls {
+    /// Trust only these CA certificates (PEM); the system's roots otherwise.
+    pub ca: Option<PathBuf>,
+}
+
+/// The HTTP version spoken to an upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// HTTP/1.1 with keep-alive.
+    Http1,
+    /// HTTP/2 (prior knowledge in cleartext, ALPN over TLS).
+    Http2,
 }
 
 /// The admin API.
@@ -122,6 +149,10 @@ pub struct UpstreamConfig {
     pub idle_timeout: Duration,
     /// When to stop sending it requests for a while.
     pub circuit: CircuitConfig,
+    /// TLS to the endpoints, if any.
+    pub tls: Option<UpstreamTls>,
+    /// HTTP/1.1 or HTTP/2.
+    pub protocol: Protocol,
 }
 
 /// Endpoint selection.
@@ -365,6 +396,15 @@ fn resolve(raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Problem>
             (None, env) => TokenSource::Env(env.unwrap_or_else(|| "MSA_ADMIN_TOKEN".to_owned())),
         },
     };
+    let tls = raw.tls.as_ref().map(|tls| TlsFiles {
+        cert: base.join(&tls.cert.value),
+        key: base.join(&tls.key.value),
+    });
+    if let (Some(files), Some(raw_tls)) = (&tls, &raw.tls)
+        && let Err(err) = crate::tls::acceptor(&files.cert, &files.key)
+    {
+        problems.at(&raw_tls.cert, "tls", err.to_string());
+    }
     let raw_state = raw.state.unwrap_or_default();
     let state_file = base.join(raw_state.file.as_deref().unwrap_or("msa-proxy-state.json"));
     let audit_log = base.join(
@@ -377,7 +417,7 @@ fn resolve(raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Problem>
     let upstreams: Vec<UpstreamConfig> = raw
         .upstreams
         .iter()
-        .map(|(name, upstream)| resolve_upstream(&mut problems, name, upstream))
+        .map(|(name, upstream)| resolve_upstream(&mut problems, name, upstream, base))
         .collect();
     let known = |name: &str| upstreams.iter().any(|u| u.name == name);
     if !known(&raw.legacy.value) {
@@ -413,6 +453,7 @@ fn resolve(raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Problem>
             workers,
             legacy: raw.legacy.value,
             limits,
+            tls,
             admin,
             state_file,
             audit_log,
@@ -430,6 +471,7 @@ fn resolve_upstream(
     problems: &mut Problems,
     name: &str,
     upstream: &Spanned<raw::RawUpstream>,
+    base: &Path,
 ) -> UpstreamConfig {
     let field = |f: &str| format!("upstreams.{name}.{f}");
     let raw = &upstream.value;
@@ -449,6 +491,28 @@ fn resolve_upstream(
             "list at least one `host:port`",
         );
     }
+    let tls = raw.tls.as_ref().map(|tls| {
+        let ca = tls.value.ca.as_ref().map(|ca| base.join(&ca.value));
+        if let Err(err) = crate::tls::client_config(ca.as_deref()) {
+            problems.at(tls, field("tls"), err.to_string());
+        }
+        UpstreamTls { ca }
+    });
+    let protocol = match &raw.protocol {
+        None => Protocol::Http1,
+        Some(p) => match p.value.as_str() {
+            "http1" => Protocol::Http1,
+            "h2" => Protocol::Http2,
+            other => {
+                problems.at(
+                    p,
+                    field("protocol"),
+                    format!("`{other}` is not a protocol: use `http1` or `h2`"),
+                );
+                Protocol::Http1
+            }
+        },
+    };
     let endpoints = raw
         .endpoints
         .iter()
@@ -499,6 +563,8 @@ fn resolve_upstream(
             Duration::from_secs(90),
         ),
         circuit,
+        tls,
+        protocol,
     }
 }
 

@@ -17,6 +17,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub(crate) limits: RawLimits,
     #[serde(default)]
+    pub(crate) tls: Option<RawTls>,
+    #[serde(default)]
     pub(crate) admin: Option<RawAdmin>,
     #[serde(default)]
     pub(crate) state: Option<RawState>,
@@ -37,6 +39,19 @@ pub(crate) struct RawLimits {
     pub(crate) max_body_bytes: Option<u64>,
     pub(crate) header_read_timeout: Option<Spanned<String>>,
     pub(crate) max_headers: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTls {
+    pub(crate) cert: Spanned<String>,
+    pub(crate) key: Spanned<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUpstreamTls {
+    pub(crate) ca: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -75,6 +90,10 @@ pub(crate) struct RawUpstream {
     pub(crate) idle_timeout: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) circuit: Option<RawCircuit>,
+    #[serde(default)]
+    pub(crate) tls: Option<Spanned<RawUpstreamTls>>,
+    #[serde(default)]
+    pub(crate) protocol: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

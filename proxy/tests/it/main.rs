@@ -5,3 +5,4 @@ mod faults;
 mod operations;
 mod routing;
 mod support;
+mod tls;
