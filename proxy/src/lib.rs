@@ -12,6 +12,7 @@ mod admin;
 pub mod body;
 pub mod config;
 mod forward;
+mod guard;
 mod headers;
 mod live;
 pub mod metrics;

@@ -222,7 +222,7 @@ async fn accept_loop<H, F>(
     }
 }
 
-/// Serves one connection (plain or TLS), drained on shutdown.
+/// Serves one connection (plain or TLS) behind the smuggling guard, drained on shutdown.
 async fn serve<I, S>(
     builder: &auto::Builder<TokioExecutor>,
     watcher: hyper_util::server::graceful::Watcher,
@@ -242,7 +242,7 @@ where
     watcher
         .watch(
             builder
-                .serve_connection(TokioIo::new(io), service)
+                .serve_connection(TokioIo::new(crate::guard::guard(io)), service)
                 .into_owned(),
         )
         .await
