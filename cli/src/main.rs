@@ -1,9 +1,5 @@
 use std::process::ExitCode;
 
-// The proxy allocates per request; mimalloc keeps that cheap and flat under load.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::Parser;
 use msa_cli::{Cli, Outcome};
 

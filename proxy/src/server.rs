@@ -193,8 +193,11 @@ async fn accept_loop<H, F>(
         };
         let _ = stream.set_nodelay(true);
         let handle = handle.clone();
+        // Boxed: hyper keeps room for one service future per connection for the
+        // connection's whole life; a box is freed when its request is done, so
+        // idle keep-alive connections stay small.
         let service = service_fn(move |request| {
-            let answer = handle(request, client);
+            let answer = Box::pin(handle(request, client));
             async move { Ok::<_, std::convert::Infallible>(answer.await) }
         });
         let (builder, watcher, tls) = (
