@@ -28,6 +28,10 @@ pub struct Proxy {
     config: ProxyConfig,
     table: RouteTable,
     upstreams: HashMap<String, Arc<Upstream>>,
+    /// Each route's new upstream and the legacy one, resolved once per
+    /// snapshot rather than hashed per request.
+    route_upstreams: Vec<Arc<Upstream>>,
+    legacy: Arc<Upstream>,
     /// The stage each route is in, by route index.
     stages: Vec<Stage>,
     route_metrics: Vec<RouteMetrics>,
@@ -50,7 +54,7 @@ impl Proxy {
     ) -> Self {
         let table = RouteTable::new(&config.routes)
             .expect("a resolved configuration has a valid route table");
-        let upstreams = config
+        let upstreams: HashMap<String, Arc<Upstream>> = config
             .upstreams
             .iter()
             .map(|u| {
@@ -63,6 +67,12 @@ impl Proxy {
                 (u.name.clone(), upstream)
             })
             .collect();
+        let route_upstreams = config
+            .routes
+            .iter()
+            .map(|r| Arc::clone(&upstreams[&r.upstream]))
+            .collect();
+        let legacy = Arc::clone(&upstreams[&config.legacy]);
         let stages: Vec<Stage> = config
             .routes
             .iter()
@@ -87,6 +97,8 @@ impl Proxy {
             config,
             table,
             upstreams,
+            route_upstreams,
+            legacy,
             stages,
             route_metrics,
             unclaimed,
@@ -194,11 +206,14 @@ impl Proxy {
 
         let (mut parts, incoming) = request.into_parts();
         headers::to_upstream(&mut parts.headers, client.ip(), scheme);
+        if self.config.via {
+            headers::add_via(&mut parts.headers);
+        }
         let bodyless =
             declared.unwrap_or(0) == 0 && !parts.headers.contains_key(header::TRANSFER_ENCODING);
         let upstream = match (side, route) {
-            (Side::New, Some(id)) => &self.upstreams[&self.config.routes[id].upstream],
-            _ => &self.upstreams[&self.config.legacy],
+            (Side::New, Some(id)) => &self.route_upstreams[id],
+            _ => &self.legacy,
         };
         // Only a request without a body can be sent twice; keep its head for that.
         let replay = (fallback && bodyless && idempotent(&parts.method)).then(|| parts.clone());
@@ -216,7 +231,7 @@ impl Proxy {
                 tracing::warn!(error = %err, route = route.map(|id| self.config.routes[id].name.as_str()), "falling back to legacy");
                 metrics.fallback();
                 served_by = Side::Legacy;
-                self.upstreams[&self.config.legacy]
+                self.legacy
                     .send(Request::from_parts(parts, body::empty()))
                     .await
             }
@@ -226,6 +241,9 @@ impl Proxy {
             Ok(response) => {
                 let (mut parts, incoming) = response.into_parts();
                 headers::to_client(&mut parts.headers);
+                if self.config.via {
+                    headers::add_via(&mut parts.headers);
+                }
                 Response::from_parts(parts, body::boxed(incoming))
             }
             Err(err) => upstream_error(&err),

@@ -71,6 +71,11 @@ pub(crate) fn to_client(headers: &mut HeaderMap) {
     remove_hop_by_hop(headers);
 }
 
+/// Appends this proxy to the `Via` chain (RFC 9110 §7.6.3).
+pub(crate) fn add_via(headers: &mut HeaderMap) {
+    headers.append(header::VIA, HeaderValue::from_static("1.1 msa-migrate"));
+}
+
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)

@@ -38,6 +38,8 @@ pub struct ProxyConfig {
     pub watch: bool,
     /// Log one line per request.
     pub access_log: bool,
+    /// Add `Via: 1.1 msa-migrate` to requests and responses.
+    pub via: bool,
     /// Every upstream, by name.
     pub upstreams: Vec<UpstreamConfig>,
     /// The routes claimed by new services, in file order.
@@ -459,6 +461,7 @@ fn resolve(raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Problem>
             audit_log,
             watch: raw.watch.unwrap_or(true),
             access_log: raw.access_log.unwrap_or(false),
+            via: raw.via.unwrap_or(false),
             upstreams,
             routes,
         })

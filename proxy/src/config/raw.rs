@@ -28,6 +28,9 @@ pub(crate) struct RawConfig {
     /// One log line per request (default false).
     #[serde(default)]
     pub(crate) access_log: Option<bool>,
+    /// Add `Via: 1.1 msa-migrate` to requests and responses (default false).
+    #[serde(default)]
+    pub(crate) via: Option<bool>,
     pub(crate) upstreams: BTreeMap<String, Spanned<RawUpstream>>,
     #[serde(default)]
     pub(crate) routes: Vec<Spanned<RawRoute>>,

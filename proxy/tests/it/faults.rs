@@ -133,6 +133,16 @@ async fn malformed_framing_is_refused_with_the_connection_closed() {
         assert!(answer.starts_with("HTTP/1.1 400"), "{shown:?} → {answer:?}");
         assert!(closed, "{shown:?}: the connection stayed open");
     }
+    let huge = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX-Huge: {}\r\n\r\n",
+        "v".repeat(512 * 1024)
+    );
+    let answer = raw_exchange(proxy, huge.as_bytes()).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 431"),
+        "a 512 KiB header: {}",
+        &answer[..answer.len().min(80)]
+    );
     let many_headers: String = (0..150).map(|i| format!("X-H{i}: v\r\n")).collect();
     let answer = raw_exchange(
         proxy,

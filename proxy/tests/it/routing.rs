@@ -162,4 +162,29 @@ async fn internal_headers_are_stripped_and_forwarding_headers_set() {
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     );
     assert_eq!(headers["x-request-id"].as_str().unwrap().len(), 32);
+    assert!(headers.get("via").is_none(), "Via is off by default");
+}
+
+#[tokio::test]
+async fn the_via_marker_is_added_both_ways_when_asked_for() {
+    let (legacy, new) = (
+        Upstream::start("legacy").await,
+        Upstream::start("coupon").await,
+    );
+    let yaml = config(&legacy, &new, "  []\n")
+        .replace("routes:\n  []", "routes: []")
+        .replace("workers: 1\n", "workers: 1\nvia: true\n");
+    let proxy = start_proxy(&yaml).await;
+    let response = client()
+        .get(format!("http://{proxy}/"))
+        .header("via", "1.1 edge-lb")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["via"], "1.1 msa-migrate");
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        answer["headers"]["via"], "1.1 edge-lb, 1.1 msa-migrate",
+        "appended to the chain"
+    );
 }

@@ -40,11 +40,17 @@ impl Upstream {
                     async move {
                         let method = request.method().to_string();
                         let path = request.uri().path().to_owned();
-                        let headers: serde_json::Map<String, Value> = request
-                            .headers()
-                            .iter()
-                            .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or("<binary>"))))
-                            .collect();
+                        // Repeated header lines are one comma-joined value, as HTTP reads them.
+                        let mut headers = serde_json::Map::new();
+                        for name in request.headers().keys() {
+                            let values: Vec<&str> = request
+                                .headers()
+                                .get_all(name)
+                                .iter()
+                                .map(|v| v.to_str().unwrap_or("<binary>"))
+                                .collect();
+                            headers.insert(name.to_string(), json!(values.join(", ")));
+                        }
                         let body = request
                             .into_body()
                             .collect()
