@@ -7,6 +7,7 @@
 //! | `GET /metrics` | Prometheus text |
 //! | `GET /routes` | routes with stage and live counters |
 //! | `GET /status` | configuration source and the last reload |
+//! | `GET /shadow` | what shadow traffic found, per route and field path |
 //! | `PUT /routes/{name}` | change a route's stage (token) |
 //! | `POST /reload` | re-read the configuration (token) |
 //!
@@ -87,6 +88,7 @@ impl Admin {
                 json_response(StatusCode::OK, &self.live.snapshot().routes_view())
             }
             (Method::GET, "/status") => json_response(StatusCode::OK, &self.live.status()),
+            (Method::GET, "/shadow") => json_response(StatusCode::OK, &self.live.shadow_report()),
             (Method::POST, "/reload") => match self.authorise(&request, client) {
                 Err(refusal) => self.refuse(refusal),
                 Ok(actor) => match self.live.reload(&actor).await {

@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
-use http_body_util::Limited;
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::json;
 
@@ -16,6 +17,7 @@ use crate::config::{PathMatch, ProxyConfig, Stage};
 use crate::headers;
 use crate::metrics::{Metrics, RouteMetrics, Side, UNCLAIMED};
 use crate::routes::RouteTable;
+use crate::shadow::{Job, Mirror, Tee};
 use crate::split;
 use crate::upstream::{Upstream, UpstreamError};
 
@@ -36,12 +38,20 @@ pub struct Proxy {
     stages: Vec<Stage>,
     route_metrics: Vec<RouteMetrics>,
     unclaimed: RouteMetrics,
+    /// Where shadow-stage routes send their copies; without one they act as legacy.
+    mirror: Option<Arc<Mirror>>,
 }
 
 impl Proxy {
     /// A snapshot with the configuration's stages and metrics of its own.
     pub fn new(config: ProxyConfig) -> Self {
-        Self::build(config, &BTreeMap::new(), &Arc::new(Metrics::new()), None)
+        Self::build(
+            config,
+            &BTreeMap::new(),
+            &Arc::new(Metrics::new()),
+            None,
+            None,
+        )
     }
 
     /// A snapshot where `saved` stages override the configuration's, reusing
@@ -51,6 +61,7 @@ impl Proxy {
         saved: &BTreeMap<String, Stage>,
         metrics: &Arc<Metrics>,
         previous: Option<&Proxy>,
+        mirror: Option<Arc<Mirror>>,
     ) -> Self {
         let table = RouteTable::new(&config.routes)
             .expect("a resolved configuration has a valid route table");
@@ -85,7 +96,7 @@ impl Proxy {
             .map(|(route, stage)| {
                 let handles = metrics.route(&route.name, &config.legacy, &route.upstream);
                 handles.set_weight(match stage {
-                    Stage::Legacy => 0,
+                    Stage::Legacy | Stage::Shadow => 0,
                     Stage::Canary { weight_bp } => *weight_bp,
                     Stage::Cutover => 10_000,
                 });
@@ -102,6 +113,7 @@ impl Proxy {
             stages,
             route_metrics,
             unclaimed,
+            mirror,
         }
     }
 
@@ -186,7 +198,7 @@ impl Proxy {
             Some(id) => {
                 let config = &self.config.routes[id];
                 match self.stages[id] {
-                    Stage::Legacy => (Side::Legacy, false),
+                    Stage::Legacy | Stage::Shadow => (Side::Legacy, false),
                     Stage::Canary { weight_bp } => {
                         let user = config.sticky.extract(request.headers(), client.ip());
                         let side = if split::to_new(weight_bp, &config.split_seed, &user) {
@@ -218,10 +230,24 @@ impl Proxy {
         // Only a request without a body can be sent twice; keep its head for that.
         let replay = (fallback && bodyless && idempotent(&parts.method)).then(|| parts.clone());
 
-        let body = body::boxed(Limited::new(
-            incoming,
-            usize::try_from(max_body).unwrap_or(usize::MAX),
-        ));
+        let shadowed = route
+            .filter(|id| self.stages[*id] == Stage::Shadow && self.mirrored(*id, &parts, client));
+        let (body, mut copy) = match (shadowed, &self.mirror) {
+            (Some(id), Some(mirror)) => match self
+                .mirror_request(id, mirror, &parts, incoming, bodyless, declared)
+                .await
+            {
+                Ok(split) => split,
+                Err(response) => return response,
+            },
+            _ => (
+                body::boxed(Limited::new(
+                    incoming,
+                    usize::try_from(max_body).unwrap_or(usize::MAX),
+                )),
+                None,
+            ),
+        };
         let mut served_by = side;
         let answer = match (
             upstream.send(Request::from_parts(parts, body)).await,
@@ -241,10 +267,21 @@ impl Proxy {
             Ok(response) => {
                 let (mut parts, incoming) = response.into_parts();
                 headers::to_client(&mut parts.headers);
+                let incoming = match copy.take() {
+                    // Stream to the client unchanged, keeping a capped copy for the comparison.
+                    Some((done, cap)) => body::boxed(Tee::new(
+                        body::boxed(incoming),
+                        parts.status,
+                        parts.headers.clone(),
+                        cap,
+                        done,
+                    )),
+                    None => body::boxed(incoming),
+                };
                 if self.config.via {
                     headers::add_via(&mut parts.headers);
                 }
-                Response::from_parts(parts, body::boxed(incoming))
+                Response::from_parts(parts, incoming)
             }
             Err(err) => upstream_error(&err),
         };
@@ -262,6 +299,90 @@ impl Proxy {
         response
     }
 }
+
+impl Proxy {
+    /// Whether this request of a shadow-stage route is mirrored: its method
+    /// is allowed and its user is in the sample (sticky, like the canary split).
+    fn mirrored(&self, id: usize, parts: &http::request::Parts, client: SocketAddr) -> bool {
+        let route = &self.config.routes[id];
+        let shadow = &route.shadow;
+        if !shadow.methods.contains(&parts.method) {
+            return false;
+        }
+        shadow.sample_bp >= 10_000 || {
+            let user = route.sticky.extract(&parts.headers, client.ip());
+            split::to_new(shadow.sample_bp, &route.split_seed, &user)
+        }
+    }
+
+    /// Queues the copy of a request for the new service and returns the body
+    /// for the monolith, plus where the monolith's answer goes to be compared.
+    /// A body is read once (it is at most the route's cap) so both get it; a
+    /// larger or unsized one is not mirrored.
+    async fn mirror_request(
+        &self,
+        id: usize,
+        mirror: &Mirror,
+        parts: &http::request::Parts,
+        incoming: Incoming,
+        bodyless: bool,
+        declared: Option<u64>,
+    ) -> Result<
+        (
+            ProxyBody,
+            Option<(tokio::sync::oneshot::Sender<crate::shadow::Captured>, usize)>,
+        ),
+        Response<ProxyBody>,
+    > {
+        let route = &self.config.routes[id];
+        let cap = route.shadow.max_body_bytes;
+        let cap_usize = usize::try_from(cap).unwrap_or(usize::MAX);
+        if !bodyless && declared.is_none_or(|len| len > cap) {
+            mirror.skip(&route.name, "body_too_large");
+            let max = usize::try_from(self.config.limits.max_body_bytes).unwrap_or(usize::MAX);
+            return Ok((body::boxed(Limited::new(incoming, max)), None));
+        }
+        let bytes = if bodyless {
+            Bytes::new()
+        } else {
+            match Limited::new(incoming, cap_usize).collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(_) => {
+                    return Err(error(
+                        StatusCode::BAD_REQUEST,
+                        "BODY_UNREADABLE",
+                        "the request body could not be read",
+                    ));
+                }
+            }
+        };
+        let mut copy = parts.clone();
+        copy.headers
+            .insert(SHADOW_MARKER, header::HeaderValue::from_static("1"));
+        if let Some(host) = route
+            .shadow
+            .host
+            .as_deref()
+            .and_then(|h| header::HeaderValue::from_str(h).ok())
+        {
+            copy.headers.insert(header::HOST, host);
+        }
+        let (done, primary) = tokio::sync::oneshot::channel();
+        let job = Job {
+            route: Arc::from(route.name.as_str()),
+            request: Request::from_parts(copy, bytes.clone()),
+            upstream: Arc::clone(&self.route_upstreams[id]),
+            timeout: route.shadow.timeout,
+            max_body: cap_usize,
+            primary,
+        };
+        let queued = mirror.offer(job);
+        Ok((body::full(bytes), queued.then_some((done, cap_usize))))
+    }
+}
+
+/// The header that marks a mirrored request; only the proxy can set it.
+pub(crate) const SHADOW_MARKER: &str = "x-msa-shadow";
 
 /// Paths an upstream might read differently from the proxy: dot segments,
 /// encoded slashes, dots or backslashes, raw backslashes. Refused, never guessed.

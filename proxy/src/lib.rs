@@ -10,6 +10,7 @@
 
 mod admin;
 pub mod body;
+mod compare;
 pub mod config;
 mod forward;
 mod guard;
@@ -18,6 +19,8 @@ mod live;
 pub mod metrics;
 mod routes;
 mod server;
+pub mod shadow;
+pub mod shadow_results;
 pub mod split;
 pub mod state;
 pub mod tls;

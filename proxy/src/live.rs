@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 use crate::config::{self, ConfigError, ProxyConfig, Stage};
 use crate::forward::Proxy;
 use crate::metrics::Metrics;
+use crate::shadow::Mirror;
+use crate::shadow_results::ShadowResults;
 use crate::state::{AuditEntry, FileStore, StateError, StateStore};
 
 /// Why the proxy could not start.
@@ -65,6 +67,8 @@ pub struct Live {
     /// Saved stages; the lock also serialises reloads and stage changes.
     stages: tokio::sync::Mutex<BTreeMap<String, Stage>>,
     metrics: Arc<Metrics>,
+    mirror: Arc<Mirror>,
+    shadow: Arc<ShadowResults>,
     last_reload: ArcSwap<ReloadStatus>,
     draining: AtomicBool,
 }
@@ -90,13 +94,24 @@ impl Live {
             );
         }
         let metrics = Arc::new(Metrics::new());
-        let proxy = Proxy::build(config, &saved, &metrics, None);
+        let shadow = Arc::new(ShadowResults::new(
+            crate::compare::comparator(&config),
+            Arc::clone(&metrics),
+        ));
+        let mirror = Arc::new(Mirror::start(
+            config.mirror.queue,
+            config.mirror.concurrency,
+            Arc::clone(&shadow) as _,
+        ));
+        let proxy = Proxy::build(config, &saved, &metrics, None, Some(Arc::clone(&mirror)));
         Ok(Arc::new(Self {
             current: ArcSwap::from_pointee(proxy),
             source,
             store: Box::new(store),
             stages: tokio::sync::Mutex::new(saved),
             metrics,
+            mirror,
+            shadow,
             last_reload: ArcSwap::from_pointee(ReloadStatus {
                 at: now(),
                 actor: "start".into(),
@@ -117,6 +132,11 @@ impl Live {
         &self.metrics
     }
 
+    /// What shadow traffic found so far.
+    pub fn shadow_report(&self) -> Value {
+        self.shadow.report()
+    }
+
     /// Re-reads the configuration file; on any problem the current snapshot stays.
     pub async fn reload(&self, actor: &str) -> Result<(), ConfigError> {
         let stages = self.stages.lock().await;
@@ -130,6 +150,7 @@ impl Live {
                     &stages,
                     &self.metrics,
                     Some(&self.current.load()),
+                    Some(Arc::clone(&self.mirror)),
                 );
                 self.current.store(Arc::new(next));
                 tracing::info!(
@@ -191,6 +212,7 @@ impl Live {
             &next,
             &self.metrics,
             Some(&current),
+            Some(Arc::clone(&self.mirror)),
         );
         self.current.store(Arc::new(proxy));
         *stages = next;

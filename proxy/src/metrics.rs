@@ -79,6 +79,13 @@ pub struct Metrics {
     circuit_open: Family<UpstreamLabel, Gauge>,
     route_weight: Family<RouteLabel, Gauge>,
     reloads: Family<ResultLabel, Counter>,
+    shadow: Family<ShadowLabels, Counter>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ShadowLabels {
+    route: String,
+    outcome: &'static str,
 }
 
 const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
@@ -105,6 +112,7 @@ impl Metrics {
         let circuit_open = Family::<UpstreamLabel, Gauge>::default();
         let route_weight = Family::<RouteLabel, Gauge>::default();
         let reloads = Family::<ResultLabel, Counter>::default();
+        let shadow = Family::<ShadowLabels, Counter>::default();
         registry.register(
             "requests",
             "Requests answered, by route, side, upstream and status class",
@@ -140,6 +148,11 @@ impl Metrics {
             "Configuration reloads, by result",
             reloads.clone(),
         );
+        registry.register(
+            "shadow",
+            "Mirrored requests by outcome: equal, different, unanalysed, candidate_failed, or why skipped",
+            shadow.clone(),
+        );
         Self {
             registry,
             requests,
@@ -149,6 +162,7 @@ impl Metrics {
             circuit_open,
             route_weight,
             reloads,
+            shadow,
         }
     }
 
@@ -215,6 +229,16 @@ impl Metrics {
     pub(crate) fn reload(&self, ok: bool) {
         let result = if ok { "ok" } else { "refused" };
         self.reloads.get_or_create(&ResultLabel { result }).inc();
+    }
+
+    /// A mirrored request ended with this outcome.
+    pub(crate) fn shadow(&self, route: &str, outcome: &'static str) {
+        self.shadow
+            .get_or_create(&ShadowLabels {
+                route: route.to_owned(),
+                outcome,
+            })
+            .inc();
     }
 
     /// The Prometheus text exposition.

@@ -40,10 +40,50 @@ pub struct ProxyConfig {
     pub access_log: bool,
     /// Add `Via: 1.1 msa-migrate` to requests and responses.
     pub via: bool,
+    /// The mirror's queue and workers.
+    pub mirror: MirrorConfig,
     /// Every upstream, by name.
     pub upstreams: Vec<UpstreamConfig>,
     /// The routes claimed by new services, in file order.
     pub routes: Vec<RouteConfig>,
+}
+
+/// The shadow mirror, shared by all routes: mirrored requests wait in a
+/// bounded queue (a full queue drops and counts, never waits) for a bounded
+/// number of workers, so shadow traffic can never slow the primary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MirrorConfig {
+    /// Mirrored requests waiting at most.
+    pub queue: usize,
+    /// Mirrored requests in flight at most.
+    pub concurrency: usize,
+}
+
+/// How a route in the `shadow` stage is mirrored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShadowConfig {
+    /// Share of users mirrored, sticky by the route's key (0–10000).
+    pub sample_bp: u16,
+    /// Methods mirrored; writes only when listed, since they change the new service's data.
+    pub methods: Vec<Method>,
+    /// Larger request or response bodies are not mirrored / compared past this.
+    pub max_body_bytes: u64,
+    /// Time the new service has to answer a mirrored request.
+    pub timeout: Duration,
+    /// `Host` for mirrored requests, when the new service wants its own.
+    pub host: Option<String>,
+}
+
+impl Default for ShadowConfig {
+    fn default() -> Self {
+        Self {
+            sample_bp: 10_000,
+            methods: vec![Method::GET, Method::HEAD],
+            max_body_bytes: 1024 * 1024,
+            timeout: Duration::from_secs(5),
+            host: None,
+        }
+    }
 }
 
 /// A certificate chain and its private key, PEM.
@@ -188,6 +228,8 @@ pub struct RouteConfig {
     /// In cutover, send body-less GET/HEAD/OPTIONS to legacy when the new
     /// service cannot be reached, times out, or its circuit is open.
     pub fallback: bool,
+    /// How the route is mirrored in the shadow stage.
+    pub shadow: ShadowConfig,
 }
 
 /// How a route matches the request path.
@@ -208,6 +250,9 @@ pub enum PathMatch {
 pub enum Stage {
     /// The monolith, as if the route were not claimed.
     Legacy,
+    /// The monolith answers; a copy of the request goes to the new service and
+    /// the two answers are compared. Clients only ever see the monolith's.
+    Shadow,
     /// The new service for `weight_bp` basis points of users (0..=10000), sticky.
     Canary {
         /// Share of users on the new service, in basis points.
@@ -462,6 +507,20 @@ fn resolve(raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Problem>
             watch: raw.watch.unwrap_or(true),
             access_log: raw.access_log.unwrap_or(false),
             via: raw.via.unwrap_or(false),
+            mirror: MirrorConfig {
+                queue: raw
+                    .mirror
+                    .as_ref()
+                    .and_then(|m| m.queue)
+                    .unwrap_or(1024)
+                    .max(1),
+                concurrency: raw
+                    .mirror
+                    .as_ref()
+                    .and_then(|m| m.concurrency)
+                    .unwrap_or(32)
+                    .max(1),
+            },
             upstreams,
             routes,
         })
@@ -637,7 +696,7 @@ fn resolve_route(
     }
 
     let mode_name = raw.mode.as_ref().map_or("legacy", |m| m.value.as_str());
-    if let (Some(weight), "legacy" | "cutover") = (&raw.weight_bp, mode_name) {
+    if let (Some(weight), "legacy" | "shadow" | "cutover") = (&raw.weight_bp, mode_name) {
         problems.at(
             weight,
             field("weight_bp"),
@@ -646,6 +705,7 @@ fn resolve_route(
     }
     let stage = match mode_name {
         "legacy" => Some(Stage::Legacy),
+        "shadow" => Some(Stage::Shadow),
         "cutover" => Some(Stage::Cutover),
         "canary" => match &raw.weight_bp {
             Some(w) if w.value > 10_000 => {
@@ -669,7 +729,7 @@ fn resolve_route(
             problems.at(
                 at,
                 field("mode"),
-                format!("`{other}` is not a mode: use `legacy`, `canary` or `cutover`"),
+                format!("`{other}` is not a mode: use `legacy`, `shadow`, `canary` or `cutover`"),
             );
             None
         }
@@ -705,7 +765,60 @@ fn resolve_route(
             .clone()
             .unwrap_or_else(|| raw.upstream.value.clone()),
         fallback: raw.fallback.unwrap_or(false),
+        shadow: resolve_shadow(problems, i, raw.shadow.as_ref()),
     })
+}
+
+fn resolve_shadow(
+    problems: &mut Problems,
+    i: usize,
+    raw: Option<&Spanned<raw::RawShadow>>,
+) -> ShadowConfig {
+    let field = |f: &str| format!("routes[{i}].shadow.{f}");
+    let defaults = ShadowConfig::default();
+    let Some(raw) = raw else { return defaults };
+    let sample_bp = match &raw.value.sample_bp {
+        Some(s) if s.value > 10_000 => {
+            problems.at(
+                s,
+                field("sample_bp"),
+                "basis points go from 0 to 10000 (100%)",
+            );
+            10_000
+        }
+        Some(s) => s.value as u16,
+        None => defaults.sample_bp,
+    };
+    let methods = match &raw.value.methods {
+        None => defaults.methods,
+        Some(methods) => methods
+            .iter()
+            .filter_map(
+                |m| match Method::from_bytes(m.value.to_ascii_uppercase().as_bytes()) {
+                    Ok(method) => Some(method),
+                    Err(_) => {
+                        problems.at(
+                            m,
+                            field("methods"),
+                            format!("`{}` is not an HTTP method", m.value),
+                        );
+                        None
+                    }
+                },
+            )
+            .collect(),
+    };
+    ShadowConfig {
+        sample_bp,
+        methods,
+        max_body_bytes: raw.value.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+        timeout: problems.duration(
+            raw.value.timeout.as_ref(),
+            field("timeout"),
+            defaults.timeout,
+        ),
+        host: raw.value.host.as_ref().map(|h| h.value.clone()),
+    }
 }
 
 fn check_path(problems: &mut Problems, path: &Spanned<String>, field: String) -> Option<String> {

@@ -28,6 +28,9 @@ pub(crate) struct RawConfig {
     /// One log line per request (default false).
     #[serde(default)]
     pub(crate) access_log: Option<bool>,
+    /// The mirror's queue and workers, shared by every shadowed route.
+    #[serde(default)]
+    pub(crate) mirror: Option<RawMirror>,
     /// Add `Via: 1.1 msa-migrate` to requests and responses (default false).
     #[serde(default)]
     pub(crate) via: Option<bool>,
@@ -55,6 +58,23 @@ pub(crate) struct RawTls {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawUpstreamTls {
     pub(crate) ca: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMirror {
+    pub(crate) queue: Option<usize>,
+    pub(crate) concurrency: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawShadow {
+    pub(crate) sample_bp: Option<Spanned<u32>>,
+    pub(crate) methods: Option<Vec<Spanned<String>>>,
+    pub(crate) max_body_bytes: Option<u64>,
+    pub(crate) timeout: Option<Spanned<String>>,
+    pub(crate) host: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -125,4 +145,6 @@ pub(crate) struct RawRoute {
     pub(crate) split_seed: Option<String>,
     #[serde(default)]
     pub(crate) fallback: Option<bool>,
+    #[serde(default)]
+    pub(crate) shadow: Option<Spanned<RawShadow>>,
 }

@@ -1,7 +1,7 @@
 use http::Method;
 
 use super::*;
-use crate::config::{RouteConfig, Stage};
+use crate::config::{RouteConfig, ShadowConfig, Stage};
 use crate::split::StickyKey;
 
 fn route(
@@ -20,6 +20,7 @@ fn route(
         sticky: StickyKey::ClientIp,
         split_seed: "coupon".to_owned(),
         fallback: false,
+        shadow: ShadowConfig::default(),
     }
 }
 

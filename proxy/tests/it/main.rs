@@ -4,5 +4,6 @@
 mod faults;
 mod operations;
 mod routing;
+mod shadow;
 mod support;
 mod tls;

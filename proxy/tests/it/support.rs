@@ -21,23 +21,35 @@ use tokio::net::{TcpListener, TcpStream};
 pub(crate) struct Upstream {
     pub(crate) addr: SocketAddr,
     pub(crate) hits: Arc<AtomicUsize>,
+    /// Requests that carried the shadow marker.
+    pub(crate) marked: Arc<AtomicUsize>,
 }
 
 impl Upstream {
     pub(crate) async fn start(name: &'static str) -> Self {
+        Self::start_with_delay(name, Duration::ZERO).await
+    }
+
+    /// An upstream that waits `delay` before answering.
+    pub(crate) async fn start_with_delay(name: &'static str, delay: Duration) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let hits = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&hits);
+        let marked = Arc::new(AtomicUsize::new(0));
+        let (counter, marks) = (Arc::clone(&hits), Arc::clone(&marked));
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let counter = Arc::clone(&counter);
+                let (counter, marks) = (Arc::clone(&counter), Arc::clone(&marks));
                 let service = service_fn(move |request: Request<hyper::body::Incoming>| {
                     counter.fetch_add(1, Ordering::SeqCst);
+                    if request.headers().contains_key("x-msa-shadow") {
+                        marks.fetch_add(1, Ordering::SeqCst);
+                    }
                     async move {
+                        tokio::time::sleep(delay).await;
                         let method = request.method().to_string();
                         let path = request.uri().path().to_owned();
                         // Repeated header lines are one comma-joined value, as HTTP reads them.
@@ -73,7 +85,7 @@ impl Upstream {
                 });
             }
         });
-        Self { addr, hits }
+        Self { addr, hits, marked }
     }
 
     pub(crate) fn hits(&self) -> usize {

@@ -1,0 +1,248 @@
+//! Shadow traffic: a copy of a request goes to the new service while the
+//! monolith answers the client, and the two answers are handed to a
+//! [`ShadowSink`] to compare.
+//!
+//! The mirror runs off the request path. Mirrored requests wait in one bounded
+//! queue for a bounded set of workers; when the queue is full the copy is
+//! dropped and counted, never waited for. The primary response streams to the
+//! client unchanged through a [`Tee`] that keeps a capped copy, so a slow or
+//! dead new service cannot change the primary's latency or bytes.
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::{Body, Frame, SizeHint};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::body::{self, BodyError, ProxyBody};
+use crate::upstream::Upstream;
+
+/// One side's answer, as kept for comparison.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body, at most the route's cap.
+    pub body: Bytes,
+    /// Whether the body was longer than the cap (or broke off): not comparable whole.
+    pub truncated: bool,
+    /// Time to the end of the body, or to the cap.
+    pub elapsed: Duration,
+}
+
+/// Where compared pairs go.
+pub trait ShadowSink: Send + Sync + fmt::Debug {
+    /// A mirrored request and both answers; `candidate` is the new service's,
+    /// or why it gave none.
+    fn record(
+        &self,
+        route: &str,
+        method: &http::Method,
+        path: &str,
+        legacy: Captured,
+        candidate: Result<Captured, String>,
+    );
+    /// A mirror was not sent (`queue_full`, `body_too_large`, …).
+    fn skipped(&self, route: &str, reason: &'static str);
+}
+
+/// A mirrored request waiting for a worker.
+pub(crate) struct Job {
+    pub(crate) route: Arc<str>,
+    pub(crate) request: Request<Bytes>,
+    pub(crate) upstream: Arc<Upstream>,
+    pub(crate) timeout: Duration,
+    pub(crate) max_body: usize,
+    pub(crate) primary: oneshot::Receiver<Captured>,
+}
+
+/// The queue and its workers.
+#[derive(Debug)]
+pub(crate) struct Mirror {
+    queue: mpsc::Sender<Job>,
+    sink: Arc<dyn ShadowSink>,
+}
+
+impl Mirror {
+    /// Starts `concurrency` workers on the current runtime.
+    pub(crate) fn start(queue: usize, concurrency: usize, sink: Arc<dyn ShadowSink>) -> Self {
+        let (sender, receiver) = mpsc::channel::<Job>(queue);
+        let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+        for _ in 0..concurrency {
+            let (receiver, sink) = (Arc::clone(&receiver), Arc::clone(&sink));
+            tokio::spawn(async move {
+                loop {
+                    let job = receiver.lock().await.recv().await;
+                    match job {
+                        Some(job) => run(job, sink.as_ref()).await,
+                        None => return,
+                    }
+                }
+            });
+        }
+        Self {
+            queue: sender,
+            sink,
+        }
+    }
+
+    /// Queues a mirror; false (and counted) when the queue is full.
+    pub(crate) fn offer(&self, job: Job) -> bool {
+        let route = Arc::clone(&job.route);
+        match self.queue.try_send(job) {
+            Ok(()) => true,
+            Err(_) => {
+                self.sink.skipped(&route, "queue_full");
+                false
+            }
+        }
+    }
+
+    /// Records a mirror that was never queued.
+    pub(crate) fn skip(&self, route: &str, reason: &'static str) {
+        self.sink.skipped(route, reason);
+    }
+}
+
+async fn run(job: Job, sink: &dyn ShadowSink) {
+    let Job {
+        route,
+        request,
+        upstream,
+        timeout,
+        max_body,
+        primary,
+    } = job;
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let started = Instant::now();
+    let (parts, bytes) = request.into_parts();
+    let send = upstream.send(Request::from_parts(parts, body::full(bytes)));
+    let candidate = match tokio::time::timeout(timeout, async {
+        let response = send.await.map_err(|err| err.to_string())?;
+        let (parts, incoming) = response.into_parts();
+        let (body, truncated) = match Limited::new(incoming, max_body).collect().await {
+            Ok(collected) => (collected.to_bytes(), false),
+            Err(_) => (Bytes::new(), true),
+        };
+        Ok::<_, String>(Captured {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+            truncated,
+            elapsed: started.elapsed(),
+        })
+    })
+    .await
+    {
+        Ok(answer) => answer,
+        Err(_) => Err(format!("no answer within {timeout:?}")),
+    };
+    // The primary's copy arrives when its body has been streamed to the client.
+    match tokio::time::timeout(timeout.max(Duration::from_secs(30)), primary).await {
+        Ok(Ok(legacy)) => sink.record(&route, &method, &path, legacy, candidate),
+        _ => sink.skipped(&route, "primary_incomplete"),
+    }
+}
+
+/// A response body that passes every frame through unchanged while copying
+/// up to `cap` bytes; the copy is sent when the body ends (or is dropped).
+pub(crate) struct Tee {
+    inner: ProxyBody,
+    copy: BytesMut,
+    cap: usize,
+    truncated: bool,
+    head: Option<(StatusCode, HeaderMap)>,
+    started: Instant,
+    done: Option<oneshot::Sender<Captured>>,
+}
+
+impl Tee {
+    pub(crate) fn new(
+        inner: ProxyBody,
+        status: StatusCode,
+        headers: HeaderMap,
+        cap: usize,
+        done: oneshot::Sender<Captured>,
+    ) -> Self {
+        Self {
+            inner,
+            copy: BytesMut::new(),
+            cap,
+            truncated: false,
+            head: Some((status, headers)),
+            started: Instant::now(),
+            done: Some(done),
+        }
+    }
+
+    fn finish(&mut self) {
+        if let (Some(done), Some((status, headers))) = (self.done.take(), self.head.take()) {
+            let body = std::mem::take(&mut self.copy).freeze();
+            let captured = Captured {
+                status,
+                headers,
+                body,
+                truncated: self.truncated,
+                elapsed: self.started.elapsed(),
+            };
+            let _ = done.send(captured);
+        }
+    }
+}
+
+impl Body for Tee {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    if this.copy.len() + data.len() <= this.cap {
+                        this.copy.extend_from_slice(data);
+                    } else {
+                        this.truncated = true;
+                    }
+                }
+            }
+            Poll::Ready(Some(Err(_))) => {
+                this.truncated = true;
+                this.finish();
+            }
+            Poll::Ready(None) => this.finish(),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Tee {
+    fn drop(&mut self) {
+        // A body hyper never polled to its end (HEAD, client gone): what was seen is the copy.
+        if !self.inner.is_end_stream() {
+            self.truncated = true;
+        }
+        self.finish();
+    }
+}

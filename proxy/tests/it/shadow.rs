@@ -1,0 +1,224 @@
+//! The shadow stage: the monolith answers, a copy goes to the new service off
+//! the request path, and the pair is compared.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{Running, Upstream, client, dead_port};
+
+fn config(legacy: &str, coupon: &str, shadow: &str, mirror: &str) -> String {
+    format!(
+        "listen: 127.0.0.1:0
+workers: 1
+legacy: legacy
+{mirror}upstreams:
+  legacy:
+    endpoints: [{legacy}]
+  coupon:
+    endpoints: [{coupon}]
+    connect_timeout: 200ms
+routes:
+  - name: coupons
+    prefix: /api/coupons
+    upstream: coupon
+    mode: shadow
+{shadow}"
+    )
+}
+
+async fn report(proxy: &Running) -> Value {
+    let url = format!("http://{}/shadow", proxy.admin);
+    client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Waits until the shadow report for `coupons` satisfies `done`.
+async fn eventually(proxy: &Running, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..100 {
+        let report = report(proxy).await;
+        if report["routes"]
+            .as_array()
+            .and_then(|r| r.first())
+            .is_some_and(&done)
+        {
+            return report["routes"][0].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the shadow report never got there: {}", report(proxy).await);
+}
+
+#[tokio::test]
+async fn reads_are_mirrored_with_the_marker_and_compared_while_clients_see_legacy() {
+    let (legacy, coupon) = (
+        Upstream::start("legacy").await,
+        Upstream::start("coupon").await,
+    );
+    let proxy = Running::start(
+        &config(&legacy.addr.to_string(), &coupon.addr.to_string(), "", ""),
+        None,
+    )
+    .await;
+    let client = client();
+    for id in 1..=5 {
+        let answer: Value = client
+            .get(format!("http://{}/api/coupons/{id}", proxy.addr))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            answer["upstream"], "legacy",
+            "clients only ever see the monolith's answer"
+        );
+    }
+    // A write is not mirrored unless the route lists its method.
+    let write = client
+        .post(format!("http://{}/api/coupons/1/issue", proxy.addr))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(write.status(), 200);
+
+    let route = eventually(&proxy, |r| r["compared"] == 5).await;
+    // The two recording upstreams answer with their own names: every pair differs in the body.
+    assert_eq!(route["different"]["medium"], 5, "{route}");
+    assert_eq!(route["paths"][0]["path"], "body");
+    assert_eq!(legacy.hits(), 6);
+    assert_eq!(coupon.hits(), 5, "GETs only");
+    assert_eq!(
+        coupon.marked.load(Ordering::SeqCst),
+        5,
+        "every mirrored request carries the marker"
+    );
+    assert_eq!(legacy.marked.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_slow_or_dead_new_service_does_not_slow_the_primary() {
+    let legacy = Upstream::start("legacy").await;
+    let slow = Upstream::start_with_delay("coupon", Duration::from_secs(1)).await;
+    let dead = format!("127.0.0.1:{}", dead_port().await);
+    for shadow in [slow.addr.to_string(), dead] {
+        let proxy = Running::start(
+            &config(
+                &legacy.addr.to_string(),
+                &shadow,
+                "    shadow:\n      timeout: 3s\n",
+                "",
+            ),
+            None,
+        )
+        .await;
+        let client = client();
+        let mut slowest = Duration::ZERO;
+        for id in 0..20 {
+            let started = Instant::now();
+            let response = client
+                .get(format!("http://{}/api/coupons/{id}", proxy.addr))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.bytes().await.unwrap();
+            slowest = slowest.max(started.elapsed());
+        }
+        assert!(
+            slowest < Duration::from_millis(300),
+            "shadow {shadow}: a primary took {slowest:?}"
+        );
+    }
+    assert!(slow.hits() > 0, "the slow service was mirrored to");
+}
+
+#[tokio::test]
+async fn a_full_queue_drops_copies_and_counts_them_without_failing_clients() {
+    let legacy = Upstream::start("legacy").await;
+    let slow = Upstream::start_with_delay("coupon", Duration::from_millis(500)).await;
+    let yaml = config(
+        &legacy.addr.to_string(),
+        &slow.addr.to_string(),
+        "",
+        "mirror:\n  queue: 1\n  concurrency: 1\n",
+    );
+    let proxy = Running::start(&yaml, None).await;
+    let client = client();
+    for id in 0..10 {
+        let response = client
+            .get(format!("http://{}/api/coupons/{id}", proxy.addr))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let route = eventually(&proxy, |r| {
+        r["skipped"]["queue_full"].as_u64().unwrap_or(0) > 0
+    })
+    .await;
+    let dropped = route["skipped"]["queue_full"].as_u64().unwrap();
+    assert!(dropped >= 5, "{route}");
+    assert!(
+        slow.hits() <= 3,
+        "only what the one worker and the one queue slot took: {}",
+        slow.hits()
+    );
+}
+
+#[tokio::test]
+async fn bodies_are_mirrored_up_to_the_cap_and_the_primary_always_gets_them_whole() {
+    let (legacy, coupon) = (
+        Upstream::start("legacy").await,
+        Upstream::start("coupon").await,
+    );
+    let shadow = "    shadow:\n      methods: [POST]\n      max_body_bytes: 64\n";
+    let proxy = Running::start(
+        &config(
+            &legacy.addr.to_string(),
+            &coupon.addr.to_string(),
+            shadow,
+            "",
+        ),
+        None,
+    )
+    .await;
+    let client = client();
+    for body in ["{\"userId\":1}".to_owned(), "x".repeat(1_000)] {
+        let answer: Value = client
+            .post(format!("http://{}/api/coupons/1/issue", proxy.addr))
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            answer["body"].as_str().unwrap().len(),
+            body.len(),
+            "the monolith got the whole body"
+        );
+    }
+    // The answers (echoes of the request) are over the 64-byte cap too, so the
+    // pair is unanalysed: never counted as equal.
+    let route = eventually(&proxy, |r| {
+        r["unanalysed"] == 1 && r["skipped"]["body_too_large"] == 1
+    })
+    .await;
+    assert_eq!(route["compared"], 0);
+    assert_eq!(
+        coupon.hits(),
+        1,
+        "only the small body was mirrored: {route}"
+    );
+}
