@@ -153,6 +153,8 @@ impl Live {
                     Some(Arc::clone(&self.mirror)),
                 );
                 self.current.store(Arc::new(next));
+                self.shadow
+                    .set_comparator(crate::compare::comparator(config));
                 tracing::info!(
                     actor,
                     routes = config.routes.len(),

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use http::Method;
 use parking_lot::Mutex;
 use serde::Serialize;
@@ -72,7 +73,8 @@ struct RouteResults {
 /// The sink that compares and aggregates.
 pub struct ShadowResults {
     routes: Mutex<HashMap<String, RouteResults>>,
-    compare: Comparator,
+    /// Swapped when a reload brings new rules.
+    compare: ArcSwap<Comparator>,
     metrics: Arc<Metrics>,
 }
 
@@ -87,9 +89,14 @@ impl ShadowResults {
     pub fn new(compare: Comparator, metrics: Arc<Metrics>) -> Self {
         Self {
             routes: Mutex::new(HashMap::new()),
-            compare,
+            compare: ArcSwap::from_pointee(compare),
             metrics,
         }
+    }
+
+    /// Compares from now on with `compare` (a reload's rules).
+    pub fn set_comparator(&self, compare: Comparator) {
+        self.compare.store(Arc::new(compare));
     }
 
     /// Per route: counts, the match rate with its 95% Wilson lower bound, and
@@ -137,7 +144,7 @@ impl ShadowSink for ShadowResults {
     ) {
         let verdict = match &candidate {
             Err(_) => None,
-            Ok(candidate) => Some((self.compare)(route, &legacy, candidate)),
+            Ok(candidate) => Some((self.compare.load())(route, &legacy, candidate)),
         };
         let outcome = match &verdict {
             None => "candidate_failed",

@@ -48,6 +48,10 @@ routes:
 }
 
 fn services(dir: &tempfile::TempDir) -> (Running, Running) {
+    services_with(dir, &["--quirks"])
+}
+
+fn services_with(dir: &tempfile::TempDir, coupon_flags: &[&str]) -> (Running, Running) {
     let db = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
     let monolith = Running::start(
         "legacy-commerce",
@@ -60,20 +64,19 @@ fn services(dir: &tempfile::TempDir) -> (Running, Running) {
             "50",
         ],
     );
-    let coupon = Running::start(
-        "coupon-service",
-        &[
-            "--db",
-            &db("coupon.db"),
-            "--listen",
-            "127.0.0.1:0",
-            "--seed",
-            "50",
-            "--users-url",
-            &monolith.url,
-            "--quirks",
-        ],
-    );
+    let db_path = db("coupon.db");
+    let mut args = vec![
+        "--db",
+        &db_path,
+        "--listen",
+        "127.0.0.1:0",
+        "--seed",
+        "50",
+        "--users-url",
+        &monolith.url,
+    ];
+    args.extend_from_slice(coupon_flags);
+    let coupon = Running::start("coupon-service", &args);
     (monolith, coupon)
 }
 
@@ -140,4 +143,62 @@ fn legacy_mode_changes_nothing_for_clients() {
             "{path}"
         );
     }
+}
+
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a synchronous test: there is no runtime to block"
+)]
+/// Reads coupons 1 to 7 through the proxy with the coupon routes in shadow
+/// mode and returns the shadow report for `coupon-read` once all are compared.
+fn shadow_report_for_coupon_reads(coupon_flags: &[&str]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let (monolith, coupon) = services_with(&dir, coupon_flags);
+    let file = config(&dir, &monolith, &coupon, "    mode: shadow");
+    let mut proxy = Running::start("msa-migrate", &["proxy", "--config", &file]);
+    let admin = proxy.next_url("admin");
+    for id in 1..=7 {
+        let through_proxy = get(format!("{}/api/coupons/{id}", proxy.url));
+        let from_monolith = get(format!("{}/api/coupons/{id}", monolith.url));
+        assert_eq!(
+            through_proxy, from_monolith,
+            "clients see the monolith's answer"
+        );
+    }
+    for _ in 0..100 {
+        let report = get(format!("{admin}/shadow"));
+        let route = report["routes"]
+            .as_array()
+            .and_then(|routes| routes.iter().find(|r| r["route"] == "coupon-read").cloned());
+        if let Some(route) = route.filter(|r| r["compared"] == 7) {
+            return route;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!(
+        "the shadow report never counted 7 pairs: {}",
+        get(format!("{admin}/shadow"))
+    );
+}
+
+#[test]
+fn shadowing_the_real_coupon_service_finds_no_difference_without_quirks() {
+    let route = shadow_report_for_coupon_reads(&[]);
+    assert_eq!(route["equal"], 7, "{route}");
+    assert_eq!(route["match_rate"], 1.0);
+}
+
+#[test]
+fn shadowing_the_real_coupon_service_finds_its_quirks() {
+    let route = shadow_report_for_coupon_reads(&["--quirks"]);
+    // Coupons 1 to 5 exist and differ; 6 and 7 are the same 404 on both sides.
+    assert_eq!(
+        (
+            route["equal"].as_u64(),
+            route["different"]["medium"].as_u64()
+        ),
+        (Some(2), Some(5)),
+        "{route}"
+    );
+    assert_eq!(route["paths"][0]["path"], "body");
 }

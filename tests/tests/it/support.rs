@@ -30,7 +30,7 @@ pub(crate) fn workspace_binary(name: &str) -> PathBuf {
 pub(crate) struct Running {
     pub(crate) url: String,
     child: Child,
-    _stdout: BufReader<ChildStdout>,
+    stdout: BufReader<ChildStdout>,
 }
 
 impl Running {
@@ -50,11 +50,18 @@ impl Running {
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("{binary} printed {line:?} instead of its address"))
             .to_owned();
-        Self {
-            url,
-            child,
-            _stdout: stdout,
-        }
+        Self { url, child, stdout }
+    }
+
+    /// The next `NAME on http://ADDR` line the process printed (e.g. the
+    /// proxy's `admin on …`), as a URL.
+    pub(crate) fn next_url(&mut self, name: &str) -> String {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("its stdout");
+        line.trim()
+            .strip_prefix(&format!("{name} on "))
+            .unwrap_or_else(|| panic!("expected `{name} on …`, got {line:?}"))
+            .to_owned()
     }
 
     /// `host:port` of the listener.
