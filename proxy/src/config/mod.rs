@@ -366,6 +366,33 @@ impl Problems {
         });
     }
 
+    /// HTTP method names, each checked; the bad ones are reported and left out.
+    fn methods(&mut self, names: &[Spanned<String>], field: &str) -> Vec<Method> {
+        names
+            .iter()
+            .filter_map(
+                |m| match Method::from_bytes(m.value.to_ascii_uppercase().as_bytes()) {
+                    Ok(method) => Some(method),
+                    Err(_) => {
+                        self.at(m, field, format!("`{}` is not an HTTP method", m.value));
+                        None
+                    }
+                },
+            )
+            .collect()
+    }
+
+    /// A share in basis points, 0 to 10000.
+    fn basis_points(&mut self, value: &Spanned<u32>, field: String) -> Option<u16> {
+        match u16::try_from(value.value) {
+            Ok(bp) if bp <= 10_000 => Some(bp),
+            _ => {
+                self.at(value, field, "basis points go from 0 to 10000 (100%)");
+                None
+            }
+        }
+    }
+
     fn duration(
         &mut self,
         value: Option<&Spanned<String>>,
@@ -644,24 +671,10 @@ fn resolve_route(
     if raw.name.value.trim().is_empty() {
         problems.at(&raw.name, field("name"), "give the route a name");
     }
-    let methods = raw.methods.as_ref().map(|methods| {
-        methods
-            .iter()
-            .filter_map(
-                |m| match Method::from_bytes(m.value.to_ascii_uppercase().as_bytes()) {
-                    Ok(method) => Some(method),
-                    Err(_) => {
-                        problems.at(
-                            m,
-                            field("methods"),
-                            format!("`{}` is not an HTTP method", m.value),
-                        );
-                        None
-                    }
-                },
-            )
-            .collect::<Vec<_>>()
-    });
+    let methods = raw
+        .methods
+        .as_ref()
+        .map(|names| problems.methods(names, &field("methods")));
     let path = match (&raw.path, &raw.prefix) {
         (Some(path), None) => check_path(problems, path, field("path")).map(|p| {
             if p.contains('{') {
@@ -708,17 +721,9 @@ fn resolve_route(
         "shadow" => Some(Stage::Shadow),
         "cutover" => Some(Stage::Cutover),
         "canary" => match &raw.weight_bp {
-            Some(w) if w.value > 10_000 => {
-                problems.at(
-                    w,
-                    field("weight_bp"),
-                    "basis points go from 0 to 10000 (100%)",
-                );
-                None
-            }
-            Some(w) => Some(Stage::Canary {
-                weight_bp: w.value as u16,
-            }),
+            Some(w) => problems
+                .basis_points(w, field("weight_bp"))
+                .map(|weight_bp| Stage::Canary { weight_bp }),
             None => Some(Stage::Canary { weight_bp: 0 }),
         },
         other => {
@@ -778,35 +783,14 @@ fn resolve_shadow(
     let defaults = ShadowConfig::default();
     let Some(raw) = raw else { return defaults };
     let sample_bp = match &raw.value.sample_bp {
-        Some(s) if s.value > 10_000 => {
-            problems.at(
-                s,
-                field("sample_bp"),
-                "basis points go from 0 to 10000 (100%)",
-            );
-            10_000
-        }
-        Some(s) => s.value as u16,
+        Some(s) => problems
+            .basis_points(s, field("sample_bp"))
+            .unwrap_or(10_000),
         None => defaults.sample_bp,
     };
     let methods = match &raw.value.methods {
         None => defaults.methods,
-        Some(methods) => methods
-            .iter()
-            .filter_map(
-                |m| match Method::from_bytes(m.value.to_ascii_uppercase().as_bytes()) {
-                    Ok(method) => Some(method),
-                    Err(_) => {
-                        problems.at(
-                            m,
-                            field("methods"),
-                            format!("`{}` is not an HTTP method", m.value),
-                        );
-                        None
-                    }
-                },
-            )
-            .collect(),
+        Some(names) => problems.methods(names, &field("methods")),
     };
     ShadowConfig {
         sample_bp,
