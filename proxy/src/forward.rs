@@ -11,13 +11,14 @@ use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::json;
+use tokio::sync::oneshot;
 
 use crate::body::{self, ProxyBody};
 use crate::config::{PathMatch, ProxyConfig, Stage};
 use crate::headers;
 use crate::metrics::{Metrics, RouteMetrics, Side, UNCLAIMED};
 use crate::routes::RouteTable;
-use crate::shadow::{Job, Mirror, Tee};
+use crate::shadow::{Captured, Job, Mirror, Tee};
 use crate::split;
 use crate::upstream::{Upstream, UpstreamError};
 
@@ -193,28 +194,12 @@ impl Proxy {
             None
         };
         let route = self.table.lookup(request.method(), host.as_deref(), path);
-        let (side, fallback) = match route {
-            None => (Side::Legacy, false),
-            Some(id) => {
-                let config = &self.config.routes[id];
-                match self.stages[id] {
-                    Stage::Legacy | Stage::Shadow => (Side::Legacy, false),
-                    Stage::Canary { weight_bp } => {
-                        let user = config.sticky.extract(request.headers(), client.ip());
-                        let side = if split::to_new(weight_bp, &config.split_seed, &user) {
-                            Side::New
-                        } else {
-                            Side::Legacy
-                        };
-                        (side, false)
-                    }
-                    Stage::Cutover => (Side::New, config.fallback),
-                }
-            }
-        };
+        let (side, fallback) = self.side_for(route, request.headers(), client);
         let metrics = route.map_or(&self.unclaimed, |id| &self.route_metrics[id]);
-        let method = request.method().clone();
-        let access_path = self.config.access_log.then(|| path.to_owned());
+        let access = self
+            .config
+            .access_log
+            .then(|| (request.method().clone(), path.to_owned()));
 
         let (mut parts, incoming) = request.into_parts();
         headers::to_upstream(&mut parts.headers, client.ip(), scheme);
@@ -232,7 +217,7 @@ impl Proxy {
 
         let shadowed = route
             .filter(|id| self.stages[*id] == Stage::Shadow && self.mirrored(*id, &parts, client));
-        let (body, mut copy) = match (shadowed, &self.mirror) {
+        let (body, keep_copy) = match (shadowed, &self.mirror) {
             (Some(id), Some(mirror)) => match self
                 .mirror_request(id, mirror, &parts, incoming, bodyless, declared)
                 .await
@@ -264,30 +249,12 @@ impl Proxy {
             (answer, _) => answer,
         };
         let response = match answer {
-            Ok(response) => {
-                let (mut parts, incoming) = response.into_parts();
-                headers::to_client(&mut parts.headers);
-                let incoming = match copy.take() {
-                    // Stream to the client unchanged, keeping a capped copy for the comparison.
-                    Some((done, cap)) => body::boxed(Tee::new(
-                        body::boxed(incoming),
-                        parts.status,
-                        parts.headers.clone(),
-                        cap,
-                        done,
-                    )),
-                    None => body::boxed(incoming),
-                };
-                if self.config.via {
-                    headers::add_via(&mut parts.headers);
-                }
-                Response::from_parts(parts, incoming)
-            }
+            Ok(response) => self.to_client(response, keep_copy),
             Err(err) => upstream_error(&err),
         };
         let elapsed = started.elapsed();
         metrics.observe(served_by, response.status().as_u16(), elapsed);
-        if let Some(path) = access_path {
+        if let Some((method, path)) = access {
             tracing::info!(
                 target: "msa_proxy::access",
                 %client, %method, path, status = response.status().as_u16(),
@@ -301,6 +268,54 @@ impl Proxy {
 }
 
 impl Proxy {
+    /// Which side serves a request, and whether it may fall back to legacy.
+    fn side_for(
+        &self,
+        route: Option<usize>,
+        headers: &http::HeaderMap,
+        client: SocketAddr,
+    ) -> (Side, bool) {
+        let Some(id) = route else {
+            return (Side::Legacy, false);
+        };
+        let config = &self.config.routes[id];
+        match self.stages[id] {
+            Stage::Legacy | Stage::Shadow => (Side::Legacy, false),
+            Stage::Canary { weight_bp } => {
+                let user = config.sticky.extract(headers, client.ip());
+                let on_new = split::to_new(weight_bp, &config.split_seed, &user);
+                (if on_new { Side::New } else { Side::Legacy }, false)
+            }
+            Stage::Cutover => (Side::New, config.fallback),
+        }
+    }
+
+    /// The upstream's answer as the client gets it: hop-by-hop headers gone,
+    /// and, for a mirrored request, a capped copy kept for the comparison
+    /// while the body streams unchanged.
+    fn to_client(
+        &self,
+        response: Response<Incoming>,
+        keep_copy: Option<(oneshot::Sender<Captured>, usize)>,
+    ) -> Response<ProxyBody> {
+        let (mut parts, incoming) = response.into_parts();
+        headers::to_client(&mut parts.headers);
+        let body = match keep_copy {
+            Some((done, cap)) => body::boxed(Tee::new(
+                body::boxed(incoming),
+                parts.status,
+                parts.headers.clone(),
+                cap,
+                done,
+            )),
+            None => body::boxed(incoming),
+        };
+        if self.config.via {
+            headers::add_via(&mut parts.headers);
+        }
+        Response::from_parts(parts, body)
+    }
+
     /// Whether this request of a shadow-stage route is mirrored: its method
     /// is allowed and its user is in the sample (sticky, like the canary split).
     fn mirrored(&self, id: usize, parts: &http::request::Parts, client: SocketAddr) -> bool {
@@ -367,7 +382,7 @@ impl Proxy {
         {
             copy.headers.insert(header::HOST, host);
         }
-        let (done, primary) = tokio::sync::oneshot::channel();
+        let (done, primary) = oneshot::channel();
         let job = Job {
             route: Arc::from(route.name.as_str()),
             request: Request::from_parts(copy, bytes.clone()),
