@@ -342,13 +342,7 @@ impl Proxy {
         incoming: Incoming,
         bodyless: bool,
         declared: Option<u64>,
-    ) -> Result<
-        (
-            ProxyBody,
-            Option<(tokio::sync::oneshot::Sender<crate::shadow::Captured>, usize)>,
-        ),
-        Response<ProxyBody>,
-    > {
+    ) -> Result<(ProxyBody, Option<(oneshot::Sender<Captured>, usize)>), Response<ProxyBody>> {
         let route = &self.config.routes[id];
         let cap = route.shadow.max_body_bytes;
         let cap_usize = usize::try_from(cap).unwrap_or(usize::MAX);
