@@ -1,52 +1,59 @@
-//! The proxy's side of comparing a shadowed pair: the one place that decides
-//! how two captured answers are judged.
-//!
-//! For now: the status (a class change is high severity), then the body bytes
-//! exactly. A body over the route's cap is not comparable and counts as
-//! unanalysed, never as equal.
+//! The proxy's side of comparing a shadowed pair: picks the route's rules and
+//! asks `msa-shadow-compare`, then keeps only what the aggregate needs (paths,
+//! kinds, severities: no values, so no personal data).
 
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use msa_shadow_compare::{Exchange, RuleSet, compare};
 
 use crate::config::ProxyConfig;
 use crate::shadow::Captured;
-use crate::shadow_results::{Comparator, Difference, Severity, Verdict};
+use crate::shadow_results::{Comparator, Difference, Verdict};
 
-/// The comparator for a configuration's routes.
-pub(crate) fn comparator(_config: &ProxyConfig) -> Comparator {
-    Arc::new(|_route: &str, legacy: &Captured, candidate: &Captured| exact(legacy, candidate))
+/// The comparator for a configuration's routes, each with its own rules.
+pub(crate) fn comparator(config: &ProxyConfig) -> Comparator {
+    let rules: HashMap<String, Arc<RuleSet>> = config
+        .routes
+        .iter()
+        .map(|route| (route.name.clone(), Arc::clone(&route.shadow.rules)))
+        .collect();
+    let strict = Arc::new(RuleSet::default());
+    Arc::new(
+        move |route: &str, legacy: &Captured, candidate: &Captured| {
+            let rules = rules.get(route).unwrap_or(&strict);
+            verdict(&compare(&exchange(legacy), &exchange(candidate), rules))
+        },
+    )
 }
 
-fn exact(legacy: &Captured, candidate: &Captured) -> Verdict {
-    let mut differences = Vec::new();
-    if legacy.status != candidate.status {
-        let class_changed = legacy.status.as_u16() / 100 != candidate.status.as_u16() / 100;
-        differences.push(Difference {
-            path: "status".into(),
-            kind: "value_changed".into(),
-            severity: if class_changed {
-                Severity::High
-            } else {
-                Severity::Medium
-            },
-        });
+fn exchange(captured: &Captured) -> Exchange {
+    Exchange {
+        status: captured.status.as_u16(),
+        headers: captured.headers.clone(),
+        body: captured.body.clone(),
+        truncated: captured.truncated,
     }
-    if legacy.truncated || candidate.truncated {
-        return if differences.is_empty() {
-            Verdict::Unanalysed("a body is over the route's shadow.max_body_bytes".into())
-        } else {
-            Verdict::Different(differences)
+}
+
+fn verdict(comparison: &msa_shadow_compare::Comparison) -> Verdict {
+    if comparison.differences.is_empty() {
+        return match comparison.unanalysed.first() {
+            None => Verdict::Equal,
+            Some(why) => Verdict::Unanalysed(why.clone()),
         };
     }
-    if legacy.body != candidate.body {
-        differences.push(Difference {
-            path: "body".into(),
-            kind: "value_changed".into(),
-            severity: Severity::Medium,
-        });
-    }
-    if differences.is_empty() {
-        Verdict::Equal
-    } else {
-        Verdict::Different(differences)
-    }
+    let differences = comparison
+        .differences
+        .iter()
+        .map(|d| Difference {
+            path: d.path.clone(),
+            kind: serde_json::to_value(d.kind)
+                .ok()
+                .and_then(|kind| kind.as_str().map(str::to_owned))
+                .unwrap_or_else(|| format!("{:?}", d.kind)),
+            severity: d.severity,
+        })
+        .collect();
+    Verdict::Different(differences)
 }

@@ -14,24 +14,14 @@ use serde_json::{Value, json};
 use crate::metrics::Metrics;
 use crate::shadow::{Captured, ShadowSink};
 
-/// How much a difference matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// An added field, an order change.
-    Low,
-    /// A changed value.
-    Medium,
-    /// A removed field, a type change, a status class change.
-    High,
-}
+pub use msa_shadow_compare::Severity;
 
 /// One difference between the two answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Difference {
-    /// Where: `status`, `header:set-cookie`, `$.items[2].price`.
+    /// Where: `status`, a header, `$.items[2].price`.
     pub path: String,
-    /// What: missing, extra, type_changed, value_changed, order_only, …
+    /// What: `missing`, `extra`, `type_changed`, `value_changed`, `order_only`.
     pub kind: String,
     /// How much it matters.
     pub severity: Severity,

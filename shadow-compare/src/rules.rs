@@ -91,7 +91,9 @@ pub(crate) enum Action {
 }
 
 /// Rules checked and compiled: every pattern parsed, every value sane.
-#[derive(Debug, Clone, Default)]
+/// `RuleSet::default()` is the empty [`Rules`] resolved: strict, but with the
+/// default transport headers ignored.
+#[derive(Debug, Clone)]
 pub struct RuleSet {
     pub(crate) patterns: Vec<Pattern>,
     pub(crate) actions: Vec<Action>,
@@ -99,6 +101,14 @@ pub struct RuleSet {
     pub(crate) timestamp_tolerance_ms: Option<u64>,
     pub(crate) status_only: bool,
     pub(crate) ignored_headers: HashSet<String>,
+}
+
+impl Default for RuleSet {
+    fn default() -> Self {
+        Rules::default()
+            .resolve()
+            .expect("empty rules always resolve")
+    }
 }
 
 /// One problem in a [`Rules`]: the field, the offending entry, and what is wrong.
@@ -138,7 +148,9 @@ impl Rules {
             string_number: self.string_number,
             timestamp_tolerance_ms: self.timestamps.map(|t| t.tolerance_ms),
             status_only: self.status_only,
-            ..RuleSet::default()
+            patterns: Vec::new(),
+            actions: Vec::new(),
+            ignored_headers: HashSet::new(),
         };
         let mut add =
             |field, text: &str, action, problems: &mut Vec<RuleProblem>| match Pattern::parse(text)

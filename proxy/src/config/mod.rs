@@ -8,8 +8,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use http::Method;
 use http::uri::Authority;
+use msa_shadow_compare::RuleSet;
 use serde_saphyr::Spanned;
 
 use crate::routes::RouteTable;
@@ -59,8 +62,8 @@ pub struct MirrorConfig {
     pub concurrency: usize,
 }
 
-/// How a route in the `shadow` stage is mirrored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How a route in the `shadow` stage is mirrored and compared.
+#[derive(Debug, Clone)]
 pub struct ShadowConfig {
     /// Share of users mirrored, sticky by the route's key (0–10000).
     pub sample_bp: u16,
@@ -72,6 +75,8 @@ pub struct ShadowConfig {
     pub timeout: Duration,
     /// `Host` for mirrored requests, when the new service wants its own.
     pub host: Option<String>,
+    /// How the two answers are compared; nothing is relaxed unless a rule says so.
+    pub rules: Arc<RuleSet>,
 }
 
 impl Default for ShadowConfig {
@@ -82,6 +87,7 @@ impl Default for ShadowConfig {
             max_body_bytes: 1024 * 1024,
             timeout: Duration::from_secs(5),
             host: None,
+            rules: Arc::default(),
         }
     }
 }
@@ -207,7 +213,7 @@ pub enum Balance {
 }
 
 /// A route claimed by a new service.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RouteConfig {
     /// Unique name, used in logs, metrics and the admin API.
     pub name: String,
@@ -802,6 +808,22 @@ fn resolve_shadow(
             defaults.timeout,
         ),
         host: raw.value.host.as_ref().map(|h| h.value.clone()),
+        rules: match &raw.value.rules {
+            None => defaults.rules,
+            Some(rules) => match rules.value.clone().resolve() {
+                Ok(rules) => Arc::new(rules),
+                Err(err) => {
+                    for problem in err.problems {
+                        problems.at(
+                            rules,
+                            field(&format!("rules.{}", problem.field)),
+                            format!("`{}`: {}", problem.entry, problem.problem),
+                        );
+                    }
+                    defaults.rules
+                }
+            },
+        },
     }
 }
 

@@ -75,6 +75,8 @@ pub(crate) struct RawShadow {
     pub(crate) max_body_bytes: Option<u64>,
     pub(crate) timeout: Option<Spanned<String>>,
     pub(crate) host: Option<Spanned<String>>,
+    /// How the two answers are compared (the playbooks' vocabulary).
+    pub(crate) rules: Option<Spanned<msa_shadow_compare::Rules>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -118,3 +118,27 @@ fn a_weight_belongs_to_the_canary_stage_only() {
     let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
     assert_eq!(fields, ["routes[1].weight_bp"]);
 }
+
+#[test]
+fn shadow_rules_are_checked_when_the_file_is_loaded() {
+    let text = GOOD.replace(
+        "    mode: cutover\n    fallback: true\n",
+        "    mode: shadow\n    shadow:\n      rules:\n        ignore: [\"$.items[\"]\n        numeric_tolerance: {\"$.total\": -1}\n",
+    );
+    let ConfigError::Invalid { problems, .. } = parse_text(&text).unwrap_err() else {
+        panic!("expected problems");
+    };
+    let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "routes[1].shadow.rules.ignore",
+            "routes[1].shadow.rules.numeric_tolerance"
+        ],
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().all(|p| p.line == Some(26)),
+        "the rules begin on line 26: {problems:?}"
+    );
+}

@@ -92,9 +92,29 @@ async fn reads_are_mirrored_with_the_marker_and_compared_while_clients_see_legac
     assert_eq!(write.status(), 200);
 
     let route = eventually(&proxy, |r| r["compared"] == 5).await;
-    // The two recording upstreams answer with their own names: every pair differs in the body.
+    // The two recording upstreams echo the request with their own names: every
+    // pair differs at `$.upstream`, and the copy carried the marker header.
     assert_eq!(route["different"]["medium"], 5, "{route}");
-    assert_eq!(route["paths"][0]["path"], "body");
+    let found: Vec<(&str, &str, u64)> = route["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["path"].as_str().unwrap(),
+                p["kind"].as_str().unwrap(),
+                p["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("$.headers.x-msa-shadow", "extra", 5),
+            ("$.upstream", "value_changed", 5)
+        ],
+        "{route}"
+    );
     assert_eq!(legacy.hits(), 6);
     assert_eq!(coupon.hits(), 5, "GETs only");
     assert_eq!(

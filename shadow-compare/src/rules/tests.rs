@@ -74,3 +74,12 @@ fn reports_every_problem_at_once() {
     assert!(text.contains("ignore: `items`"), "{text}");
     assert!(text.contains("-1 is not a tolerance"), "{text}");
 }
+
+#[test]
+fn the_default_rule_set_is_the_empty_rules_resolved() {
+    // A derived Default once left the transport headers compared; regression guard.
+    let default = RuleSet::default();
+    assert!(default.ignored_headers.contains("content-length"));
+    assert!(default.ignored_headers.contains("date"));
+    assert!(!default.string_number && !default.status_only && default.patterns.is_empty());
+}

@@ -151,10 +151,15 @@ fn legacy_mode_changes_nothing_for_clients() {
 )]
 /// Reads coupons 1 to 7 through the proxy with the coupon routes in shadow
 /// mode and returns the shadow report for `coupon-read` once all are compared.
-fn shadow_report_for_coupon_reads(coupon_flags: &[&str]) -> Value {
+fn shadow_report_for_coupon_reads(coupon_flags: &[&str], rules: &str) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let (monolith, coupon) = services_with(&dir, coupon_flags);
-    let file = config(&dir, &monolith, &coupon, "    mode: shadow");
+    let file = config(
+        &dir,
+        &monolith,
+        &coupon,
+        &format!("    mode: shadow\n{rules}"),
+    );
     let mut proxy = Running::start("msa-migrate", &["proxy", "--config", &file]);
     let admin = proxy.next_url("admin");
     for id in 1..=7 {
@@ -183,22 +188,58 @@ fn shadow_report_for_coupon_reads(coupon_flags: &[&str]) -> Value {
 
 #[test]
 fn shadowing_the_real_coupon_service_finds_no_difference_without_quirks() {
-    let route = shadow_report_for_coupon_reads(&[]);
+    let route = shadow_report_for_coupon_reads(&[], "");
     assert_eq!(route["equal"], 7, "{route}");
     assert_eq!(route["match_rate"], 1.0);
 }
 
 #[test]
 fn shadowing_the_real_coupon_service_finds_its_quirks() {
-    let route = shadow_report_for_coupon_reads(&["--quirks"]);
+    let route = shadow_report_for_coupon_reads(&["--quirks"], "");
     // Coupons 1 to 5 exist and differ; 6 and 7 are the same 404 on both sides.
     assert_eq!(
-        (
-            route["equal"].as_u64(),
-            route["different"]["medium"].as_u64()
-        ),
+        (route["equal"].as_u64(), route["different"]["high"].as_u64()),
         (Some(2), Some(5)),
         "{route}"
     );
-    assert_eq!(route["paths"][0]["path"], "body");
+    let found: Vec<(&str, &str, &str, u64)> = route["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let field = |name: &str| p[name].as_str().unwrap();
+            (
+                field("path"),
+                field("kind"),
+                field("severity"),
+                p["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("$.couponType", "extra", "low", 5),
+            ("$.createdAt", "value_changed", "medium", 5),
+            ("$.discountAmount", "type_changed", "high", 5),
+        ],
+        "every quirk at its path, and nothing else"
+    );
+}
+
+#[test]
+fn once_the_rules_for_its_quirks_are_accepted_the_coupon_service_matches() {
+    let rules = "    shadow:
+      rules:
+        string_number: true
+        timestamps: {tolerance_ms: 1000}
+        ignore: [$.couponType]
+";
+    let route = shadow_report_for_coupon_reads(&["--quirks"], rules);
+    assert_eq!(
+        (route["equal"].as_u64(), route["compared"].as_u64()),
+        (Some(7), Some(7)),
+        "{route}"
+    );
+    assert_eq!(route["paths"], serde_json::json!([]));
 }
