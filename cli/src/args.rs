@@ -27,8 +27,9 @@ pub enum Command {
     Verify(Pending),
     /// Run the strangler proxy in front of the monolith.
     Proxy(ProxyArgs),
-    /// Report on shadow traffic: how the new service's answers differ from the monolith's.
-    Shadow(Pending),
+    /// Shadow traffic: how the new service's answers differ from the monolith's.
+    #[command(subcommand)]
+    Shadow(ShadowCommand),
     /// Move a domain's routes through canary steps, judged by gates, rolling back on failure.
     Canary(Pending),
     /// Go / no-go per domain, with the evidence behind it; exit code 1 when not ready.
@@ -70,4 +71,49 @@ pub struct ProxyArgs {
     /// Log as JSON lines instead of text
     #[arg(long)]
     pub log_json: bool,
+}
+
+/// `msa-migrate shadow …`.
+#[derive(Debug, Subcommand)]
+pub enum ShadowCommand {
+    /// Compare two saved responses offline, as the proxy compares shadowed pairs.
+    #[command(
+        after_help = "Each file is a raw HTTP response (`HTTP/1.1 200 OK`, headers, an empty line,\n\
+        the body) or a bare body. Exit code: 0 equal, 1 different or not comparable, 2 an error.\n\n\
+        Example:\n  msa-migrate shadow diff --legacy legacy.http --candidate coupon.http --rules rules.yaml"
+    )]
+    Diff(ShadowDiffArgs),
+    /// Report what shadow traffic found, per route and field.
+    Report(Pending),
+    /// Suggest rules for fields that are noise, for a person to accept.
+    SuggestRules(Pending),
+}
+
+/// `msa-migrate shadow diff`.
+#[derive(Debug, clap::Args)]
+pub struct ShadowDiffArgs {
+    /// The monolith's answer
+    #[arg(long, value_name = "FILE")]
+    pub legacy: PathBuf,
+
+    /// The new service's answer
+    #[arg(long, value_name = "FILE")]
+    pub candidate: PathBuf,
+
+    /// Comparison rules (YAML, the playbooks' `rules` vocabulary); strict without
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
+    pub format: DiffFormat,
+}
+
+/// How `shadow diff` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffFormat {
+    /// Aligned columns for people.
+    Table,
+    /// The full comparison as JSON, for scripts.
+    Json,
 }

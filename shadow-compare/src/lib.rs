@@ -37,7 +37,7 @@ mod timestamp;
 
 pub use compare::compare;
 pub use decode::MAX_DECODED_BYTES;
-pub use exchange::Exchange;
+pub use exchange::{Exchange, ParseError};
 pub use report::{Comparison, Counts, DiffKind, Difference, MAX_VALUE_CHARS, Severity};
 pub use rules::{
     DEFAULT_IGNORED_HEADERS, HeaderRules, RuleProblem, RuleSet, Rules, RulesError, TimestampRule,

@@ -1,6 +1,7 @@
 //! One module per command; this one dispatches.
 
 mod proxy;
+mod shadow;
 
 use std::fmt;
 
@@ -15,7 +16,9 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Backfill(_) => ("backfill", 6),
         Command::Verify(_) => ("verify", 6),
         Command::Proxy(args) => return proxy::run(args),
-        Command::Shadow(_) => ("shadow", 4),
+        Command::Shadow(crate::args::ShadowCommand::Diff(args)) => return shadow::diff(&args),
+        Command::Shadow(crate::args::ShadowCommand::Report(_)) => ("shadow report", 4),
+        Command::Shadow(crate::args::ShadowCommand::SuggestRules(_)) => ("shadow suggest-rules", 4),
         Command::Canary(_) => ("canary", 7),
         Command::Readiness(_) => ("readiness", 7),
         Command::Cutover(_) => ("cutover", 7),

@@ -39,19 +39,22 @@ fn help_lists_every_command_of_the_design() {
 #[test]
 fn unbuilt_commands_say_so_and_exit_2_whatever_their_arguments() {
     for command in COMMANDS {
-        if command == "proxy" {
-            continue;
-        }
-        let out = msa_migrate(&[command, "--config", "proxy.yaml", "coupon"]);
-        assert_eq!(out.status.code(), Some(2), "{command}");
+        let command: &[&str] = match command {
+            "proxy" => continue,
+            "shadow" => &["shadow", "report"],
+            other => &[other],
+        };
+        let out = msa_migrate(&[command, &["--config", "proxy.yaml", "coupon"]].concat());
+        assert_eq!(out.status.code(), Some(2), "{command:?}");
         assert!(
             out.stdout.is_empty(),
-            "{command} printed output: no fake results"
+            "{command:?} printed output: no fake results"
         );
         let stderr = String::from_utf8(out.stderr).unwrap();
+        let name = command.join(" ");
         assert!(
             stderr.starts_with(&format!(
-                "error: `msa-migrate {command}` is not built yet\nhint: "
+                "error: `msa-migrate {name}` is not built yet\nhint: "
             )),
             "{stderr}"
         );
@@ -67,4 +70,93 @@ fn an_unknown_command_is_a_usage_error() {
             .unwrap()
             .contains("unrecognized subcommand")
     );
+}
+
+mod shadow_diff {
+    use super::msa_migrate;
+
+    const LEGACY: &str = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: Sat, 21 Nov 2026 10:00:00 GMT\r\n\r\n\
+        {\"id\":1,\"discountAmount\":1000,\"createdAt\":\"2026-01-01T01:00:00Z\"}";
+    const QUIRKY: &str = "{\"id\":1,\"discountAmount\":\"1000\",\"createdAt\":\"2026-01-01T01:00:00+00:00\",\"couponType\":\"FIXED\"}";
+
+    fn files(rules: Option<&str>) -> (tempfile::TempDir, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        std::fs::write(path("legacy.http"), LEGACY).unwrap();
+        std::fs::write(path("candidate.json"), QUIRKY).unwrap();
+        let mut args = vec![
+            "shadow".into(),
+            "diff".into(),
+            "--legacy".into(),
+            path("legacy.http"),
+            "--candidate".into(),
+            path("candidate.json"),
+        ];
+        if let Some(rules) = rules {
+            std::fs::write(path("rules.yaml"), rules).unwrap();
+            args.extend(["--rules".into(), path("rules.yaml")]);
+        }
+        (dir, args)
+    }
+
+    fn run(args: &[String]) -> (Option<i32>, String, String) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = msa_migrate(&args);
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    }
+
+    #[test]
+    fn differences_are_listed_by_path_and_exit_1() {
+        let (_dir, args) = files(None);
+        let (code, stdout, _) = run(&args);
+        assert_eq!(code, Some(1));
+        let lines: Vec<Vec<&str>> = stdout
+            .lines()
+            .skip(2)
+            .map(|l| l.split_whitespace().take(3).collect())
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ["high", "type_changed", "$.discountAmount"],
+                ["medium", "value_changed", "$.createdAt"],
+                ["low", "extra", "$.couponType"],
+            ],
+            "{stdout}"
+        );
+    }
+
+    #[test]
+    fn accepted_rules_make_them_equal_and_exit_0() {
+        let rules =
+            "string_number: true\ntimestamps: {tolerance_ms: 1000}\nignore: [\"$.couponType\"]\n";
+        let (_dir, mut args) = files(Some(rules));
+        assert_eq!(run(&args), (Some(0), "equal\n".to_owned(), String::new()));
+        args.extend(["--format".into(), "json".into()]);
+        let (_, stdout, _) = run(&args);
+        let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(json["differences"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn bad_rules_name_the_file_and_the_entry_and_exit_2() {
+        let (_dir, args) = files(Some("ignore: [\"$.items[\"]\n"));
+        let (code, stdout, stderr) = run(&args);
+        assert_eq!((code, stdout.as_str()), (Some(2), ""));
+        assert!(
+            stderr.contains("rules.yaml: ignore: `$.items[`"),
+            "{stderr}"
+        );
+        let (_dir, args) = files(Some("ignroe: []\n"));
+        let (code, _, stderr) = run(&args);
+        assert_eq!(code, Some(2));
+        assert!(
+            stderr.contains("rules.yaml: line 1") && stderr.contains("unknown field `ignroe`"),
+            "{stderr}"
+        );
+    }
 }

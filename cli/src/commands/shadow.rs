@@ -1,0 +1,139 @@
+//! `msa-migrate shadow diff`: compare two saved answers offline, exactly as
+//! the proxy compares a shadowed pair.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use msa_shadow_compare::{Comparison, Exchange, RuleSet, Rules, compare};
+
+use crate::Outcome;
+use crate::args::{DiffFormat, ShadowDiffArgs};
+
+#[allow(
+    clippy::print_stdout,
+    reason = "the comparison is the command's output"
+)]
+pub(crate) fn diff(args: &ShadowDiffArgs) -> anyhow::Result<Outcome> {
+    let legacy = read_exchange(&args.legacy)?;
+    let candidate = read_exchange(&args.candidate)?;
+    let rules = match &args.rules {
+        Some(path) => read_rules(path)?,
+        None => RuleSet::default(),
+    };
+    let comparison = compare(&legacy, &candidate, &rules);
+    match args.format {
+        DiffFormat::Json => println!("{}", serde_json::to_string_pretty(&comparison)?),
+        DiffFormat::Table => print!("{}", table(&comparison)),
+    }
+    Ok(if comparison.is_equal() {
+        Outcome::Success
+    } else {
+        Outcome::NotReady
+    })
+}
+
+fn read_exchange(path: &Path) -> anyhow::Result<Exchange> {
+    let saved = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Exchange::parse(&saved).with_context(|| format!("{} is not a saved response", path.display()))
+}
+
+fn read_rules(path: &Path) -> anyhow::Result<RuleSet> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let rules: Rules = serde_saphyr::from_str(&text).map_err(|err| {
+        anyhow::anyhow!(
+            "{}: {}",
+            path.display(),
+            err.to_string().trim_start_matches("error: ")
+        )
+    })?;
+    match rules.resolve() {
+        Ok(rules) => Ok(rules),
+        Err(err) => {
+            let problems: Vec<String> = err
+                .problems
+                .iter()
+                .map(|p| {
+                    format!(
+                        "  {}: {}: `{}`: {}",
+                        path.display(),
+                        p.field,
+                        p.entry,
+                        p.problem
+                    )
+                })
+                .collect();
+            bail!(
+                "{} has {} problem(s):\n{}",
+                path.display(),
+                problems.len(),
+                problems.join("\n")
+            )
+        }
+    }
+}
+
+/// `equal`, or one line per difference: severity, kind, path, both values.
+fn table(comparison: &Comparison) -> String {
+    if comparison.is_equal() {
+        return "equal\n".to_owned();
+    }
+    let c = &comparison.counts;
+    let mut out = format!(
+        "{} difference(s): {} high, {} medium, {} low; {} unanalysed\n",
+        comparison.differences.len(),
+        c.high,
+        c.medium,
+        c.low,
+        c.unanalysed
+    );
+    let show = |v: &Option<serde_json::Value>| {
+        v.as_ref()
+            .map_or_else(|| "-".to_owned(), ToString::to_string)
+    };
+    let rows: Vec<[String; 5]> = comparison
+        .differences
+        .iter()
+        .map(|d| {
+            let kind = serde_json::to_value(d.kind)
+                .ok()
+                .and_then(|k| k.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let severity = serde_json::to_value(d.severity)
+                .ok()
+                .and_then(|s| s.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            [
+                severity,
+                kind,
+                d.path.clone(),
+                show(&d.legacy),
+                show(&d.candidate),
+            ]
+        })
+        .collect();
+    let header = ["SEVERITY", "KIND", "PATH", "LEGACY", "CANDIDATE"].map(str::to_owned);
+    let widths: Vec<usize> = (0..4)
+        .map(|i| {
+            rows.iter()
+                .chain(std::iter::once(&header))
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in std::iter::once(&header).chain(&rows) {
+        for (i, cell) in row.iter().enumerate() {
+            if i < 4 {
+                out.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            } else {
+                out.push_str(cell);
+            }
+        }
+        out.push('\n');
+    }
+    for why in &comparison.unanalysed {
+        out.push_str(&format!("unanalysed: {why}\n"));
+    }
+    out
+}
