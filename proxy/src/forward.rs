@@ -344,11 +344,17 @@ impl Proxy {
         declared: Option<u64>,
     ) -> Result<(ProxyBody, Option<(oneshot::Sender<Captured>, usize)>), Response<ProxyBody>> {
         let route = &self.config.routes[id];
+        let max = usize::try_from(self.config.limits.max_body_bytes).unwrap_or(usize::MAX);
+        // While the new service's circuit is open a copy would only be refused:
+        // skip the copying altogether.
+        if self.route_upstreams[id].refusing() {
+            mirror.skip(&route.name, "circuit_open");
+            return Ok((body::boxed(Limited::new(incoming, max)), None));
+        }
         let cap = route.shadow.max_body_bytes;
         let cap_usize = usize::try_from(cap).unwrap_or(usize::MAX);
         if !bodyless && declared.is_none_or(|len| len > cap) {
             mirror.skip(&route.name, "body_too_large");
-            let max = usize::try_from(self.config.limits.max_body_bytes).unwrap_or(usize::MAX);
             return Ok((body::boxed(Limited::new(incoming, max)), None));
         }
         let bytes = if bodyless {

@@ -82,7 +82,7 @@ impl Mirror {
                 loop {
                     let job = receiver.lock().await.recv().await;
                     match job {
-                        Some(job) => run(job, sink.as_ref()).await,
+                        Some(job) => run(job, &sink).await,
                         None => return,
                     }
                 }
@@ -112,7 +112,7 @@ impl Mirror {
     }
 }
 
-async fn run(job: Job, sink: &dyn ShadowSink) {
+async fn run(job: Job, sink: &Arc<dyn ShadowSink>) {
     let Job {
         route,
         request,
@@ -147,7 +147,19 @@ async fn run(job: Job, sink: &dyn ShadowSink) {
     };
     // The primary's copy arrives when its body has been streamed to the client.
     match tokio::time::timeout(timeout.max(Duration::from_secs(30)), primary).await {
-        Ok(Ok(legacy)) => sink.record(&route, &method, &path, legacy, candidate),
+        Ok(Ok(legacy)) if candidate.is_err() => {
+            sink.record(&route, &method, &path, legacy, candidate)
+        }
+        Ok(Ok(legacy)) => {
+            // Decoding and comparing is CPU work: keep it off the proxy's worker threads.
+            let sink = Arc::clone(sink);
+            let compared = tokio::task::spawn_blocking(move || {
+                sink.record(&route, &method, &path, legacy, candidate)
+            });
+            if compared.await.is_err() {
+                tracing::error!("a shadow comparison panicked");
+            }
+        }
         _ => sink.skipped(&route, "primary_incomplete"),
     }
 }

@@ -161,6 +161,12 @@ impl Upstream {
         }
     }
 
+    /// Whether the circuit is open and not yet due for a probe: requests now
+    /// would be refused at once.
+    pub(crate) fn refusing(&self) -> bool {
+        self.circuit.refusing()
+    }
+
     /// Sends a request (whose URI holds the path and query) to one endpoint,
     /// unless the circuit is open.
     pub(crate) async fn send(
@@ -281,6 +287,12 @@ impl Circuit {
             opened_at: AtomicU64::new(0),
             probing: AtomicBool::new(false),
         }
+    }
+
+    fn refusing(&self) -> bool {
+        let opened = self.opened_at.load(Ordering::Acquire);
+        let open_for = u64::try_from(self.config.open_for.as_millis()).unwrap_or(u64::MAX);
+        opened != 0 && now_ms().saturating_sub(opened) < open_for
     }
 
     fn admit(&self) -> Admission {

@@ -130,6 +130,7 @@ async fn a_slow_or_dead_new_service_does_not_slow_the_primary() {
     let legacy = Upstream::start("legacy").await;
     let slow = Upstream::start_with_delay("coupon", Duration::from_secs(1)).await;
     let dead = format!("127.0.0.1:{}", dead_port().await);
+    let dead_suffix = dead.clone();
     for shadow in [slow.addr.to_string(), dead] {
         let proxy = Running::start(
             &config(
@@ -158,6 +159,20 @@ async fn a_slow_or_dead_new_service_does_not_slow_the_primary() {
             slowest < Duration::from_millis(300),
             "shadow {shadow}: a primary took {slowest:?}"
         );
+        if shadow == dead_suffix {
+            // Five refused copies open the circuit (copies queued before that
+            // fail too); from then on no copies are made at all.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            for id in 0..3 {
+                let url = format!("http://{}/api/coupons/{id}", proxy.addr);
+                assert_eq!(client.get(url).send().await.unwrap().status(), 200);
+            }
+            let route = eventually(&proxy, |r| {
+                r["skipped"]["circuit_open"].as_u64().unwrap_or(0) >= 3
+            })
+            .await;
+            assert!(route["candidate_failed"].as_u64().unwrap() >= 5, "{route}");
+        }
     }
     assert!(slow.hits() > 0, "the slow service was mirrored to");
 }
