@@ -83,8 +83,14 @@ pub enum ShadowCommand {
         Example:\n  msa-migrate shadow diff --legacy legacy.http --candidate coupon.http --rules rules.yaml"
     )]
     Diff(ShadowDiffArgs),
-    /// Report what shadow traffic found, per route and field.
-    Report(Pending),
+    /// Report what shadow traffic found, per route and field path.
+    #[command(
+        after_help = "Reads the proxy's shadow store (`state.shadow_store`, by default msa-shadow.db\n\
+        beside the proxy's configuration). Exit code: 0 when every reported route matched\n\
+        fully, 1 when any differs, 2 on error.\n\n\
+        Example:\n  msa-migrate shadow report coupon-read --store msa-shadow.db --format md"
+    )]
+    Report(ShadowReportArgs),
     /// Suggest rules for fields that are noise, for a person to accept.
     SuggestRules(Pending),
 }
@@ -116,4 +122,30 @@ pub enum DiffFormat {
     Table,
     /// The full comparison as JSON, for scripts.
     Json,
+}
+
+/// `msa-migrate shadow report`.
+#[derive(Debug, clap::Args)]
+pub struct ShadowReportArgs {
+    /// Only this route
+    pub route: Option<String>,
+
+    /// The proxy's shadow store (SQLite)
+    #[arg(long, value_name = "FILE", default_value = "msa-shadow.db")]
+    pub store: PathBuf,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+}
+
+/// How `shadow report` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// Aligned columns for people.
+    Table,
+    /// The report as JSON, for scripts.
+    Json,
+    /// A Markdown document, for a pull request or a runbook.
+    Md,
 }

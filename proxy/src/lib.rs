@@ -21,6 +21,7 @@ mod routes;
 mod server;
 pub mod shadow;
 pub mod shadow_results;
+pub mod shadow_store;
 pub mod split;
 pub mod state;
 pub mod tls;

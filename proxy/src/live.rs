@@ -132,6 +132,11 @@ impl Live {
         &self.metrics
     }
 
+    /// The shadow results aggregate.
+    pub(crate) fn shadow_results(&self) -> &Arc<ShadowResults> {
+        &self.shadow
+    }
+
     /// What shadow traffic found so far.
     pub fn shadow_report(&self) -> Value {
         self.shadow.report()

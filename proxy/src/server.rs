@@ -17,6 +17,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::admin::Admin;
 use crate::body::ProxyBody;
 use crate::live::Live;
+use crate::shadow_store::ShadowStore;
 
 /// The proxy and its admin API, bound to their addresses, not yet serving.
 pub struct Server {
@@ -25,6 +26,7 @@ pub struct Server {
     live: Arc<Live>,
     admin: Arc<Admin>,
     tls: Option<TlsAcceptor>,
+    store: ShadowStore,
 }
 
 impl std::fmt::Debug for Server {
@@ -55,6 +57,12 @@ impl Server {
             token,
             config.admin.token.to_string(),
         ));
+        // Shadow counts from before a restart go on from where they were.
+        let store = ShadowStore::open(&config.shadow_store)
+            .await
+            .map_err(std::io::Error::other)?;
+        live.shadow_results()
+            .restore(store.load().await.map_err(std::io::Error::other)?);
         let listener = TcpListener::bind(config.listen).await?;
         let admin_listener = TcpListener::bind(config.admin.listen).await?;
         Ok(Self {
@@ -63,6 +71,7 @@ impl Server {
             live,
             admin,
             tls,
+            store,
         })
     }
 
@@ -85,6 +94,7 @@ impl Server {
             live,
             admin,
             tls,
+            store,
         } = self;
         let snapshot = live.snapshot();
         let limits = &snapshot.config().limits;
@@ -105,6 +115,11 @@ impl Server {
             ));
         }
         background.push(tokio::spawn(Arc::clone(&live).watch_sighup()));
+        background.push(tokio::spawn(crate::shadow_store::keep(
+            store.clone(),
+            Arc::clone(live.shadow_results()),
+            Duration::from_secs(2),
+        )));
         let admin_conns = Conns {
             builder: builder.clone(),
             graceful: Arc::new(GracefulShutdown::new()),
@@ -156,6 +171,9 @@ impl Server {
         }
         for task in background {
             task.abort();
+        }
+        if let Err(err) = store.save(&live.shadow_results().snapshot()).await {
+            tracing::error!(error = %err, "cannot save the shadow results at shutdown");
         }
     }
 }

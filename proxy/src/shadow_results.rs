@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use http::Method;
 use parking_lot::Mutex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::metrics::Metrics;
@@ -41,23 +41,102 @@ pub enum Verdict {
 /// Compares a pair under a route's rules.
 pub type Comparator = Arc<dyn Fn(&str, &Captured, &Captured) -> Verdict + Send + Sync>;
 
-#[derive(Debug, Default, Serialize)]
+/// Most distinct (path, kind) pairs kept per route; the rest are counted in
+/// `other_paths`, so a route whose paths carry ids cannot grow without bound.
+const MAX_PATHS_PER_ROUTE: usize = 1_000;
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct PathCount {
+    path: String,
     kind: String,
     severity: Option<Severity>,
     count: u64,
 }
 
-#[derive(Debug, Default)]
-struct RouteResults {
+/// One route's aggregate; also its stored form.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct RouteResults {
     compared: u64,
     equal: u64,
-    by_severity: BTreeMap<&'static str, u64>,
+    by_severity: BTreeMap<String, u64>,
     unanalysed: u64,
     candidate_failed: u64,
-    skipped: BTreeMap<&'static str, u64>,
-    /// `(path, kind)` → count.
+    skipped: BTreeMap<String, u64>,
+    /// `(path, kind)` → count; stored as a list.
+    #[serde(with = "path_list")]
     paths: BTreeMap<(String, String), PathCount>,
+    other_paths: u64,
+}
+
+impl RouteResults {
+    /// Adds another aggregate of the same route (one restored from the store).
+    fn absorb(&mut self, other: RouteResults) {
+        self.compared += other.compared;
+        self.equal += other.equal;
+        self.unanalysed += other.unanalysed;
+        self.candidate_failed += other.candidate_failed;
+        self.other_paths += other.other_paths;
+        for (k, v) in other.by_severity {
+            *self.by_severity.entry(k).or_default() += v;
+        }
+        for (k, v) in other.skipped {
+            *self.skipped.entry(k).or_default() += v;
+        }
+        for (key, count) in other.paths {
+            self.paths
+                .entry(key)
+                .or_insert_with(|| PathCount {
+                    count: 0,
+                    ..count.clone()
+                })
+                .count += count.count;
+        }
+    }
+
+    /// The report entry for this route.
+    fn report(&self, name: &str) -> Value {
+        let mut paths: Vec<&PathCount> = self.paths.values().collect();
+        paths.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.path.cmp(&b.path)));
+        json!({
+            "route": name,
+            "compared": self.compared,
+            "equal": self.equal,
+            "different": self.by_severity,
+            "unanalysed": self.unanalysed,
+            "candidate_failed": self.candidate_failed,
+            "skipped": self.skipped,
+            "match_rate": rate(self.equal, self.compared),
+            "match_rate_lower_95": wilson_lower(self.equal, self.compared),
+            "paths": paths,
+            "other_paths": self.other_paths,
+        })
+    }
+}
+
+mod path_list {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::PathCount;
+
+    pub(super) fn serialize<S: Serializer>(
+        paths: &BTreeMap<(String, String), PathCount>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        paths.values().collect::<Vec<_>>().serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<(String, String), PathCount>, D::Error> {
+        let list = Vec::<PathCount>::deserialize(d)?;
+        Ok(list
+            .into_iter()
+            .map(|p| ((p.path.clone(), p.kind.clone()), p))
+            .collect())
+    }
 }
 
 /// The sink that compares and aggregates.
@@ -97,30 +176,33 @@ impl ShadowResults {
         names.sort();
         let list: Vec<Value> = names
             .into_iter()
-            .map(|name| {
-                let r = &routes[name];
-                let mut paths: Vec<(&(String, String), &PathCount)> = r.paths.iter().collect();
-                paths.sort_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(b.0)));
-                let paths: Vec<Value> = paths
-                    .into_iter()
-                    .map(|((path, _), c)| json!({ "path": path, "kind": c.kind, "severity": c.severity, "count": c.count }))
-                    .collect();
-                json!({
-                    "route": name,
-                    "compared": r.compared,
-                    "equal": r.equal,
-                    "different": r.by_severity,
-                    "unanalysed": r.unanalysed,
-                    "candidate_failed": r.candidate_failed,
-                    "skipped": r.skipped,
-                    "match_rate": rate(r.equal, r.compared),
-                    "match_rate_lower_95": wilson_lower(r.equal, r.compared),
-                    "paths": paths,
-                })
-            })
+            .map(|name| routes[name].report(name))
             .collect();
         json!({ "routes": list })
     }
+
+    /// Every route's aggregate, for the store.
+    pub(crate) fn snapshot(&self) -> Vec<(String, RouteResults)> {
+        self.routes
+            .lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Adds aggregates restored from the store.
+    pub(crate) fn restore(&self, stored: Vec<(String, RouteResults)>) {
+        let mut routes = self.routes.lock();
+        for (name, results) in stored {
+            routes.entry(name).or_default().absorb(results);
+        }
+    }
+}
+
+/// A stored route's report entry, as `GET /shadow` shows it.
+pub(crate) fn stored_report(name: &str, stored: &str) -> Result<Value, serde_json::Error> {
+    let results: RouteResults = serde_json::from_str(stored)?;
+    Ok(results.report(name))
 }
 
 impl ShadowSink for ShadowResults {
@@ -159,11 +241,21 @@ impl ShadowSink for ShadowResults {
                     .map(|d| d.severity)
                     .max()
                     .unwrap_or(Severity::Low);
-                *r.by_severity.entry(severity_name(worst)).or_default() += 1;
+                *r.by_severity
+                    .entry(severity_name(worst).to_owned())
+                    .or_default() += 1;
                 for d in differences {
-                    let count = r.paths.entry((d.path, d.kind.clone())).or_default();
-                    count.kind = d.kind;
-                    count.severity = Some(d.severity);
+                    let key = (d.path, d.kind);
+                    if r.paths.len() >= MAX_PATHS_PER_ROUTE && !r.paths.contains_key(&key) {
+                        r.other_paths += 1;
+                        continue;
+                    }
+                    let count = r.paths.entry(key.clone()).or_insert_with(|| PathCount {
+                        path: key.0,
+                        kind: key.1,
+                        severity: Some(d.severity),
+                        count: 0,
+                    });
                     count.count += 1;
                 }
             }
@@ -178,7 +270,7 @@ impl ShadowSink for ShadowResults {
             .entry(route.to_owned())
             .or_default()
             .skipped
-            .entry(reason)
+            .entry(reason.to_owned())
             .or_default() += 1;
     }
 }

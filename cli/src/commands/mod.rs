@@ -17,7 +17,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Verify(_) => ("verify", 6),
         Command::Proxy(args) => return proxy::run(args),
         Command::Shadow(crate::args::ShadowCommand::Diff(args)) => return shadow::diff(&args),
-        Command::Shadow(crate::args::ShadowCommand::Report(_)) => ("shadow report", 4),
+        Command::Shadow(crate::args::ShadowCommand::Report(args)) => return shadow::report(&args),
         Command::Shadow(crate::args::ShadowCommand::SuggestRules(_)) => ("shadow suggest-rules", 4),
         Command::Canary(_) => ("canary", 7),
         Command::Readiness(_) => ("readiness", 7),

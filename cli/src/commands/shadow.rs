@@ -137,3 +137,127 @@ fn table(comparison: &Comparison) -> String {
     }
     out
 }
+
+/// `msa-migrate shadow report`: what the proxy's shadow store holds.
+#[allow(clippy::print_stdout, reason = "the report is the command's output")]
+pub(crate) fn report(args: &crate::args::ShadowReportArgs) -> anyhow::Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(async {
+        let store = msa_proxy::shadow_store::ShadowStore::open_existing(&args.store).await?;
+        store.report(args.route.as_deref()).await
+    })?;
+    let routes = report["routes"].as_array().cloned().unwrap_or_default();
+    if let Some(route) = &args.route
+        && routes.is_empty()
+    {
+        bail!(
+            "the shadow store {} has no results for route `{route}`",
+            args.store.display()
+        );
+    }
+    match args.format {
+        crate::args::ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        crate::args::ReportFormat::Table => print!("{}", report_table(&routes)),
+        crate::args::ReportFormat::Md => print!("{}", report_markdown(&routes)),
+    }
+    let all_equal = routes
+        .iter()
+        .all(|r| r["compared"] == r["equal"] && r["unanalysed"] == 0);
+    Ok(if all_equal {
+        Outcome::Success
+    } else {
+        Outcome::NotReady
+    })
+}
+
+fn number(value: &serde_json::Value) -> String {
+    value
+        .as_u64()
+        .map_or_else(|| "-".to_owned(), |n| n.to_string())
+}
+
+fn percent(value: &serde_json::Value) -> String {
+    value
+        .as_f64()
+        .map_or_else(|| "-".to_owned(), |rate| format!("{:.2}%", rate * 100.0))
+}
+
+fn severity_counts(route: &serde_json::Value) -> String {
+    let different = &route["different"];
+    ["high", "medium", "low"]
+        .iter()
+        .map(|s| format!("{} {s}", different[*s].as_u64().unwrap_or(0)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn report_table(routes: &[serde_json::Value]) -> String {
+    let mut out = String::new();
+    for route in routes {
+        out.push_str(&format!(
+            "{}: {} compared, {} equal ({}, 95% lower bound {}); different: {}; {} unanalysed, {} failed\n",
+            route["route"].as_str().unwrap_or("?"),
+            number(&route["compared"]),
+            number(&route["equal"]),
+            percent(&route["match_rate"]),
+            percent(&route["match_rate_lower_95"]),
+            severity_counts(route),
+            number(&route["unanalysed"]),
+            number(&route["candidate_failed"]),
+        ));
+        for path in route["paths"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "  {:>7}  {:<6}  {:<13}  {}\n",
+                number(&path["count"]),
+                path["severity"].as_str().unwrap_or("-"),
+                path["kind"].as_str().unwrap_or("-"),
+                path["path"].as_str().unwrap_or("-"),
+            ));
+        }
+    }
+    if routes.is_empty() {
+        out.push_str("no shadow results yet\n");
+    }
+    out
+}
+
+fn report_markdown(routes: &[serde_json::Value]) -> String {
+    let mut out = String::from(
+        "# Shadow report\n\n| route | compared | equal | match rate | 95% lower bound | different | unanalysed | failed |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for route in routes {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            route["route"].as_str().unwrap_or("?"),
+            number(&route["compared"]),
+            number(&route["equal"]),
+            percent(&route["match_rate"]),
+            percent(&route["match_rate_lower_95"]),
+            severity_counts(route),
+            number(&route["unanalysed"]),
+            number(&route["candidate_failed"]),
+        ));
+    }
+    for route in routes {
+        let paths = route["paths"].as_array().cloned().unwrap_or_default();
+        if paths.is_empty() {
+            continue;
+        }
+        out.push_str(&format!(
+            "\n## {}\n\n| path | kind | severity | count |\n| --- | --- | --- | --- |\n",
+            route["route"].as_str().unwrap_or("?")
+        ));
+        for path in paths {
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                path["path"].as_str().unwrap_or("-"),
+                path["kind"].as_str().unwrap_or("-"),
+                path["severity"].as_str().unwrap_or("-"),
+                number(&path["count"]),
+            ));
+        }
+    }
+    out
+}

@@ -41,7 +41,7 @@ fn unbuilt_commands_say_so_and_exit_2_whatever_their_arguments() {
     for command in COMMANDS {
         let command: &[&str] = match command {
             "proxy" => continue,
-            "shadow" => &["shadow", "report"],
+            "shadow" => &["shadow", "suggest-rules"],
             other => &[other],
         };
         let out = msa_migrate(&[command, &["--config", "proxy.yaml", "coupon"]].concat());
@@ -159,4 +159,15 @@ mod shadow_diff {
             "{stderr}"
         );
     }
+}
+
+#[test]
+fn a_shadow_report_without_a_store_says_where_it_looked() {
+    let out = msa_migrate(&["shadow", "report", "--store", "/nonexistent/msa-shadow.db"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("no shadow results at /nonexistent/msa-shadow.db"),
+        "{stderr}"
+    );
 }

@@ -37,6 +37,8 @@ pub struct ProxyConfig {
     pub state_file: PathBuf,
     /// The JSON-lines audit log of every change.
     pub audit_log: PathBuf,
+    /// The SQLite file where shadow results are kept across restarts.
+    pub shadow_store: PathBuf,
     /// Reload when the configuration file changes.
     pub watch: bool,
     /// Log one line per request.
@@ -493,6 +495,7 @@ fn resolve(raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Problem>
             .as_deref()
             .unwrap_or("msa-proxy-audit.jsonl"),
     );
+    let shadow_store = base.join(raw_state.shadow_store.as_deref().unwrap_or("msa-shadow.db"));
 
     let upstreams: Vec<UpstreamConfig> = raw
         .upstreams
@@ -537,6 +540,7 @@ fn resolve(raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Problem>
             admin,
             state_file,
             audit_log,
+            shadow_store,
             watch: raw.watch.unwrap_or(true),
             access_log: raw.access_log.unwrap_or(false),
             via: raw.via.unwrap_or(false),

@@ -92,6 +92,7 @@ pub(crate) struct RawAdmin {
 pub(crate) struct RawState {
     pub(crate) file: Option<String>,
     pub(crate) audit_log: Option<String>,
+    pub(crate) shadow_store: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -257,3 +257,41 @@ async fn bodies_are_mirrored_up_to_the_cap_and_the_primary_always_gets_them_whol
         "only the small body was mirrored: {route}"
     );
 }
+
+#[tokio::test]
+async fn counts_survive_a_restart() {
+    let (legacy, coupon) = (
+        Upstream::start("legacy").await,
+        Upstream::start("coupon").await,
+    );
+    let yaml = config(&legacy.addr.to_string(), &coupon.addr.to_string(), "", "");
+    let proxy = Running::start(&yaml, None).await;
+    for id in 0..3 {
+        let response = client()
+            .get(format!("http://{}/api/coupons/{id}", proxy.addr))
+            .send()
+            .await
+            .unwrap();
+        response.bytes().await.unwrap();
+    }
+    eventually(&proxy, |r| r["compared"] == 3).await;
+    let dir = std::sync::Arc::clone(&proxy.dir);
+    proxy.stop().await;
+
+    let store =
+        msa_proxy::shadow_store::ShadowStore::open_existing(&dir.path().join("msa-shadow.db"))
+            .await
+            .unwrap();
+    let stored = store.report(Some("coupons")).await.unwrap();
+    assert_eq!(stored["routes"][0]["compared"], 3, "{stored}");
+
+    let restarted = Running::start(&yaml, Some(dir)).await;
+    let response = client()
+        .get(format!("http://{}/api/coupons/9", restarted.addr))
+        .send()
+        .await
+        .unwrap();
+    response.bytes().await.unwrap();
+    let route = eventually(&restarted, |r| r["compared"] == 4).await;
+    assert_eq!(route["paths"][1]["count"], 4, "counting goes on: {route}");
+}

@@ -243,3 +243,62 @@ fn once_the_rules_for_its_quirks_are_accepted_the_coupon_service_matches() {
     );
     assert_eq!(route["paths"], serde_json::json!([]));
 }
+
+#[test]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a synchronous test: there is no runtime to block"
+)]
+fn shadow_report_reads_what_the_running_proxy_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (monolith, coupon) = services_with(&dir, &["--quirks"]);
+    let file = config(&dir, &monolith, &coupon, "    mode: shadow");
+    let proxy = Running::start("msa-migrate", &["proxy", "--config", &file]);
+    for id in 1..=5 {
+        get(format!("{}/api/coupons/{id}", proxy.url));
+    }
+    let store = dir.path().join("msa-shadow.db").display().to_string();
+    let report = |format: &str| {
+        let out = std::process::Command::new(crate::support::workspace_binary("msa-migrate"))
+            .args([
+                "shadow",
+                "report",
+                "coupon-read",
+                "--store",
+                &store,
+                "--format",
+                format,
+            ])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    // The proxy writes its results every 2 s.
+    for _ in 0..100 {
+        let (code, stdout, _) = report("json");
+        if code == Some(1)
+            && serde_json::from_str::<Value>(&stdout).is_ok_and(|r| r["routes"][0]["compared"] == 5)
+        {
+            let (code, markdown, stderr) = report("md");
+            assert_eq!(code, Some(1), "{stderr}");
+            assert!(
+                markdown.contains("| `$.discountAmount` | type_changed | high | 5 |"),
+                "{markdown}"
+            );
+            assert!(
+                markdown.contains("| coupon-read | 5 | 0 | 0.00% |"),
+                "{markdown}"
+            );
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!(
+        "the store never showed 5 compared pairs: {:?}",
+        report("json")
+    );
+}
