@@ -34,6 +34,8 @@ pub struct Proxy {
     /// Each route's new upstream and the legacy one, resolved once per
     /// snapshot rather than hashed per request.
     route_upstreams: Vec<Arc<Upstream>>,
+    /// Each route's noise baseline (a second legacy instance), if it has one.
+    route_baselines: Vec<Option<Arc<Upstream>>>,
     legacy: Arc<Upstream>,
     /// The stage each route is in, by route index.
     stages: Vec<Stage>,
@@ -84,6 +86,16 @@ impl Proxy {
             .iter()
             .map(|r| Arc::clone(&upstreams[&r.upstream]))
             .collect();
+        let route_baselines = config
+            .routes
+            .iter()
+            .map(|r| {
+                r.shadow
+                    .noise_baseline
+                    .as_ref()
+                    .map(|name| Arc::clone(&upstreams[name]))
+            })
+            .collect();
         let legacy = Arc::clone(&upstreams[&config.legacy]);
         let stages: Vec<Stage> = config
             .routes
@@ -110,6 +122,7 @@ impl Proxy {
             table,
             upstreams,
             route_upstreams,
+            route_baselines,
             legacy,
             stages,
             route_metrics,
@@ -387,6 +400,7 @@ impl Proxy {
             route: Arc::from(route.name.as_str()),
             request: Request::from_parts(copy, bytes.clone()),
             upstream: Arc::clone(&self.route_upstreams[id]),
+            baseline: self.route_baselines[id].clone(),
             timeout: route.shadow.timeout,
             max_body: cap_usize,
             primary,

@@ -17,6 +17,7 @@ mod guard;
 mod headers;
 mod live;
 pub mod metrics;
+pub mod noise;
 mod routes;
 mod server;
 pub mod shadow;

@@ -40,8 +40,9 @@ pub struct Captured {
 
 /// Where compared pairs go.
 pub trait ShadowSink: Send + Sync + fmt::Debug {
-    /// A mirrored request and both answers; `candidate` is the new service's,
-    /// or why it gave none.
+    /// A mirrored request and the answers; `candidate` is the new service's,
+    /// or why it gave none; `baseline` the second legacy instance's, when the
+    /// route has one.
     fn record(
         &self,
         route: &str,
@@ -49,6 +50,7 @@ pub trait ShadowSink: Send + Sync + fmt::Debug {
         path: &str,
         legacy: Captured,
         candidate: Result<Captured, String>,
+        baseline: Option<Result<Captured, String>>,
     );
     /// A mirror was not sent (`queue_full`, `body_too_large`, …).
     fn skipped(&self, route: &str, reason: &'static str);
@@ -59,6 +61,8 @@ pub(crate) struct Job {
     pub(crate) route: Arc<str>,
     pub(crate) request: Request<Bytes>,
     pub(crate) upstream: Arc<Upstream>,
+    /// A second legacy instance that gets the same copy, to measure noise.
+    pub(crate) baseline: Option<Arc<Upstream>>,
     pub(crate) timeout: Duration,
     pub(crate) max_body: usize,
     pub(crate) primary: oneshot::Receiver<Captured>,
@@ -117,44 +121,30 @@ async fn run(job: Job, sink: &Arc<dyn ShadowSink>) {
         route,
         request,
         upstream,
+        baseline,
         timeout,
         max_body,
         primary,
     } = job;
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-    let started = Instant::now();
-    let (parts, bytes) = request.into_parts();
-    let send = upstream.send(Request::from_parts(parts, body::full(bytes)));
-    let candidate = match tokio::time::timeout(timeout, async {
-        let response = send.await.map_err(|err| err.to_string())?;
-        let (parts, incoming) = response.into_parts();
-        let (body, truncated) = match Limited::new(incoming, max_body).collect().await {
-            Ok(collected) => (collected.to_bytes(), false),
-            Err(_) => (Bytes::new(), true),
-        };
-        Ok::<_, String>(Captured {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-            truncated,
-            elapsed: started.elapsed(),
-        })
-    })
-    .await
-    {
-        Ok(answer) => answer,
-        Err(_) => Err(format!("no answer within {timeout:?}")),
+    let candidate = ask(&upstream, request.clone(), timeout, max_body);
+    let baseline = async {
+        match &baseline {
+            Some(baseline) => Some(ask(baseline, request, timeout, max_body).await),
+            None => None,
+        }
     };
+    let (candidate, baseline) = tokio::join!(candidate, baseline);
     // The primary's copy arrives when its body has been streamed to the client.
     match tokio::time::timeout(timeout.max(Duration::from_secs(30)), primary).await {
         Ok(Ok(legacy)) if candidate.is_err() => {
-            sink.record(&route, &method, &path, legacy, candidate)
+            sink.record(&route, &method, &path, legacy, candidate, baseline)
         }
         Ok(Ok(legacy)) => {
             // Decoding and comparing is CPU work: keep it off the proxy's worker threads.
             let sink = Arc::clone(sink);
             let compared = tokio::task::spawn_blocking(move || {
-                sink.record(&route, &method, &path, legacy, candidate)
+                sink.record(&route, &method, &path, legacy, candidate, baseline);
             });
             if compared.await.is_err() {
                 tracing::error!("a shadow comparison panicked");
@@ -162,6 +152,38 @@ async fn run(job: Job, sink: &Arc<dyn ShadowSink>) {
         }
         _ => sink.skipped(&route, "primary_incomplete"),
     }
+}
+
+/// Sends a copy and captures the answer, capped, within the timeout.
+async fn ask(
+    upstream: &Upstream,
+    request: Request<Bytes>,
+    timeout: Duration,
+    max_body: usize,
+) -> Result<Captured, String> {
+    let started = Instant::now();
+    let (parts, bytes) = request.into_parts();
+    let exchange = async {
+        let response = upstream
+            .send(Request::from_parts(parts, body::full(bytes)))
+            .await
+            .map_err(|err| err.to_string())?;
+        let (parts, incoming) = response.into_parts();
+        let (body, truncated) = match Limited::new(incoming, max_body).collect().await {
+            Ok(collected) => (collected.to_bytes(), false),
+            Err(_) => (Bytes::new(), true),
+        };
+        Ok(Captured {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+            truncated,
+            elapsed: started.elapsed(),
+        })
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
 }
 
 /// A response body that passes every frame through unchanged while copying

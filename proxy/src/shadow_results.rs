@@ -2,7 +2,7 @@
 //! body values, so no personal data is kept. Served by the admin API
 //! (`GET /shadow`) and counted in metrics.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -46,11 +46,16 @@ pub type Comparator = Arc<dyn Fn(&str, &Captured, &Captured) -> Verdict + Send +
 const MAX_PATHS_PER_ROUTE: usize = 1_000;
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(default)]
 struct PathCount {
     path: String,
     kind: String,
     severity: Option<Severity>,
     count: u64,
+    /// Of `count`, differences in requests that also had a baseline answer.
+    with_baseline: u64,
+    /// Of those, differences where the baseline agreed with legacy at this path.
+    real: u64,
 }
 
 /// One route's aggregate; also its stored form.
@@ -67,6 +72,12 @@ pub(crate) struct RouteResults {
     #[serde(with = "path_list")]
     paths: BTreeMap<(String, String), PathCount>,
     other_paths: u64,
+    /// Compared pairs that also had a baseline (legacy vs legacy) answer.
+    with_baseline: u64,
+    /// Per path, how many of those baseline answers differed from legacy there.
+    baseline_paths: BTreeMap<String, u64>,
+    /// Pairs that differed only where the baseline differed too.
+    noise_only: u64,
 }
 
 impl RouteResults {
@@ -77,6 +88,11 @@ impl RouteResults {
         self.unanalysed += other.unanalysed;
         self.candidate_failed += other.candidate_failed;
         self.other_paths += other.other_paths;
+        self.with_baseline += other.with_baseline;
+        self.noise_only += other.noise_only;
+        for (k, v) in other.baseline_paths {
+            *self.baseline_paths.entry(k).or_default() += v;
+        }
         for (k, v) in other.by_severity {
             *self.by_severity.entry(k).or_default() += v;
         }
@@ -94,10 +110,23 @@ impl RouteResults {
         }
     }
 
-    /// The report entry for this route.
+    /// The report entry for this route; with a noise baseline, each path has
+    /// the statistical verdict of [`crate::noise::decide`].
     fn report(&self, name: &str) -> Value {
         let mut paths: Vec<&PathCount> = self.paths.values().collect();
         paths.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.path.cmp(&b.path)));
+        let paths: Vec<Value> = paths
+            .into_iter()
+            .map(|p| {
+                let mut entry = json!({ "path": p.path, "kind": p.kind, "severity": p.severity, "count": p.count });
+                let baseline = self.baseline_paths.get(&p.path).copied().unwrap_or(0);
+                if let Some(decision) = crate::noise::decide(p.with_baseline, baseline, self.with_baseline) {
+                    entry["noise"] = json!(decision);
+                    entry["real"] = json!(p.real);
+                }
+                entry
+            })
+            .collect();
         json!({
             "route": name,
             "compared": self.compared,
@@ -108,6 +137,9 @@ impl RouteResults {
             "skipped": self.skipped,
             "match_rate": rate(self.equal, self.compared),
             "match_rate_lower_95": wilson_lower(self.equal, self.compared),
+            "with_baseline": self.with_baseline,
+            "noise_only": self.noise_only,
+            "match_rate_excluding_noise": (self.with_baseline > 0).then(|| rate(self.equal + self.noise_only, self.compared)).flatten(),
             "paths": paths,
             "other_paths": self.other_paths,
         })
@@ -213,10 +245,25 @@ impl ShadowSink for ShadowResults {
         _path: &str,
         legacy: Captured,
         candidate: Result<Captured, String>,
+        baseline: Option<Result<Captured, String>>,
     ) {
-        let verdict = match &candidate {
-            Err(_) => None,
-            Ok(candidate) => Some((self.compare.load())(route, &legacy, candidate)),
+        let compare = self.compare.load();
+        let verdict = candidate
+            .as_ref()
+            .ok()
+            .map(|candidate| compare(route, &legacy, candidate));
+        // Where a second legacy instance differs from the first on this very
+        // request: noise, for this request.
+        let noise: Option<HashSet<String>> = match (&verdict, &baseline) {
+            (Some(Verdict::Equal | Verdict::Different(_)), Some(Ok(baseline))) => {
+                Some(match compare(route, &legacy, baseline) {
+                    Verdict::Different(differences) => {
+                        differences.into_iter().map(|d| d.path).collect()
+                    }
+                    Verdict::Equal | Verdict::Unanalysed(_) => HashSet::new(),
+                })
+            }
+            _ => None,
         };
         let outcome = match &verdict {
             None => "candidate_failed",
@@ -227,6 +274,16 @@ impl ShadowSink for ShadowResults {
         self.metrics.shadow(route, outcome);
         let mut routes = self.routes.lock();
         let r = routes.entry(route.to_owned()).or_default();
+        if let Some(noise) = &noise {
+            r.with_baseline += 1;
+            for path in noise {
+                if r.baseline_paths.len() < MAX_PATHS_PER_ROUTE
+                    || r.baseline_paths.contains_key(path)
+                {
+                    *r.baseline_paths.entry(path.clone()).or_default() += 1;
+                }
+            }
+        }
         match verdict {
             None => r.candidate_failed += 1,
             Some(Verdict::Unanalysed(_)) => r.unanalysed += 1,
@@ -244,7 +301,14 @@ impl ShadowSink for ShadowResults {
                 *r.by_severity
                     .entry(severity_name(worst).to_owned())
                     .or_default() += 1;
+                if noise
+                    .as_ref()
+                    .is_some_and(|n| differences.iter().all(|d| n.contains(&d.path)))
+                {
+                    r.noise_only += 1;
+                }
                 for d in differences {
+                    let real = noise.as_ref().map(|n| !n.contains(&d.path));
                     let key = (d.path, d.kind);
                     if r.paths.len() >= MAX_PATHS_PER_ROUTE && !r.paths.contains_key(&key) {
                         r.other_paths += 1;
@@ -254,9 +318,13 @@ impl ShadowSink for ShadowResults {
                         path: key.0,
                         kind: key.1,
                         severity: Some(d.severity),
-                        count: 0,
+                        ..PathCount::default()
                     });
                     count.count += 1;
+                    if let Some(real) = real {
+                        count.with_baseline += 1;
+                        count.real += u64::from(real);
+                    }
                 }
             }
         }

@@ -79,6 +79,9 @@ pub struct ShadowConfig {
     pub host: Option<String>,
     /// How the two answers are compared; nothing is relaxed unless a rule says so.
     pub rules: Arc<RuleSet>,
+    /// A second legacy upstream that gets the same copies, so noise is measured
+    /// as legacy against legacy.
+    pub noise_baseline: Option<String>,
 }
 
 impl Default for ShadowConfig {
@@ -90,6 +93,7 @@ impl Default for ShadowConfig {
             timeout: Duration::from_secs(5),
             host: None,
             rules: Arc::default(),
+            noise_baseline: None,
         }
     }
 }
@@ -780,7 +784,7 @@ fn resolve_route(
             .clone()
             .unwrap_or_else(|| raw.upstream.value.clone()),
         fallback: raw.fallback.unwrap_or(false),
-        shadow: resolve_shadow(problems, i, raw.shadow.as_ref()),
+        shadow: resolve_shadow(problems, i, raw.shadow.as_ref(), known, upstreams),
     })
 }
 
@@ -788,6 +792,8 @@ fn resolve_shadow(
     problems: &mut Problems,
     i: usize,
     raw: Option<&Spanned<raw::RawShadow>>,
+    known: &dyn Fn(&str) -> bool,
+    upstreams: &std::collections::BTreeMap<String, Spanned<raw::RawUpstream>>,
 ) -> ShadowConfig {
     let field = |f: &str| format!("routes[{i}].shadow.{f}");
     let defaults = ShadowConfig::default();
@@ -828,6 +834,16 @@ fn resolve_shadow(
                 }
             },
         },
+        noise_baseline: raw.value.noise_baseline.as_ref().map(|baseline| {
+            if !known(&baseline.value) {
+                problems.at(
+                    baseline,
+                    field("noise_baseline"),
+                    unknown_upstream(&baseline.value, upstreams),
+                );
+            }
+            baseline.value.clone()
+        }),
     }
 }
 

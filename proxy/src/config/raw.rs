@@ -77,6 +77,8 @@ pub(crate) struct RawShadow {
     pub(crate) host: Option<Spanned<String>>,
     /// How the two answers are compared (the playbooks' vocabulary).
     pub(crate) rules: Option<Spanned<msa_shadow_compare::Rules>>,
+    /// A second legacy upstream answering the same copies, to measure noise.
+    pub(crate) noise_baseline: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -295,3 +295,70 @@ async fn counts_survive_a_restart() {
     let route = eventually(&restarted, |r| r["compared"] == 4).await;
     assert_eq!(route["paths"][1]["count"], 4, "counting goes on: {route}");
 }
+
+/// Legacy, a second legacy instance and a candidate, all noisy; the candidate
+/// named `candidate_name`. Returns the report once 40 pairs are compared.
+async fn with_noise_baseline(candidate_name: &'static str) -> Value {
+    let legacy = Upstream::start_noisy("legacy").await;
+    let baseline = Upstream::start_noisy("legacy").await;
+    let candidate = Upstream::start_noisy(candidate_name).await;
+    let yaml = config(
+        &legacy.addr.to_string(),
+        &candidate.addr.to_string(),
+        "    shadow:\n      noise_baseline: legacy-b\n",
+        "",
+    )
+    .replace(
+        "upstreams:\n",
+        &format!(
+            "upstreams:\n  legacy-b:\n    endpoints: [{}]\n",
+            baseline.addr
+        ),
+    );
+    let proxy = Running::start(&yaml, None).await;
+    let client = client();
+    for id in 0..40 {
+        let response = client
+            .get(format!("http://{}/api/coupons/{id}", proxy.addr))
+            .send()
+            .await
+            .unwrap();
+        response.bytes().await.unwrap();
+    }
+    eventually(&proxy, |r| r["compared"] == 40 && r["with_baseline"] == 40).await
+}
+
+fn path<'a>(route: &'a Value, name: &str) -> &'a Value {
+    route["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["path"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {route}"))
+}
+
+#[tokio::test]
+async fn a_noise_baseline_tells_noise_from_a_regression() {
+    let route = with_noise_baseline("coupon").await;
+    // Legacy differs from itself at $.nonce on every request: noise.
+    let nonce = path(&route, "$.nonce");
+    assert_eq!(nonce["noise"]["verdict"], "noise", "{route}");
+    assert_eq!(nonce["real"], 0);
+    // Only the candidate gets $.upstream wrong: a regression, on every request.
+    let upstream = path(&route, "$.upstream");
+    assert_eq!(upstream["noise"]["verdict"], "regression", "{route}");
+    assert_eq!(upstream["real"], 40);
+    assert_eq!(route["noise_only"], 0);
+}
+
+#[tokio::test]
+async fn pairs_that_differ_only_in_noise_are_counted_as_such() {
+    let route = with_noise_baseline("legacy").await;
+    assert_eq!(
+        (route["equal"].as_u64(), route["noise_only"].as_u64()),
+        (Some(0), Some(40)),
+        "{route}"
+    );
+    assert_eq!(route["match_rate_excluding_noise"], 1.0);
+    assert_eq!(path(&route, "$.nonce")["noise"]["verdict"], "noise");
+}

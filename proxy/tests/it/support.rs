@@ -27,11 +27,21 @@ pub(crate) struct Upstream {
 
 impl Upstream {
     pub(crate) async fn start(name: &'static str) -> Self {
-        Self::start_with_delay(name, Duration::ZERO).await
+        Self::start_with(name, Duration::ZERO, false).await
+    }
+
+    /// An upstream that also answers a random `nonce`: noise, as a real
+    /// service's timestamps or request ids are.
+    pub(crate) async fn start_noisy(name: &'static str) -> Self {
+        Self::start_with(name, Duration::ZERO, true).await
     }
 
     /// An upstream that waits `delay` before answering.
     pub(crate) async fn start_with_delay(name: &'static str, delay: Duration) -> Self {
+        Self::start_with(name, delay, false).await
+    }
+
+    async fn start_with(name: &'static str, delay: Duration, noisy: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let hits = Arc::new(AtomicUsize::new(0));
@@ -69,8 +79,9 @@ impl Upstream {
                             .await
                             .map(|b| b.to_bytes())
                             .unwrap_or_default();
+                        let nonce = noisy.then(|| fastrand::u64(..));
                         let answer = json!({
-                            "upstream": name, "method": method, "path": path,
+                            "upstream": name, "method": method, "path": path, "nonce": nonce,
                             "headers": headers, "body": String::from_utf8_lossy(&body),
                         });
                         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(
