@@ -91,8 +91,14 @@ pub enum ShadowCommand {
         Example:\n  msa-migrate shadow report coupon-read --store msa-shadow.db --format md"
     )]
     Report(ShadowReportArgs),
-    /// Suggest rules for fields that are noise, for a person to accept.
-    SuggestRules(Pending),
+    /// Suggest rules for the differences shadow traffic found, for a person to accept.
+    #[command(
+        after_help = "Reads the proxy's shadow store and writes YAML in the `rules` vocabulary, each\n\
+        rule with the evidence behind it as a comment. Nothing is applied: review the file,\n\
+        then put the rules you accept under the route's `shadow.rules`.\n\n\
+        Example:\n  msa-migrate shadow suggest-rules coupon-read --store msa-shadow.db --out coupon-rules.yaml"
+    )]
+    SuggestRules(SuggestRulesArgs),
 }
 
 /// `msa-migrate shadow diff`.
@@ -148,4 +154,19 @@ pub enum ReportFormat {
     Json,
     /// A Markdown document, for a pull request or a runbook.
     Md,
+}
+
+/// `msa-migrate shadow suggest-rules`.
+#[derive(Debug, clap::Args)]
+pub struct SuggestRulesArgs {
+    /// The route to suggest rules for
+    pub route: String,
+
+    /// The proxy's shadow store (SQLite)
+    #[arg(long, value_name = "FILE", default_value = "msa-shadow.db")]
+    pub store: PathBuf,
+
+    /// Write the suggestions here instead of to stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }

@@ -53,6 +53,7 @@ fn verdict(comparison: &msa_shadow_compare::Comparison) -> Verdict {
                 .and_then(|kind| kind.as_str().map(str::to_owned))
                 .unwrap_or_else(|| format!("{:?}", d.kind)),
             severity: d.severity,
+            hint: crate::hints::hint(d),
         })
         .collect();
     Verdict::Different(differences)

@@ -15,6 +15,7 @@ pub mod config;
 mod forward;
 mod guard;
 mod headers;
+mod hints;
 mod live;
 pub mod metrics;
 pub mod noise;

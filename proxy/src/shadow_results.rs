@@ -25,6 +25,8 @@ pub struct Difference {
     pub kind: String,
     /// How much it matters.
     pub severity: Severity,
+    /// What the two values suggest (`string_number`, `timestamps`, `volatile`, …).
+    pub hint: Option<&'static str>,
 }
 
 /// The outcome of comparing one pair.
@@ -56,6 +58,8 @@ struct PathCount {
     with_baseline: u64,
     /// Of those, differences where the baseline agreed with legacy at this path.
     real: u64,
+    /// Hints from the values' shapes, counted (see `hints.rs`).
+    hints: BTreeMap<String, u64>,
 }
 
 /// One route's aggregate; also its stored form.
@@ -99,14 +103,20 @@ impl RouteResults {
         for (k, v) in other.skipped {
             *self.skipped.entry(k).or_default() += v;
         }
-        for (key, count) in other.paths {
-            self.paths
-                .entry(key)
-                .or_insert_with(|| PathCount {
-                    count: 0,
-                    ..count.clone()
-                })
-                .count += count.count;
+        for (key, theirs) in other.paths {
+            let mine = self.paths.entry(key).or_insert_with(|| PathCount {
+                count: 0,
+                with_baseline: 0,
+                real: 0,
+                hints: BTreeMap::new(),
+                ..theirs.clone()
+            });
+            mine.count += theirs.count;
+            mine.with_baseline += theirs.with_baseline;
+            mine.real += theirs.real;
+            for (hint, n) in theirs.hints {
+                *mine.hints.entry(hint).or_default() += n;
+            }
         }
     }
 
@@ -118,7 +128,7 @@ impl RouteResults {
         let paths: Vec<Value> = paths
             .into_iter()
             .map(|p| {
-                let mut entry = json!({ "path": p.path, "kind": p.kind, "severity": p.severity, "count": p.count });
+                let mut entry = json!({ "path": p.path, "kind": p.kind, "severity": p.severity, "count": p.count, "hints": p.hints });
                 let baseline = self.baseline_paths.get(&p.path).copied().unwrap_or(0);
                 if let Some(decision) = crate::noise::decide(p.with_baseline, baseline, self.with_baseline) {
                     entry["noise"] = json!(decision);
@@ -321,6 +331,9 @@ impl ShadowSink for ShadowResults {
                         ..PathCount::default()
                     });
                     count.count += 1;
+                    if let Some(hint) = d.hint {
+                        *count.hints.entry(hint.to_owned()).or_default() += 1;
+                    }
                     if let Some(real) = real {
                         count.with_baseline += 1;
                         count.real += u64::from(real);
@@ -370,7 +383,41 @@ pub fn wilson_lower(successes: u64, trials: u64) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::wilson_lower;
+    use super::{PathCount, RouteResults, wilson_lower};
+
+    #[test]
+    fn restoring_into_existing_counts_adds_every_field() {
+        let mut path = PathCount {
+            path: "$.a".into(),
+            kind: "value_changed".into(),
+            count: 2,
+            with_baseline: 2,
+            real: 1,
+            ..PathCount::default()
+        };
+        path.hints.insert("volatile".into(), 2);
+        let mut stored = RouteResults {
+            compared: 2,
+            with_baseline: 2,
+            ..RouteResults::default()
+        };
+        stored
+            .paths
+            .insert(("$.a".into(), "value_changed".into()), path);
+        let mut live = stored.clone();
+        live.absorb(stored);
+        let merged = &live.paths[&("$.a".to_owned(), "value_changed".to_owned())];
+        assert_eq!((live.compared, live.with_baseline), (4, 4));
+        assert_eq!(
+            (
+                merged.count,
+                merged.with_baseline,
+                merged.real,
+                merged.hints["volatile"]
+            ),
+            (4, 4, 2, 4)
+        );
+    }
 
     #[test]
     fn the_wilson_bound_is_humble_with_few_samples() {

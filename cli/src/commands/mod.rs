@@ -18,7 +18,9 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Proxy(args) => return proxy::run(args),
         Command::Shadow(crate::args::ShadowCommand::Diff(args)) => return shadow::diff(&args),
         Command::Shadow(crate::args::ShadowCommand::Report(args)) => return shadow::report(&args),
-        Command::Shadow(crate::args::ShadowCommand::SuggestRules(_)) => ("shadow suggest-rules", 4),
+        Command::Shadow(crate::args::ShadowCommand::SuggestRules(args)) => {
+            return shadow::suggest_rules(&args);
+        }
         Command::Canary(_) => ("canary", 7),
         Command::Readiness(_) => ("readiness", 7),
         Command::Cutover(_) => ("cutover", 7),

@@ -261,3 +261,151 @@ fn report_markdown(routes: &[serde_json::Value]) -> String {
     }
     out
 }
+
+/// `msa-migrate shadow suggest-rules`: rules for what the evidence says is a
+/// rewrite's harmless difference, each with its evidence; never applied.
+#[allow(
+    clippy::print_stdout,
+    reason = "the suggested rules are the command's output"
+)]
+pub(crate) fn suggest_rules(args: &crate::args::SuggestRulesArgs) -> anyhow::Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(async {
+        let store = msa_proxy::shadow_store::ShadowStore::open_existing(&args.store).await?;
+        store.report(Some(&args.route)).await
+    })?;
+    let Some(route) = report["routes"].as_array().and_then(|r| r.first()).cloned() else {
+        bail!(
+            "the shadow store {} has no results for route `{}`",
+            args.store.display(),
+            args.route
+        );
+    };
+    let yaml = suggestions(&args.route, &route);
+    match &args.out {
+        None => print!("{yaml}"),
+        Some(out) => {
+            // A sibling file renamed over the target: never half a rules file.
+            let temporary = out.with_extension("yaml.tmp");
+            std::fs::write(&temporary, &yaml)
+                .with_context(|| format!("cannot write {}", temporary.display()))?;
+            std::fs::rename(&temporary, out)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+/// `$.items[3].id` → `$.items[*].id`: a rule for every element, not one index.
+fn generalise(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut chars = path.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '[' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+            out.push('*');
+        }
+    }
+    out
+}
+
+fn suggestions(route_name: &str, route: &serde_json::Value) -> String {
+    use std::collections::BTreeMap;
+    let compared = route["compared"].as_u64().unwrap_or(0);
+    let mut flags: BTreeMap<&str, (u64, Vec<String>)> = BTreeMap::new();
+    let mut ignore: BTreeMap<String, String> = BTreeMap::new();
+    let mut unordered: BTreeMap<String, String> = BTreeMap::new();
+    let mut left: Vec<String> = Vec::new();
+    for path in route["paths"].as_array().into_iter().flatten() {
+        let name = path["path"].as_str().unwrap_or_default();
+        let count = path["count"].as_u64().unwrap_or(0);
+        let hint = path["hints"].as_object().and_then(|h| {
+            h.iter()
+                .max_by_key(|(_, n)| n.as_u64())
+                .map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(0)))
+        });
+        let noise = path["noise"]["verdict"].as_str();
+        let evidence =
+            |what: &str, n: u64| format!("{what} in {n} of {count} differences at {name}");
+        match (hint.as_ref().map(|(h, n)| (h.as_str(), *n)), noise) {
+            (_, Some("regression")) => left.push(format!(
+                "{name}: differs more often than the monolith differs from itself (a regression)"
+            )),
+            (Some(("string_number", n)), _) => {
+                let entry = flags.entry("string_number").or_default();
+                entry.0 += n;
+                entry.1.push(evidence("a number written as a string", n));
+            }
+            (Some(("timestamps", n)), _) => {
+                let entry = flags.entry("timestamps").or_default();
+                entry.0 += n;
+                entry
+                    .1
+                    .push(evidence("the same instant spelled differently", n));
+            }
+            (Some(("unordered", n)), _) => {
+                unordered.insert(
+                    generalise(name),
+                    evidence("the same elements in another order", n),
+                );
+            }
+            (Some(("volatile", n)), _) => {
+                ignore.insert(
+                    generalise(name),
+                    evidence("values unique to each request (ids, times)", n),
+                );
+            }
+            (Some(("extra", n)), _) => {
+                ignore.insert(
+                    generalise(name),
+                    format!(
+                        "{}; ignore it only if no client reads it",
+                        evidence("a field only the new service sends", n)
+                    ),
+                );
+            }
+            (_, Some("noise")) => {
+                ignore.insert(generalise(name), format!("the monolith differs from itself here as often (noise baseline), {count} differences"));
+            }
+            _ => left.push(format!(
+                "{name}: {} ({count}); no rule suggested: look at it",
+                path["kind"].as_str().unwrap_or("?")
+            )),
+        }
+    }
+    let mut yaml = format!(
+        "# Suggested shadow rules for route `{route_name}`, from {compared} compared pairs.\n\
+         # Nothing here is applied: review each rule, then put the ones you accept\n\
+         # under the route's `shadow.rules` in the proxy's configuration.\n"
+    );
+    for (flag, (_, evidence)) in &flags {
+        for line in evidence {
+            yaml.push_str(&format!("# {line}\n"));
+        }
+        match *flag {
+            "timestamps" => yaml.push_str("timestamps: {tolerance_ms: 1000}\n"),
+            other => yaml.push_str(&format!("{other}: true\n")),
+        }
+    }
+    for (key, entries) in [("unordered", &unordered), ("ignore", &ignore)] {
+        if entries.is_empty() {
+            continue;
+        }
+        yaml.push_str(&format!("{key}:\n"));
+        for (path, evidence) in entries {
+            yaml.push_str(&format!("  # {evidence}\n  - \"{path}\"\n"));
+        }
+    }
+    if !left.is_empty() {
+        yaml.push_str("# Differences no rule should hide (fix the service):\n");
+        for line in left {
+            yaml.push_str(&format!("#   {line}\n"));
+        }
+    }
+    yaml
+}

@@ -302,3 +302,110 @@ fn shadow_report_reads_what_the_running_proxy_stored() {
         report("json")
     );
 }
+
+#[test]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a synchronous test: there is no runtime to block"
+)]
+fn suggested_rules_once_accepted_leave_no_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    let (monolith, coupon) = services_with(&dir, &["--quirks"]);
+    let file = config(&dir, &monolith, &coupon, "    mode: shadow");
+    let proxy = Running::start("msa-migrate", &["proxy", "--config", &file]);
+    for id in 1..=5 {
+        get(format!("{}/api/coupons/{id}", proxy.url));
+    }
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let msa = |args: &[&str]| {
+        let out = std::process::Command::new(crate::support::workspace_binary("msa-migrate"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let store = path("msa-shadow.db");
+    let rules = path("suggested.yaml");
+    for _ in 0..100 {
+        let (_, json, _) = msa(&[
+            "shadow",
+            "report",
+            "coupon-read",
+            "--store",
+            &store,
+            "--format",
+            "json",
+        ]);
+        if serde_json::from_str::<Value>(&json).is_ok_and(|r| r["routes"][0]["compared"] == 5) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (code, _, stderr) = msa(&[
+        "shadow",
+        "suggest-rules",
+        "coupon-read",
+        "--store",
+        &store,
+        "--out",
+        &rules,
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let suggested = std::fs::read_to_string(&rules).unwrap();
+    for expected in [
+        "string_number: true",
+        "timestamps: {tolerance_ms: 1000}",
+        "- \"$.couponType\"",
+    ] {
+        assert!(
+            suggested.contains(expected),
+            "missing `{expected}` in:\n{suggested}"
+        );
+    }
+
+    // Accepting them: the same two answers, compared offline, are now equal.
+    std::fs::write(
+        path("legacy.json"),
+        reqwest::blocking::get(format!("{}/api/coupons/3", monolith.url))
+            .unwrap()
+            .bytes()
+            .unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        path("coupon.json"),
+        reqwest::blocking::get(format!("{}/api/coupons/3", coupon.url))
+            .unwrap()
+            .bytes()
+            .unwrap(),
+    )
+    .unwrap();
+    let (strict, _, _) = msa(&[
+        "shadow",
+        "diff",
+        "--legacy",
+        &path("legacy.json"),
+        "--candidate",
+        &path("coupon.json"),
+    ]);
+    assert_eq!(strict, Some(1), "without the rules the quirks differ");
+    let (code, stdout, stderr) = msa(&[
+        "shadow",
+        "diff",
+        "--legacy",
+        &path("legacy.json"),
+        "--candidate",
+        &path("coupon.json"),
+        "--rules",
+        &rules,
+    ]);
+    assert_eq!(
+        (code, stdout.as_str()),
+        (Some(0), "equal\n"),
+        "{stderr}\n{suggested}"
+    );
+}
