@@ -30,15 +30,19 @@ mod exchange;
 mod headers;
 mod json;
 mod path;
+mod redact;
 mod report;
 mod rules;
+mod templates;
 mod text;
 mod timestamp;
 
 pub use compare::compare;
 pub use decode::MAX_DECODED_BYTES;
 pub use exchange::{Exchange, ParseError};
+pub use redact::{REDACTED, RedactPaths, redact_headers, redact_json, redact_text};
 pub use report::{Comparison, Counts, DiffKind, Difference, MAX_VALUE_CHARS, Severity};
 pub use rules::{
     DEFAULT_IGNORED_HEADERS, HeaderRules, RuleProblem, RuleSet, Rules, RulesError, TimestampRule,
 };
+pub use templates::{Template, infer_templates, template_of};
