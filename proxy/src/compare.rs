@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use msa_shadow_compare::{Exchange, RuleSet, compare};
+use msa_shadow_compare::{Exchange, REDACTED, RedactPaths, RuleSet, compare, redact_json};
+use serde_json::Value;
 
 use crate::config::ProxyConfig;
 use crate::shadow::Captured;
@@ -13,16 +14,30 @@ use crate::shadow_results::{Comparator, Difference, Verdict};
 
 /// The comparator for a configuration's routes, each with its own rules.
 pub(crate) fn comparator(config: &ProxyConfig) -> Comparator {
-    let rules: HashMap<String, Arc<RuleSet>> = config
+    let routes: HashMap<String, (Arc<RuleSet>, Arc<RedactPaths>)> = config
         .routes
         .iter()
-        .map(|route| (route.name.clone(), Arc::clone(&route.shadow.rules)))
+        .map(|route| {
+            (
+                route.name.clone(),
+                (
+                    Arc::clone(&route.shadow.rules),
+                    Arc::clone(&route.shadow.redact),
+                ),
+            )
+        })
         .collect();
-    let strict = Arc::new(RuleSet::default());
+    let fallback = (
+        Arc::new(RuleSet::default()),
+        Arc::new(RedactPaths::default()),
+    );
     Arc::new(
         move |route: &str, legacy: &Captured, candidate: &Captured| {
-            let rules = rules.get(route).unwrap_or(&strict);
-            verdict(&compare(&exchange(legacy), &exchange(candidate), rules))
+            let (rules, redact) = routes.get(route).unwrap_or(&fallback);
+            verdict(
+                &compare(&exchange(legacy), &exchange(candidate), rules),
+                redact,
+            )
         },
     )
 }
@@ -36,7 +51,7 @@ fn exchange(captured: &Captured) -> Exchange {
     }
 }
 
-fn verdict(comparison: &msa_shadow_compare::Comparison) -> Verdict {
+fn verdict(comparison: &msa_shadow_compare::Comparison, redact: &RedactPaths) -> Verdict {
     if comparison.differences.is_empty() {
         return match comparison.unanalysed.first() {
             None => Verdict::Equal,
@@ -54,7 +69,20 @@ fn verdict(comparison: &msa_shadow_compare::Comparison) -> Verdict {
                 .unwrap_or_else(|| format!("{:?}", d.kind)),
             severity: d.severity,
             hint: crate::hints::hint(d),
+            // Examples keep the values, so personal data is masked before anything is kept.
+            legacy: d.legacy.as_ref().map(|v| redacted(&d.path, v, redact)),
+            candidate: d.candidate.as_ref().map(|v| redacted(&d.path, v, redact)),
         })
         .collect();
     Verdict::Different(differences)
+}
+
+/// A value taken out of its document at `path`: replaced whole when a
+/// configured path covers it, else with personal-data patterns masked inside.
+fn redacted(path: &str, value: &Value, redact: &RedactPaths) -> Value {
+    if redact.covers(path) {
+        Value::from(REDACTED)
+    } else {
+        redact_json(value, redact)
+    }
 }

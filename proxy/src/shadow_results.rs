@@ -27,6 +27,21 @@ pub struct Difference {
     pub severity: Severity,
     /// What the two values suggest (`string_number`, `timestamps`, `volatile`, …).
     pub hint: Option<&'static str>,
+    /// The legacy value, shortened and with personal data masked.
+    pub legacy: Option<Value>,
+    /// The candidate's value, shortened and with personal data masked.
+    pub candidate: Option<Value>,
+}
+
+/// How many examples a path keeps.
+const EXAMPLES_PER_PATH: usize = 3;
+
+/// One kept example of a difference: both values, redacted.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+struct Example {
+    legacy: Option<Value>,
+    candidate: Option<Value>,
 }
 
 /// The outcome of comparing one pair.
@@ -60,6 +75,8 @@ struct PathCount {
     real: u64,
     /// Hints from the values' shapes, counted (see `hints.rs`).
     hints: BTreeMap<String, u64>,
+    /// A uniform sample (reservoir) of redacted examples.
+    examples: Vec<Example>,
 }
 
 /// One route's aggregate; also its stored form.
@@ -128,9 +145,14 @@ impl RouteResults {
         let paths: Vec<Value> = paths
             .into_iter()
             .map(|p| {
-                let mut entry = json!({ "path": p.path, "kind": p.kind, "severity": p.severity, "count": p.count, "hints": p.hints });
+                let mut entry = json!({
+                    "path": p.path, "kind": p.kind, "severity": p.severity, "count": p.count,
+                    "hints": p.hints, "examples": p.examples,
+                });
                 let baseline = self.baseline_paths.get(&p.path).copied().unwrap_or(0);
-                if let Some(decision) = crate::noise::decide(p.with_baseline, baseline, self.with_baseline) {
+                if let Some(decision) =
+                    crate::noise::decide(p.with_baseline, baseline, self.with_baseline)
+                {
                     entry["noise"] = json!(decision);
                     entry["real"] = json!(p.real);
                 }
@@ -331,6 +353,14 @@ impl ShadowSink for ShadowResults {
                         ..PathCount::default()
                     });
                     count.count += 1;
+                    keep_example(
+                        &mut count.examples,
+                        count.count,
+                        Example {
+                            legacy: d.legacy,
+                            candidate: d.candidate,
+                        },
+                    );
                     if let Some(hint) = d.hint {
                         *count.hints.entry(hint.to_owned()).or_default() += 1;
                     }
@@ -353,6 +383,18 @@ impl ShadowSink for ShadowResults {
             .skipped
             .entry(reason.to_owned())
             .or_default() += 1;
+    }
+}
+
+/// Reservoir sampling: after `seen` differences, each has had the same chance
+/// to be among the kept examples.
+fn keep_example(examples: &mut Vec<Example>, seen: u64, example: Example) {
+    if examples.len() < EXAMPLES_PER_PATH {
+        examples.push(example);
+    } else if let Ok(slot) = usize::try_from(fastrand::u64(0..seen))
+        && slot < EXAMPLES_PER_PATH
+    {
+        examples[slot] = example;
     }
 }
 
@@ -383,7 +425,61 @@ pub fn wilson_lower(successes: u64, trials: u64) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{PathCount, RouteResults, wilson_lower};
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use http::{HeaderMap, Method, StatusCode};
+
+    use super::{PathCount, RouteResults, ShadowResults, wilson_lower};
+    use crate::metrics::Metrics;
+    use crate::shadow::{Captured, ShadowSink};
+
+    fn answer(body: &str) -> Captured {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", "application/json".parse().unwrap());
+        Captured {
+            status: StatusCode::OK,
+            headers,
+            body: body.to_owned().into(),
+            truncated: false,
+            elapsed: std::time::Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn kept_examples_never_hold_personal_data() {
+        let yaml = "listen: 127.0.0.1:0\nlegacy: l\nupstreams:\n  l:\n    endpoints: [127.0.0.1:1]\nroutes:\n  - name: users\n    prefix: /api/users\n    upstream: l\n    mode: shadow\n    shadow:\n      redact: [\"$.name\"]\n";
+        let config = crate::config::parse(Path::new("t.yaml"), yaml).unwrap();
+        let results = ShadowResults::new(
+            crate::compare::comparator(&config),
+            Arc::new(Metrics::new()),
+        );
+        let legacy = answer(
+            r#"{"name":"Kim Minjun","email":"kim@example.com","phone":"010-1234-5678","tier":1}"#,
+        );
+        let candidate = answer(
+            r#"{"name":"Kim Min-jun","email":"minjun.kim@example.com","phone":"01098765432","tier":2}"#,
+        );
+        results.record(
+            "users",
+            &Method::GET,
+            "/api/users/1",
+            legacy,
+            Ok(candidate),
+            None,
+        );
+        let report = results.report().to_string();
+        for secret in ["Kim", "kim@example.com", "minjun", "1234-5678", "98765432"] {
+            assert!(!report.contains(secret), "`{secret}` was kept: {report}");
+        }
+        for mask in ["[redacted]", "[email]", "[phone]"] {
+            assert!(report.contains(mask), "no `{mask}` in {report}");
+        }
+        assert!(
+            report.contains(r#""legacy":1"#) && report.contains(r#""candidate":2"#),
+            "other values are kept: {report}"
+        );
+    }
 
     #[test]
     fn restoring_into_existing_counts_adds_every_field() {

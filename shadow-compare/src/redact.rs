@@ -14,7 +14,7 @@ use http::HeaderMap;
 use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
 use serde_json::{Map, Value};
 
-use crate::path::{self, Live, Pattern, Step};
+use crate::path::{self, Live, Pattern, PatternStep, Step};
 use crate::rules::{RuleProblem, RulesError};
 
 /// What replaces a value at a configured path or a credential.
@@ -278,6 +278,27 @@ pub struct RedactPaths {
 }
 
 impl RedactPaths {
+    /// Whether a concrete path, as a [`crate::Difference`] reports it
+    /// (`$.user.name`, `$.items[3].email`), is at or below one of the patterns:
+    /// for redacting a value taken out of its document.
+    pub fn covers(&self, path: &str) -> bool {
+        let Ok(concrete) = Pattern::parse(path) else {
+            return false;
+        };
+        self.patterns.iter().any(|pattern| {
+            pattern.steps.len() <= concrete.steps.len()
+                && pattern
+                    .steps
+                    .iter()
+                    .zip(&concrete.steps)
+                    .all(|(p, c)| match (p, c) {
+                        (PatternStep::AnyKey, PatternStep::Key(_))
+                        | (PatternStep::AnyIndex, PatternStep::Index(_)) => true,
+                        (p, c) => p == c,
+                    })
+        })
+    }
+
     /// Parses the patterns, reporting every malformed one (field `redact`).
     pub fn parse<S: AsRef<str>>(patterns: &[S]) -> Result<Self, RulesError> {
         let mut problems = Vec::new();

@@ -40,8 +40,8 @@ fn help_lists_every_command_of_the_design() {
 fn unbuilt_commands_say_so_and_exit_2_whatever_their_arguments() {
     for command in COMMANDS {
         let command: &[&str] = match command {
-            "proxy" => continue,
-            "shadow" => &["shadow", "suggest-rules"],
+            // Built: they are tested on their own.
+            "proxy" | "shadow" => continue,
             other => &[other],
         };
         let out = msa_migrate(&[command, &["--config", "proxy.yaml", "coupon"]].concat());

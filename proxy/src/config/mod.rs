@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use http::Method;
 use http::uri::Authority;
-use msa_shadow_compare::RuleSet;
+use msa_shadow_compare::{RedactPaths, RuleSet};
 use serde_saphyr::Spanned;
 
 use crate::routes::RouteTable;
@@ -82,6 +82,8 @@ pub struct ShadowConfig {
     /// A second legacy upstream that gets the same copies, so noise is measured
     /// as legacy against legacy.
     pub noise_baseline: Option<String>,
+    /// Paths always redacted in kept examples (personal-data patterns are masked everywhere anyway).
+    pub redact: Arc<RedactPaths>,
 }
 
 impl Default for ShadowConfig {
@@ -94,6 +96,7 @@ impl Default for ShadowConfig {
             host: None,
             rules: Arc::default(),
             noise_baseline: None,
+            redact: Arc::default(),
         }
     }
 }
@@ -844,6 +847,22 @@ fn resolve_shadow(
             }
             baseline.value.clone()
         }),
+        redact: match &raw.value.redact {
+            None => Arc::default(),
+            Some(paths) => match RedactPaths::parse(&paths.value) {
+                Ok(paths) => Arc::new(paths),
+                Err(err) => {
+                    for problem in err.problems {
+                        problems.at(
+                            paths,
+                            field("redact"),
+                            format!("`{}`: {}", problem.entry, problem.problem),
+                        );
+                    }
+                    Arc::default()
+                }
+            },
+        },
     }
 }
 

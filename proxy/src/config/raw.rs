@@ -79,6 +79,9 @@ pub(crate) struct RawShadow {
     pub(crate) rules: Option<Spanned<msa_shadow_compare::Rules>>,
     /// A second legacy upstream answering the same copies, to measure noise.
     pub(crate) noise_baseline: Option<Spanned<String>>,
+    /// Paths whose values are always replaced in kept examples (beyond the
+    /// personal-data patterns masked everywhere).
+    pub(crate) redact: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

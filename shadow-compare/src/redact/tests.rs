@@ -200,3 +200,14 @@ fn headers_hide_credentials_and_keep_cookie_names() {
     assert_eq!(get("content-type"), ["application/json"]);
     assert_eq!(shown.len(), 7);
 }
+
+#[test]
+fn concrete_paths_are_covered_at_or_below_a_pattern() {
+    let paths = RedactPaths::parse(&["$.user", "$.items[*].email"]).unwrap();
+    assert!(paths.covers("$.user"));
+    assert!(paths.covers("$.user.name"));
+    assert!(paths.covers("$.items[3].email"));
+    assert!(!paths.covers("$.items[3].price"));
+    assert!(!paths.covers("$.username"));
+    assert!(!RedactPaths::default().covers("$.user"));
+}
