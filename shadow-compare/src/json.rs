@@ -229,9 +229,13 @@ impl<'a, 'r> Differ<'a, 'r> {
         }
         let mut left_c: Vec<usize> = buckets.into_values().flatten().collect();
         left_c.sort_unstable();
+        // Under rules that relax nothing, elements that are not equal are not
+        // equivalent either: trying them against each other could only waste
+        // time building differences to throw away.
         if left_l.is_empty()
             || left_c.is_empty()
             || left_l.len() * left_c.len() > MAX_LEFTOVER_PAIRS
+            || self.rules.relaxes_nothing()
         {
             return (left_l, left_c);
         }
