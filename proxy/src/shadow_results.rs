@@ -99,6 +99,9 @@ pub(crate) struct RouteResults {
     baseline_paths: BTreeMap<String, u64>,
     /// Pairs that differed only where the baseline differed too.
     noise_only: u64,
+    /// Request paths seen (distinct, at most `MAX_PATHS_PER_ROUTE`), for
+    /// inferring the route's templates when its configuration is a prefix.
+    observed: BTreeMap<String, u64>,
 }
 
 impl RouteResults {
@@ -111,6 +114,9 @@ impl RouteResults {
         self.other_paths += other.other_paths;
         self.with_baseline += other.with_baseline;
         self.noise_only += other.noise_only;
+        for (path, n) in other.observed {
+            *self.observed.entry(path).or_default() += n;
+        }
         for (k, v) in other.baseline_paths {
             *self.baseline_paths.entry(k).or_default() += v;
         }
@@ -174,6 +180,7 @@ impl RouteResults {
             "match_rate_excluding_noise": (self.with_baseline > 0).then(|| rate(self.equal + self.noise_only, self.compared)).flatten(),
             "paths": paths,
             "other_paths": self.other_paths,
+            "templates": msa_shadow_compare::infer_templates(self.observed.keys().map(String::as_str)),
         })
     }
 }
@@ -274,7 +281,7 @@ impl ShadowSink for ShadowResults {
         &self,
         route: &str,
         _method: &Method,
-        _path: &str,
+        path: &str,
         legacy: Captured,
         candidate: Result<Captured, String>,
         baseline: Option<Result<Captured, String>>,
@@ -306,6 +313,9 @@ impl ShadowSink for ShadowResults {
         self.metrics.shadow(route, outcome);
         let mut routes = self.routes.lock();
         let r = routes.entry(route.to_owned()).or_default();
+        if r.observed.len() < MAX_PATHS_PER_ROUTE || r.observed.contains_key(path) {
+            *r.observed.entry(path.to_owned()).or_default() += 1;
+        }
         if let Some(noise) = &noise {
             r.with_baseline += 1;
             for path in noise {

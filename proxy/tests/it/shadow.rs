@@ -115,6 +115,11 @@ async fn reads_are_mirrored_with_the_marker_and_compared_while_clients_see_legac
         ],
         "{route}"
     );
+    assert_eq!(
+        route["templates"],
+        serde_json::json!([{"pattern": "/api/coupons/{id}", "examples": 5}]),
+        "inferred from the prefix route's traffic"
+    );
     assert_eq!(legacy.hits(), 6);
     assert_eq!(coupon.hits(), 5, "GETs only");
     assert_eq!(
