@@ -193,19 +193,37 @@ fn severity_counts(route: &serde_json::Value) -> String {
         .join(", ")
 }
 
+/// A route's summary cells: name, compared, equal, match rate, its 95% lower
+/// bound, differences by severity, unanalysed, failed.
+fn summary(route: &serde_json::Value) -> [String; 8] {
+    [
+        route["route"].as_str().unwrap_or("?").to_owned(),
+        number(&route["compared"]),
+        number(&route["equal"]),
+        percent(&route["match_rate"]),
+        percent(&route["match_rate_lower_95"]),
+        severity_counts(route),
+        number(&route["unanalysed"]),
+        number(&route["candidate_failed"]),
+    ]
+}
+
 fn report_table(routes: &[serde_json::Value]) -> String {
     let mut out = String::new();
     for route in routes {
+        let [
+            name,
+            compared,
+            equal,
+            rate,
+            lower,
+            different,
+            unanalysed,
+            failed,
+        ] = summary(route);
         out.push_str(&format!(
-            "{}: {} compared, {} equal ({}, 95% lower bound {}); different: {}; {} unanalysed, {} failed\n",
-            route["route"].as_str().unwrap_or("?"),
-            number(&route["compared"]),
-            number(&route["equal"]),
-            percent(&route["match_rate"]),
-            percent(&route["match_rate_lower_95"]),
-            severity_counts(route),
-            number(&route["unanalysed"]),
-            number(&route["candidate_failed"]),
+            "{name}: {compared} compared, {equal} equal ({rate}, 95% lower bound {lower}); \
+             different: {different}; {unanalysed} unanalysed, {failed} failed\n"
         ));
         for path in route["paths"].as_array().into_iter().flatten() {
             out.push_str(&format!(
@@ -228,17 +246,7 @@ fn report_markdown(routes: &[serde_json::Value]) -> String {
         "# Shadow report\n\n| route | compared | equal | match rate | 95% lower bound | different | unanalysed | failed |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for route in routes {
-        out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            route["route"].as_str().unwrap_or("?"),
-            number(&route["compared"]),
-            number(&route["equal"]),
-            percent(&route["match_rate"]),
-            percent(&route["match_rate_lower_95"]),
-            severity_counts(route),
-            number(&route["unanalysed"]),
-            number(&route["candidate_failed"]),
-        ));
+        out.push_str(&format!("| {} |\n", summary(route).join(" | ")));
     }
     for route in routes {
         let paths = route["paths"].as_array().cloned().unwrap_or_default();
