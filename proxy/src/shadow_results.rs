@@ -106,7 +106,7 @@ pub(crate) struct RouteResults {
 
 impl RouteResults {
     /// Adds another aggregate of the same route (one restored from the store).
-    fn absorb(&mut self, other: RouteResults) {
+    pub(crate) fn absorb(&mut self, other: RouteResults) {
         self.compared += other.compared;
         self.equal += other.equal;
         self.unanalysed += other.unanalysed;
@@ -145,7 +145,7 @@ impl RouteResults {
 
     /// The report entry for this route; with a noise baseline, each path has
     /// the statistical verdict of [`crate::noise::decide`].
-    fn report(&self, name: &str) -> Value {
+    pub(crate) fn report(&self, name: &str) -> Value {
         let mut paths: Vec<&PathCount> = self.paths.values().collect();
         paths.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.path.cmp(&b.path)));
         let paths: Vec<Value> = paths
@@ -268,12 +268,6 @@ impl ShadowResults {
             routes.entry(name).or_default().absorb(results);
         }
     }
-}
-
-/// A stored route's report entry, as `GET /shadow` shows it.
-pub(crate) fn stored_report(name: &str, stored: &str) -> Result<Value, serde_json::Error> {
-    let results: RouteResults = serde_json::from_str(stored)?;
-    Ok(results.report(name))
 }
 
 impl ShadowSink for ShadowResults {

@@ -1,7 +1,10 @@
-//! Shadow results kept in SQLite, a file beside the proxy's state: restored at
-//! start so counts survive restarts, written every few seconds and at
+//! Shadow results kept in SQLite (a file beside the proxy's state, the
+//! default) or PostgreSQL (for several replicas and shared reports): restored
+//! at start so counts survive restarts, written every few seconds and at
 //! shutdown, and read by `msa-migrate shadow report`. One row per route holds
-//! its aggregate (counts and differing paths, capped per route; no body values).
+//! its aggregate (counts, differing paths and redacted examples, capped per
+//! route). With PostgreSQL, each replica keeps its own rows, keyed by replica
+//! name, and reports add them up.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -9,9 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use crate::shadow_results::{RouteResults, ShadowResults, stored_report};
+use crate::shadow_results::{RouteResults, ShadowResults};
 
 /// Why the store could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -40,68 +44,119 @@ pub enum StoreError {
     },
 }
 
-/// The SQLite file of shadow results.
+/// Where shadow results are kept.
 #[derive(Debug, Clone)]
 pub struct ShadowStore {
-    pool: SqlitePool,
+    pool: Pool,
+    /// The file, or the database URL with its password masked: for messages.
     path: PathBuf,
+    /// This replica's rows (PostgreSQL is shared by replicas).
+    replica: String,
+}
+
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
 }
 
 impl ShadowStore {
-    /// Opens the store, creating the file and its table when missing.
-    pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::connect(path, true).await
+    /// Opens the store, creating the file (SQLite) and its table when missing.
+    /// `location` is a file path or a `postgres://` URL (a password is better
+    /// given in `PGPASSWORD` than in the URL).
+    pub async fn open(location: &Path) -> Result<Self, StoreError> {
+        Self::connect(location, true).await
     }
 
     /// Opens a store that must exist already (for reports).
-    pub async fn open_existing(path: &Path) -> Result<Self, StoreError> {
-        if !path.exists() {
-            return Err(StoreError::Missing(path.to_owned()));
+    pub async fn open_existing(location: &Path) -> Result<Self, StoreError> {
+        if !is_postgres(location) && !location.exists() {
+            return Err(StoreError::Missing(location.to_owned()));
         }
-        Self::connect(path, false).await
+        Self::connect(location, false).await
     }
 
-    async fn connect(path: &Path, create: bool) -> Result<Self, StoreError> {
+    async fn connect(location: &Path, create: bool) -> Result<Self, StoreError> {
+        let shown = shown(location);
         let failed = |source| StoreError::Sqlite {
-            path: path.to_owned(),
+            path: shown.clone(),
             source,
         };
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-            .map_err(failed)?
-            .create_if_missing(create)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .map_err(failed)?;
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS shadow_routes (\
-               route TEXT PRIMARY KEY, results TEXT NOT NULL, updated_at TEXT NOT NULL)",
-        )
-        .execute(&pool)
-        .await
+        let pool = if is_postgres(location) {
+            let url = location.to_string_lossy();
+            Pool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(2)
+                    .connect(&url)
+                    .await
+                    .map_err(failed)?,
+            )
+        } else {
+            let options =
+                SqliteConnectOptions::from_str(&format!("sqlite://{}", location.display()))
+                    .map_err(failed)?
+                    .create_if_missing(create)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(5));
+            Pool::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options)
+                    .await
+                    .map_err(failed)?,
+            )
+        };
+        let create_table = "CREATE TABLE IF NOT EXISTS shadow_routes (\
+               replica TEXT NOT NULL, route TEXT NOT NULL, results TEXT NOT NULL, updated_at TEXT NOT NULL, \
+               PRIMARY KEY (replica, route))";
+        match &pool {
+            Pool::Sqlite(p) => sqlx::query(create_table).execute(p).await.map(drop),
+            Pool::Postgres(p) => sqlx::query(create_table).execute(p).await.map(drop),
+        }
         .map_err(failed)?;
+        let replica = std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "local".to_owned());
         Ok(Self {
             pool,
-            path: path.to_owned(),
+            path: shown,
+            replica,
         })
     }
 
-    async fn rows(&self) -> Result<Vec<(String, String)>, StoreError> {
-        sqlx::query_as("SELECT route, results FROM shadow_routes ORDER BY route")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|source| StoreError::Sqlite {
-                path: self.path.clone(),
-                source,
-            })
+    /// `(route, results)` rows; `mine` limits them to this replica's.
+    async fn rows(&self, mine: bool) -> Result<Vec<(String, String)>, StoreError> {
+        let failed = |source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        };
+        let replica = if mine {
+            Some(self.replica.as_str())
+        } else {
+            None
+        };
+        match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_as(
+                "SELECT route, results FROM shadow_routes WHERE ? IS NULL OR replica = ? ORDER BY route, replica",
+            )
+            .bind(replica)
+            .bind(replica)
+            .fetch_all(p)
+            .await,
+            Pool::Postgres(p) => sqlx::query_as(
+                "SELECT route, results FROM shadow_routes WHERE $1::text IS NULL OR replica = $1 ORDER BY route, replica",
+            )
+            .bind(replica)
+            .fetch_all(p)
+            .await,
+        }
+        .map_err(failed)
     }
 
     /// Every stored route's aggregate.
     pub(crate) async fn load(&self) -> Result<Vec<(String, RouteResults)>, StoreError> {
-        self.rows()
+        self.rows(true)
             .await?
             .into_iter()
             .map(|(route, text)| match serde_json::from_str(&text) {
@@ -115,45 +170,99 @@ impl ShadowStore {
             .collect()
     }
 
-    /// Replaces the stored aggregates with these, in one transaction.
+    /// Replaces this replica's stored aggregates with these, in one transaction.
     pub(crate) async fn save(&self, routes: &[(String, RouteResults)]) -> Result<(), StoreError> {
         let failed = |source| StoreError::Sqlite {
             path: self.path.clone(),
             source,
         };
         let now = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
-        let mut tx = self.pool.begin().await.map_err(failed)?;
-        for (route, results) in routes {
-            let text = serde_json::to_string(results).expect("aggregates serialise");
-            sqlx::query(
-                "INSERT INTO shadow_routes (route, results, updated_at) VALUES (?, ?, ?) \
-                 ON CONFLICT (route) DO UPDATE SET results = excluded.results, updated_at = excluded.updated_at",
-            )
-            .bind(route)
-            .bind(text)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await
-            .map_err(failed)?;
+        let rows: Vec<(&str, String)> = routes
+            .iter()
+            .map(|(route, results)| {
+                (
+                    route.as_str(),
+                    serde_json::to_string(results).expect("aggregates serialise"),
+                )
+            })
+            .collect();
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut tx = p.begin().await.map_err(failed)?;
+                for (route, text) in &rows {
+                    sqlx::query(
+                        "INSERT INTO shadow_routes (replica, route, results, updated_at) VALUES (?, ?, ?, ?) \
+                         ON CONFLICT (replica, route) DO UPDATE SET results = excluded.results, updated_at = excluded.updated_at",
+                    )
+                    .bind(&self.replica)
+                    .bind(route)
+                    .bind(text)
+                    .bind(&now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed)?;
+                }
+                tx.commit().await.map_err(failed)
+            }
+            Pool::Postgres(p) => {
+                let mut tx = p.begin().await.map_err(failed)?;
+                for (route, text) in &rows {
+                    sqlx::query(
+                        "INSERT INTO shadow_routes (replica, route, results, updated_at) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (replica, route) DO UPDATE SET results = excluded.results, updated_at = excluded.updated_at",
+                    )
+                    .bind(&self.replica)
+                    .bind(route)
+                    .bind(text)
+                    .bind(&now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed)?;
+                }
+                tx.commit().await.map_err(failed)
+            }
         }
-        tx.commit().await.map_err(failed)
     }
 
-    /// The report, as `GET /shadow` gives it, for every route or one.
+    /// The report, as `GET /shadow` gives it, for every route or one; the
+    /// rows of all replicas added up.
     pub async fn report(&self, route: Option<&str>) -> Result<Value, StoreError> {
-        let mut routes = Vec::new();
-        for (name, text) in self.rows().await? {
+        let mut merged: std::collections::BTreeMap<String, RouteResults> =
+            std::collections::BTreeMap::new();
+        for (name, text) in self.rows(false).await? {
             if route.is_some_and(|wanted| wanted != name) {
                 continue;
             }
-            let entry = stored_report(&name, &text).map_err(|source| StoreError::Corrupt {
-                path: self.path.clone(),
-                route: name.clone(),
-                source,
-            })?;
-            routes.push(entry);
+            let results: RouteResults =
+                serde_json::from_str(&text).map_err(|source| StoreError::Corrupt {
+                    path: self.path.clone(),
+                    route: name.clone(),
+                    source,
+                })?;
+            merged.entry(name).or_default().absorb(results);
         }
+        let routes: Vec<Value> = merged
+            .iter()
+            .map(|(name, results)| results.report(name))
+            .collect();
         Ok(json!({ "routes": routes }))
+    }
+}
+
+fn is_postgres(location: &Path) -> bool {
+    let text = location.to_string_lossy();
+    text.starts_with("postgres://") || text.starts_with("postgresql://")
+}
+
+/// The location for messages: a URL's password masked.
+fn shown(location: &Path) -> PathBuf {
+    let text = location.to_string_lossy();
+    match url::Url::parse(&text) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            PathBuf::from(url.to_string())
+        }
+        _ => location.to_owned(),
     }
 }
 

@@ -502,7 +502,13 @@ fn resolve(raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Problem>
             .as_deref()
             .unwrap_or("msa-proxy-audit.jsonl"),
     );
-    let shadow_store = base.join(raw_state.shadow_store.as_deref().unwrap_or("msa-shadow.db"));
+    // A file beside this one, or a PostgreSQL URL shared by replicas.
+    let shadow_store = match raw_state.shadow_store.as_deref() {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            PathBuf::from(url)
+        }
+        other => base.join(other.unwrap_or("msa-shadow.db")),
+    };
 
     let upstreams: Vec<UpstreamConfig> = raw
         .upstreams

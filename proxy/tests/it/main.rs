@@ -5,5 +5,6 @@ mod faults;
 mod operations;
 mod routing;
 mod shadow;
+mod store;
 mod support;
 mod tls;
