@@ -2,6 +2,7 @@
 //!
 //! | route | what |
 //! | --- | --- |
+//! | `GET /` or `/dashboard` | the dashboard: routes, stages, shadow results, redacted examples |
 //! | `GET /healthz` | liveness |
 //! | `GET /readyz` | readiness: 503 once draining |
 //! | `GET /metrics` | Prometheus text |
@@ -71,6 +72,15 @@ impl Admin {
     ) -> Response<ProxyBody> {
         let path = request.uri().path().to_owned();
         match (request.method().clone(), path.as_str()) {
+            (Method::GET, "/" | "/dashboard") => Response::builder()
+                .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+                // The page only talks to this listener; nothing else may load into it.
+                .header(
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
+                )
+                .body(body::full(include_str!("dashboard.html")))
+                .expect("a static response is valid"),
             (Method::GET, "/healthz") => json_response(StatusCode::OK, &json!({"status": "ok"})),
             (Method::GET, "/readyz") if self.live.is_draining() => json_response(
                 StatusCode::SERVICE_UNAVAILABLE,

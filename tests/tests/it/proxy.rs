@@ -409,3 +409,95 @@ fn suggested_rules_once_accepted_leave_no_difference() {
         "{stderr}\n{suggested}"
     );
 }
+
+/// Runs headless Chromium with the flags this closed network needs; fails
+/// with how to install it when it is missing (never skips).
+fn chromium(args: &[&str], profile: &std::path::Path) -> std::process::Output {
+    let flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--virtual-time-budget=5000",
+    ];
+    std::process::Command::new("chromium")
+        .args(flags)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .unwrap_or_else(|err| {
+            panic!(
+                "cannot run chromium ({err}): apt-get install -y chromium, or run `bash .ci/run`"
+            )
+        })
+}
+
+#[test]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a synchronous test: there is no runtime to block"
+)]
+fn the_dashboard_in_headless_chromium_shows_routes_and_opens_a_field_with_redacted_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let (monolith, coupon) = services_with(&dir, &["--quirks"]);
+    let file = config(&dir, &monolith, &coupon, "    mode: shadow");
+    let mut proxy = Running::start("msa-migrate", &["proxy", "--config", &file]);
+    let admin = proxy.next_url("admin");
+    for id in 1..=3 {
+        get(format!("{}/api/coupons/{id}", proxy.url));
+    }
+    for _ in 0..100 {
+        let report = get(format!("{admin}/shadow"));
+        if report["routes"].as_array().is_some_and(|r| {
+            r.iter()
+                .any(|r| r["route"] == "coupon-read" && r["compared"] == 3)
+        }) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let page = format!("{admin}/dashboard?route=coupon-read&path=%24.discountAmount");
+    let out = chromium(&["--dump-dom", &page], &dir.path().join("chromium"));
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains(r#"data-loaded="true""#),
+        "the page did not load its data:\n{dom}"
+    );
+    for shown in [
+        ">coupon-read<",
+        r#"class="stage shadow">shadow<"#,
+        ">$.discountAmount<",
+        ">type_changed<",
+        r#"class="legacy">1000<"#,
+        r#"class="candidate">"1000"<"#,
+    ] {
+        assert!(
+            dom.contains(shown),
+            "the dashboard does not show `{shown}`:\n{dom}"
+        );
+    }
+    // A picture for people, in the test's output directory.
+    let picture = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
+    let out = chromium(
+        &[
+            "--window-size=1280,900",
+            &format!("--screenshot={}", picture.display()),
+            &page,
+        ],
+        &dir.path().join("chromium"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::metadata(&picture).is_ok_and(|m| m.len() > 10_000),
+        "no screenshot at {}",
+        picture.display()
+    );
+}
