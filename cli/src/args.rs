@@ -154,6 +154,8 @@ pub enum ReportFormat {
     Json,
     /// A Markdown document, for a pull request or a runbook.
     Md,
+    /// A self-contained HTML page, with each field's redacted examples.
+    Html,
 }
 
 /// `msa-migrate shadow suggest-rules`.

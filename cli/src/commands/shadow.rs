@@ -161,6 +161,7 @@ pub(crate) fn report(args: &crate::args::ShadowReportArgs) -> anyhow::Result<Out
         crate::args::ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         crate::args::ReportFormat::Table => print!("{}", report_table(&routes)),
         crate::args::ReportFormat::Md => print!("{}", report_markdown(&routes)),
+        crate::args::ReportFormat::Html => print!("{}", report_html(&routes)),
     }
     let all_equal = routes
         .iter()
@@ -416,4 +417,93 @@ fn suggestions(route_name: &str, route: &serde_json::Value) -> String {
         }
     }
     yaml
+}
+
+/// Text made safe for HTML: examples come from upstream answers.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn report_html(routes: &[serde_json::Value]) -> String {
+    let mut out = String::from(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Shadow report</title>\n<style>\n\
+         body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d2330}table{border-collapse:collapse;width:100%;margin:8px 0}\n\
+         th,td{text-align:left;padding:5px 9px;border-bottom:1px solid #e4e7ec;vertical-align:top}th{color:#667085;font-size:12px}\n\
+         pre{margin:0;font:12px ui-monospace,monospace;white-space:pre-wrap;word-break:break-all}.high{color:#b42318;font-weight:600}\n\
+         .medium{color:#b54708}\n</style></head><body>\n<h1>Shadow report</h1>\n<table><tr><th>route</th><th>compared</th><th>equal</th>\
+         <th>match rate</th><th>95% lower bound</th><th>different</th><th>unanalysed</th><th>failed</th></tr>\n",
+    );
+    for route in routes {
+        let cells: Vec<String> = summary(route)
+            .iter()
+            .map(|c| format!("<td>{}</td>", escape(c)))
+            .collect();
+        out.push_str(&format!("<tr>{}</tr>\n", cells.join("")));
+    }
+    out.push_str("</table>\n");
+    for route in routes {
+        out.push_str(&format!("<h2>{}</h2>\n<table><tr><th>field</th><th>kind</th><th>severity</th><th>count</th><th>examples (legacy / new service)</th></tr>\n", escape(route["route"].as_str().unwrap_or("?"))));
+        for path in route["paths"].as_array().into_iter().flatten() {
+            let severity = path["severity"].as_str().unwrap_or("");
+            let examples: Vec<String> = path["examples"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|e| {
+                    format!(
+                        "<pre>{} / {}</pre>",
+                        escape(&e["legacy"].to_string()),
+                        escape(&e["candidate"].to_string())
+                    )
+                })
+                .collect();
+            out.push_str(&format!(
+                "<tr><td><code>{}</code></td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>\n",
+                escape(path["path"].as_str().unwrap_or("-")),
+                escape(path["kind"].as_str().unwrap_or("-")),
+                escape(severity),
+                escape(severity),
+                number(&path["count"]),
+                examples.join(""),
+            ));
+        }
+        out.push_str("</table>\n");
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::report_html;
+
+    #[test]
+    fn html_reports_escape_what_upstreams_answered() {
+        let route = json!({
+            "route": "coupon-read", "compared": 1, "equal": 0, "different": {"high": 1},
+            "paths": [{"path": "$.name", "kind": "value_changed", "severity": "medium", "count": 1,
+                       "examples": [{"legacy": "<script>alert(1)</script>", "candidate": "Tom & Jerry"}]}],
+        });
+        let html = report_html(&[route]);
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+                && html.contains("Tom &amp; Jerry"),
+            "{html}"
+        );
+        assert!(html.contains("<td>coupon-read</td>"));
+    }
 }

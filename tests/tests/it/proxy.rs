@@ -293,6 +293,13 @@ fn shadow_report_reads_what_the_running_proxy_stored() {
                 markdown.contains("| coupon-read | 5 | 0 | 0.00% |"),
                 "{markdown}"
             );
+            let (code, html, _) = report("html");
+            assert_eq!(code, Some(1));
+            assert!(
+                html.contains("<code>$.discountAmount</code>")
+                    && html.contains("<pre>1000 / &quot;1000&quot;</pre>"),
+                "{html}"
+            );
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
