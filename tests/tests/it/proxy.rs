@@ -508,3 +508,117 @@ fn the_dashboard_in_headless_chromium_shows_routes_and_opens_a_field_with_redact
         picture.display()
     );
 }
+
+/// One round of shadowing a user's coupon list through a fresh proxy whose
+/// `user-coupons` route has `rules` (YAML, top level); returns the route's
+/// stored report and the rules suggest-rules writes for it.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a synchronous test: there is no runtime to block"
+)]
+fn shadow_round(monolith: &Running, coupon: &Running, rules: &str) -> (Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let indented: String = rules.lines().map(|l| format!("        {l}\n")).collect();
+    let mode = if rules.trim().is_empty() {
+        "    mode: shadow".to_owned()
+    } else {
+        format!("    mode: shadow\n    shadow:\n      rules:\n{indented}")
+    };
+    let file = config(&dir, monolith, coupon, mode.trim_end());
+    let proxy = Running::start("msa-migrate", &["proxy", "--config", &file]);
+    for _ in 0..3 {
+        get(format!("{}/api/users/5/coupons", proxy.url));
+    }
+    let store = dir.path().join("msa-shadow.db").display().to_string();
+    let msa = |args: &[&str]| {
+        let out = std::process::Command::new(crate::support::workspace_binary("msa-migrate"))
+            .args(args)
+            .output()
+            .unwrap();
+        // Exit 2 while the proxy has not saved this route yet: keep polling.
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for _ in 0..100 {
+        let report: Value = serde_json::from_str(&msa(&[
+            "shadow",
+            "report",
+            "user-coupons",
+            "--store",
+            &store,
+            "--format",
+            "json",
+        ]))
+        .unwrap_or_default();
+        if report["routes"][0]["compared"] == 3 {
+            let suggested = msa(&["shadow", "suggest-rules", "user-coupons", "--store", &store]);
+            return (report["routes"][0].clone(), suggested);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the store never showed 3 compared lists");
+}
+
+#[test]
+fn every_quirk_is_found_and_accepted_rules_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (monolith, coupon) = services_with(&dir, &["--quirks"]);
+    // User 5 holds coupons 1, 2 and 3 in both services: the new service lists them newest first.
+    let client = reqwest::blocking::Client::new();
+    for id in 1..=3 {
+        for service in [&monolith, &coupon] {
+            let issued = client
+                .post(format!("{}/api/coupons/{id}/issue", service.url))
+                .json(&serde_json::json!({"userId": 5}))
+                .send()
+                .unwrap();
+            assert_eq!(issued.status(), 201);
+        }
+    }
+    let kinds = |route: &Value| -> Vec<String> {
+        route["paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {}",
+                    p["path"].as_str().unwrap(),
+                    p["kind"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+
+    // Round 1, strict: the amounts as strings, the offset timestamps and the order.
+    let (first, suggested_first) = shadow_round(&monolith, &coupon, "");
+    assert_eq!(first["equal"], 0, "{first}");
+    assert!(
+        kinds(&first).contains(&"$.coupons[0].discountAmount type_changed".to_owned()),
+        "{:?}",
+        kinds(&first)
+    );
+    assert!(
+        suggested_first.contains("string_number: true"),
+        "{suggested_first}"
+    );
+
+    // Round 2 with those rules: what is left is the order alone.
+    let (second, suggested_second) = shadow_round(&monolith, &coupon, &suggested_first);
+    assert_eq!(kinds(&second), ["$.coupons order_only"], "{second}");
+    assert!(
+        suggested_second.contains("unordered:") && suggested_second.contains("- \"$.coupons\""),
+        "{suggested_second}"
+    );
+
+    // Round 3 with every accepted rule: nothing else differs.
+    let (third, _) = shadow_round(
+        &monolith,
+        &coupon,
+        &format!("{suggested_first}{suggested_second}"),
+    );
+    assert_eq!(
+        (third["equal"].as_u64(), third["compared"].as_u64()),
+        (Some(3), Some(3)),
+        "{third}"
+    );
+}
