@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -18,7 +19,7 @@ use crate::config::{PathMatch, ProxyConfig, Stage};
 use crate::headers;
 use crate::metrics::{Metrics, RouteMetrics, Side, UNCLAIMED};
 use crate::routes::RouteTable;
-use crate::shadow::{Captured, Job, Mirror, Tee};
+use crate::shadow::{Captured, Job, Mirror, RouteSlot, Tee};
 use crate::split;
 use crate::upstream::{Upstream, UpstreamError};
 
@@ -36,6 +37,8 @@ pub struct Proxy {
     route_upstreams: Vec<Arc<Upstream>>,
     /// Each route's noise baseline (a second legacy instance), if it has one.
     route_baselines: Vec<Option<Arc<Upstream>>>,
+    /// Copies of each route queued or in flight now, kept across reloads by route name.
+    route_in_flight: Vec<Arc<AtomicUsize>>,
     legacy: Arc<Upstream>,
     /// The stage each route is in, by route index.
     stages: Vec<Stage>,
@@ -96,6 +99,17 @@ impl Proxy {
                     .map(|name| Arc::clone(&upstreams[name]))
             })
             .collect();
+        let route_in_flight = config
+            .routes
+            .iter()
+            .map(|r| {
+                let kept = previous.and_then(|p| {
+                    let index = p.config.routes.iter().position(|old| old.name == r.name)?;
+                    Some(Arc::clone(&p.route_in_flight[index]))
+                });
+                kept.unwrap_or_default()
+            })
+            .collect();
         let legacy = Arc::clone(&upstreams[&config.legacy]);
         let stages: Vec<Stage> = config
             .routes
@@ -123,6 +137,7 @@ impl Proxy {
             upstreams,
             route_upstreams,
             route_baselines,
+            route_in_flight,
             legacy,
             stages,
             route_metrics,
@@ -364,6 +379,11 @@ impl Proxy {
             mirror.skip(&route.name, "circuit_open");
             return Ok((body::boxed(Limited::new(incoming, max)), None));
         }
+        let Some(slot) = RouteSlot::take(&self.route_in_flight[id], route.shadow.max_in_flight)
+        else {
+            mirror.skip(&route.name, "route_full");
+            return Ok((body::boxed(Limited::new(incoming, max)), None));
+        };
         let cap = route.shadow.max_body_bytes;
         let cap_usize = usize::try_from(cap).unwrap_or(usize::MAX);
         if !bodyless && declared.is_none_or(|len| len > cap) {
@@ -404,6 +424,7 @@ impl Proxy {
             timeout: route.shadow.timeout,
             max_body: cap_usize,
             primary,
+            slot,
         };
         let queued = mirror.offer(job);
         Ok((body::full(bytes), queued.then_some((done, cap_usize))))

@@ -66,6 +66,34 @@ pub(crate) struct Job {
     pub(crate) timeout: Duration,
     pub(crate) max_body: usize,
     pub(crate) primary: oneshot::Receiver<Captured>,
+    /// Holds one of the route's in-flight slots until the job is done.
+    pub(crate) slot: RouteSlot,
+}
+
+/// One of a route's in-flight slots; given back when dropped.
+#[derive(Debug)]
+pub(crate) struct RouteSlot(Arc<std::sync::atomic::AtomicUsize>);
+
+impl RouteSlot {
+    /// Takes a slot of `in_flight` unless `limit` are taken.
+    pub(crate) fn take(
+        in_flight: &Arc<std::sync::atomic::AtomicUsize>,
+        limit: usize,
+    ) -> Option<Self> {
+        use std::sync::atomic::Ordering;
+        in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(Arc::clone(in_flight)))
+    }
+}
+
+impl Drop for RouteSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 /// The queue and its workers.
@@ -125,6 +153,8 @@ async fn run(job: Job, sink: &Arc<dyn ShadowSink>) {
         timeout,
         max_body,
         primary,
+        // Held until the copy is done, then the route's slot is free again.
+        slot: _slot,
     } = job;
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let candidate = ask(&upstream, request.clone(), timeout, max_body);

@@ -84,6 +84,9 @@ pub struct ShadowConfig {
     pub noise_baseline: Option<String>,
     /// Paths always redacted in kept examples (personal-data patterns are masked everywhere anyway).
     pub redact: Arc<RedactPaths>,
+    /// Copies of this route queued or in flight at most, so one busy route
+    /// cannot take every slot of the shared mirror.
+    pub max_in_flight: usize,
 }
 
 impl Default for ShadowConfig {
@@ -97,6 +100,7 @@ impl Default for ShadowConfig {
             rules: Arc::default(),
             noise_baseline: None,
             redact: Arc::default(),
+            max_in_flight: 256,
         }
     }
 }
@@ -853,6 +857,11 @@ fn resolve_shadow(
             }
             baseline.value.clone()
         }),
+        max_in_flight: raw
+            .value
+            .max_in_flight
+            .unwrap_or(defaults.max_in_flight)
+            .max(1),
         redact: match &raw.value.redact {
             None => Arc::default(),
             Some(paths) => match RedactPaths::parse(&paths.value) {

@@ -82,6 +82,8 @@ pub(crate) struct RawShadow {
     /// Paths whose values are always replaced in kept examples (beyond the
     /// personal-data patterns masked everywhere).
     pub(crate) redact: Option<Spanned<Vec<String>>>,
+    /// Copies of this route queued or in flight at most.
+    pub(crate) max_in_flight: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -367,3 +367,35 @@ async fn pairs_that_differ_only_in_noise_are_counted_as_such() {
     assert_eq!(route["match_rate_excluding_noise"], 1.0);
     assert_eq!(path(&route, "$.nonce")["noise"]["verdict"], "noise");
 }
+
+#[tokio::test]
+async fn a_route_takes_at_most_its_own_share_of_the_mirror() {
+    let legacy = Upstream::start("legacy").await;
+    let slow = Upstream::start_with_delay("coupon", Duration::from_millis(500)).await;
+    // The shared mirror has room; the route allows one copy at a time.
+    let yaml = config(
+        &legacy.addr.to_string(),
+        &slow.addr.to_string(),
+        "    shadow:\n      max_in_flight: 1\n",
+        "mirror:\n  queue: 100\n  concurrency: 8\n",
+    );
+    let proxy = Running::start(&yaml, None).await;
+    let client = client();
+    for id in 0..10 {
+        let response = client
+            .get(format!("http://{}/api/coupons/{id}", proxy.addr))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let route = eventually(&proxy, |r| {
+        r["skipped"]["route_full"].as_u64().unwrap_or(0) > 0
+    })
+    .await;
+    assert!(
+        route["skipped"]["route_full"].as_u64().unwrap() >= 5,
+        "{route}"
+    );
+    assert!(slow.hits() <= 3, "one copy at a time: {}", slow.hits());
+}
