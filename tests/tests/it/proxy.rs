@@ -295,9 +295,13 @@ fn shadow_report_reads_what_the_running_proxy_stored() {
             );
             let (code, html, _) = report("html");
             assert_eq!(code, Some(1));
+            // Examples are a random sample of three of the five pairs.
+            let example = |n: &str| format!("<pre>{n} / &quot;{n}&quot;</pre>");
             assert!(
                 html.contains("<code>$.discountAmount</code>")
-                    && html.contains("<pre>1000 / &quot;1000&quot;</pre>"),
+                    && ["1000", "2000", "3000", "5000", "500"]
+                        .iter()
+                        .any(|n| html.contains(&example(n))),
                 "{html}"
             );
             return;
