@@ -186,41 +186,34 @@ impl ShadowStore {
                 )
             })
             .collect();
+        // The same upsert on either engine, in its own placeholder syntax.
+        macro_rules! upsert_all {
+            ($pool:expr, $statement:literal) => {{
+                let mut tx = $pool.begin().await.map_err(failed)?;
+                for (route, text) in &rows {
+                    sqlx::query($statement)
+                        .bind(&self.replica)
+                        .bind(route)
+                        .bind(text)
+                        .bind(&now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(failed)?;
+                }
+                tx.commit().await.map_err(failed)
+            }};
+        }
         match &self.pool {
-            Pool::Sqlite(p) => {
-                let mut tx = p.begin().await.map_err(failed)?;
-                for (route, text) in &rows {
-                    sqlx::query(
-                        "INSERT INTO shadow_routes (replica, route, results, updated_at) VALUES (?, ?, ?, ?) \
-                         ON CONFLICT (replica, route) DO UPDATE SET results = excluded.results, updated_at = excluded.updated_at",
-                    )
-                    .bind(&self.replica)
-                    .bind(route)
-                    .bind(text)
-                    .bind(&now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(failed)?;
-                }
-                tx.commit().await.map_err(failed)
-            }
-            Pool::Postgres(p) => {
-                let mut tx = p.begin().await.map_err(failed)?;
-                for (route, text) in &rows {
-                    sqlx::query(
-                        "INSERT INTO shadow_routes (replica, route, results, updated_at) VALUES ($1, $2, $3, $4) \
-                         ON CONFLICT (replica, route) DO UPDATE SET results = excluded.results, updated_at = excluded.updated_at",
-                    )
-                    .bind(&self.replica)
-                    .bind(route)
-                    .bind(text)
-                    .bind(&now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(failed)?;
-                }
-                tx.commit().await.map_err(failed)
-            }
+            Pool::Sqlite(p) => upsert_all!(
+                p,
+                "INSERT INTO shadow_routes (replica, route, results, updated_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (replica, route) DO UPDATE SET results = excluded.results, updated_at = excluded.updated_at"
+            ),
+            Pool::Postgres(p) => upsert_all!(
+                p,
+                "INSERT INTO shadow_routes (replica, route, results, updated_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (replica, route) DO UPDATE SET results = excluded.results, updated_at = excluded.updated_at"
+            ),
         }
     }
 
