@@ -74,13 +74,14 @@ pub struct Live {
 }
 
 impl Live {
-    /// Loads the configuration file and the saved stages.
+    /// Loads the configuration file and the saved stages (within a Tokio runtime).
     pub fn load(path: &Path) -> Result<Arc<Self>, StartError> {
         let config = config::load(path)?;
         Ok(Self::new(config, path.to_owned())?)
     }
 
-    /// Starts from a validated configuration that came from `source`.
+    /// Starts from a validated configuration that came from `source`. Must be
+    /// called within a Tokio runtime: it starts the shadow mirror's workers.
     pub fn new(config: ProxyConfig, source: PathBuf) -> Result<Arc<Self>, StateError> {
         let store = FileStore::new(config.state_file.clone(), config.audit_log.clone());
         let saved = store.load()?;
