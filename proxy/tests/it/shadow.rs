@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{Running, Upstream, client, dead_port};
+use crate::support::{Running, Upstream, client, dead_port, eventually};
 
 fn config(legacy: &str, coupon: &str, shadow: &str, mirror: &str) -> String {
     format!(
@@ -26,34 +26,6 @@ routes:
     mode: shadow
 {shadow}"
     )
-}
-
-async fn report(proxy: &Running) -> Value {
-    let url = format!("http://{}/shadow", proxy.admin);
-    client()
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-/// Waits until the shadow report for `coupons` satisfies `done`.
-async fn eventually(proxy: &Running, done: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..100 {
-        let report = report(proxy).await;
-        if report["routes"]
-            .as_array()
-            .and_then(|r| r.first())
-            .is_some_and(&done)
-        {
-            return report["routes"][0].clone();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the shadow report never got there: {}", report(proxy).await);
 }
 
 #[tokio::test]

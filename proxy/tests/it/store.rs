@@ -1,12 +1,10 @@
 //! The shadow store on PostgreSQL: results of a proxy reach a shared
 //! database and a report reads them back.
 
-use std::time::Duration;
-
 use msa_proxy::shadow_store::ShadowStore;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
-use crate::support::{Running, Upstream, client};
+use crate::support::{Running, Upstream, client, eventually};
 
 /// A fresh database on the test server (MSA_TEST_PG_URL), dropped afterwards.
 struct FreshDatabase {
@@ -68,7 +66,7 @@ async fn shadow_results_are_kept_in_postgresql_and_survive_a_restart() {
     }
     let dir = std::sync::Arc::clone(&proxy.dir);
     // Once the copies are compared, stop: the final save happens on the way out.
-    compared(&proxy, 4).await;
+    eventually(&proxy, |r| r["compared"] == 4).await;
     proxy.stop().await;
 
     let store = ShadowStore::open_existing(std::path::Path::new(&database.url))
@@ -84,7 +82,7 @@ async fn shadow_results_are_kept_in_postgresql_and_survive_a_restart() {
         .await
         .unwrap();
     response.bytes().await.unwrap();
-    compared(&restarted, 5).await;
+    eventually(&restarted, |r| r["compared"] == 5).await;
     restarted.stop().await;
     let report = store.report(Some("coupons")).await.unwrap();
     assert_eq!(
@@ -93,23 +91,4 @@ async fn shadow_results_are_kept_in_postgresql_and_survive_a_restart() {
     );
     drop(store);
     database.drop_it().await;
-}
-
-/// Waits until the proxy's own report has compared `n` pairs of `coupons`.
-async fn compared(proxy: &Running, n: u64) {
-    for _ in 0..100 {
-        let report: serde_json::Value = client()
-            .get(format!("http://{}/shadow", proxy.admin))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if report["routes"][0]["compared"] == n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the proxy never compared {n} pairs");
 }

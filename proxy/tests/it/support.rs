@@ -226,3 +226,35 @@ pub(crate) async fn raw_exchange_closing(proxy: SocketAddr, request: &[u8]) -> (
         .is_ok();
     (String::from_utf8_lossy(&answer).into_owned(), closed)
 }
+
+/// The proxy's shadow report (`GET /shadow` on its admin API).
+pub(crate) async fn shadow_report(proxy: &Running) -> Value {
+    let url = format!("http://{}/shadow", proxy.admin);
+    client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Waits until the first route of the proxy's shadow report satisfies `done`, and returns it.
+pub(crate) async fn eventually(proxy: &Running, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..100 {
+        let report = shadow_report(proxy).await;
+        if report["routes"]
+            .as_array()
+            .and_then(|r| r.first())
+            .is_some_and(&done)
+        {
+            return report["routes"][0].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the shadow report never got there: {}",
+        shadow_report(proxy).await
+    );
+}

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
-use crate::support::Running;
+use crate::support::{Running, msa_migrate, stored_route};
 
 /// Writes the proxy's configuration into the test's directory (its state file
 /// and audit log land beside it) and returns its path.
@@ -245,10 +245,6 @@ fn once_the_rules_for_its_quirks_are_accepted_the_coupon_service_matches() {
 }
 
 #[test]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "a synchronous test: there is no runtime to block"
-)]
 fn shadow_report_reads_what_the_running_proxy_stored() {
     let dir = tempfile::tempdir().unwrap();
     let (monolith, coupon) = services_with(&dir, &["--quirks"]);
@@ -258,67 +254,43 @@ fn shadow_report_reads_what_the_running_proxy_stored() {
         get(format!("{}/api/coupons/{id}", proxy.url));
     }
     let store = dir.path().join("msa-shadow.db").display().to_string();
+    stored_route(&store, "coupon-read", 5);
     let report = |format: &str| {
-        let out = std::process::Command::new(crate::support::workspace_binary("msa-migrate"))
-            .args([
-                "shadow",
-                "report",
-                "coupon-read",
-                "--store",
-                &store,
-                "--format",
-                format,
-            ])
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        )
+        msa_migrate(&[
+            "shadow",
+            "report",
+            "coupon-read",
+            "--store",
+            &store,
+            "--format",
+            format,
+        ])
     };
-    // The proxy writes its results every 2 s.
-    for _ in 0..100 {
-        let (code, stdout, _) = report("json");
-        if code == Some(1)
-            && serde_json::from_str::<Value>(&stdout).is_ok_and(|r| r["routes"][0]["compared"] == 5)
-        {
-            let (code, markdown, stderr) = report("md");
-            assert_eq!(code, Some(1), "{stderr}");
-            assert!(
-                markdown.contains("| `$.discountAmount` | type_changed | high | 5 |"),
-                "{markdown}"
-            );
-            assert!(
-                markdown.contains("| coupon-read | 5 | 0 | 0.00% |"),
-                "{markdown}"
-            );
-            let (code, html, _) = report("html");
-            assert_eq!(code, Some(1));
-            // Examples are a random sample of three of the five pairs.
-            let example = |n: &str| format!("<pre>{n} / &quot;{n}&quot;</pre>");
-            assert!(
-                html.contains("<code>$.discountAmount</code>")
-                    && ["1000", "2000", "3000", "5000", "500"]
-                        .iter()
-                        .any(|n| html.contains(&example(n))),
-                "{html}"
-            );
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!(
-        "the store never showed 5 compared pairs: {:?}",
-        report("json")
+
+    let (code, markdown, stderr) = report("md");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        markdown.contains("| `$.discountAmount` | type_changed | high | 5 |"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| coupon-read | 5 | 0 | 0.00% |"),
+        "{markdown}"
+    );
+    let (code, html, _) = report("html");
+    assert_eq!(code, Some(1));
+    // Examples are a random sample of three of the five pairs.
+    let example = |n: &str| format!("<pre>{n} / &quot;{n}&quot;</pre>");
+    assert!(
+        html.contains("<code>$.discountAmount</code>")
+            && ["1000", "2000", "3000", "5000", "500"]
+                .iter()
+                .any(|n| html.contains(&example(n))),
+        "{html}"
     );
 }
 
 #[test]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "a synchronous test: there is no runtime to block"
-)]
 fn suggested_rules_once_accepted_leave_no_difference() {
     let dir = tempfile::tempdir().unwrap();
     let (monolith, coupon) = services_with(&dir, &["--quirks"]);
@@ -328,35 +300,10 @@ fn suggested_rules_once_accepted_leave_no_difference() {
         get(format!("{}/api/coupons/{id}", proxy.url));
     }
     let path = |name: &str| dir.path().join(name).display().to_string();
-    let msa = |args: &[&str]| {
-        let out = std::process::Command::new(crate::support::workspace_binary("msa-migrate"))
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        )
-    };
     let store = path("msa-shadow.db");
     let rules = path("suggested.yaml");
-    for _ in 0..100 {
-        let (_, json, _) = msa(&[
-            "shadow",
-            "report",
-            "coupon-read",
-            "--store",
-            &store,
-            "--format",
-            "json",
-        ]);
-        if serde_json::from_str::<Value>(&json).is_ok_and(|r| r["routes"][0]["compared"] == 5) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let (code, _, stderr) = msa(&[
+    stored_route(&store, "coupon-read", 5);
+    let (code, _, stderr) = msa_migrate(&[
         "shadow",
         "suggest-rules",
         "coupon-read",
@@ -395,7 +342,7 @@ fn suggested_rules_once_accepted_leave_no_difference() {
             .unwrap(),
     )
     .unwrap();
-    let (strict, _, _) = msa(&[
+    let (strict, _, _) = msa_migrate(&[
         "shadow",
         "diff",
         "--legacy",
@@ -404,7 +351,7 @@ fn suggested_rules_once_accepted_leave_no_difference() {
         &path("coupon.json"),
     ]);
     assert_eq!(strict, Some(1), "without the rules the quirks differ");
-    let (code, stdout, stderr) = msa(&[
+    let (code, stdout, stderr) = msa_migrate(&[
         "shadow",
         "diff",
         "--legacy",
@@ -516,10 +463,6 @@ fn the_dashboard_in_headless_chromium_shows_routes_and_opens_a_field_with_redact
 /// One round of shadowing a user's coupon list through a fresh proxy whose
 /// `user-coupons` route has `rules` (YAML, top level); returns the route's
 /// stored report and the rules suggest-rules writes for it.
-#[allow(
-    clippy::disallowed_methods,
-    reason = "a synchronous test: there is no runtime to block"
-)]
 fn shadow_round(monolith: &Running, coupon: &Running, rules: &str) -> (Value, String) {
     let dir = tempfile::tempdir().unwrap();
     let indented: String = rules.lines().map(|l| format!("        {l}\n")).collect();
@@ -534,32 +477,10 @@ fn shadow_round(monolith: &Running, coupon: &Running, rules: &str) -> (Value, St
         get(format!("{}/api/users/5/coupons", proxy.url));
     }
     let store = dir.path().join("msa-shadow.db").display().to_string();
-    let msa = |args: &[&str]| {
-        let out = std::process::Command::new(crate::support::workspace_binary("msa-migrate"))
-            .args(args)
-            .output()
-            .unwrap();
-        // Exit 2 while the proxy has not saved this route yet: keep polling.
-        String::from_utf8(out.stdout).unwrap()
-    };
-    for _ in 0..100 {
-        let report: Value = serde_json::from_str(&msa(&[
-            "shadow",
-            "report",
-            "user-coupons",
-            "--store",
-            &store,
-            "--format",
-            "json",
-        ]))
-        .unwrap_or_default();
-        if report["routes"][0]["compared"] == 3 {
-            let suggested = msa(&["shadow", "suggest-rules", "user-coupons", "--store", &store]);
-            return (report["routes"][0].clone(), suggested);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("the store never showed 3 compared lists");
+    let route = stored_route(&store, "user-coupons", 3);
+    let (_, suggested, _) =
+        msa_migrate(&["shadow", "suggest-rules", "user-coupons", "--store", &store]);
+    (route, suggested)
 }
 
 #[test]

@@ -76,3 +76,44 @@ impl Drop for Running {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `msa-migrate ARGS` to its end: exit code, stdout, stderr.
+pub(crate) fn msa_migrate(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(workspace_binary("msa-migrate"))
+        .args(args)
+        .output()
+        .expect("msa-migrate runs");
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).expect("UTF-8 output"),
+        String::from_utf8(out.stderr).expect("UTF-8 errors"),
+    )
+}
+
+/// Waits until the shadow store at `store` has `compared` pairs for `route`
+/// (a running proxy writes every 2 s) and returns that route's report.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a synchronous helper: there is no runtime to block"
+)]
+pub(crate) fn stored_route(store: &str, route: &str, compared: u64) -> serde_json::Value {
+    let ask = || {
+        msa_migrate(&[
+            "shadow", "report", route, "--store", store, "--format", "json",
+        ])
+    };
+    for _ in 0..100 {
+        // Exit 2 until the proxy has saved this route: keep asking.
+        let (_, stdout, _) = ask();
+        if let Ok(report) = serde_json::from_str::<serde_json::Value>(&stdout)
+            && report["routes"][0]["compared"] == compared
+        {
+            return report["routes"][0].clone();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!(
+        "the store never showed {compared} compared pairs for {route}: {:?}",
+        ask()
+    );
+}
