@@ -2,9 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{
-    Upstream, client, dead_port, raw_exchange, raw_exchange_closing, start_proxy,
-};
+use crate::support::{DeadPort, Upstream, client, raw_exchange, raw_exchange_closing, start_proxy};
 
 fn config(legacy: &str, new: &str, routes: &str) -> String {
     format!(
@@ -22,7 +20,8 @@ const CUTOVER_WITH_FALLBACK: &str = "
 
 #[tokio::test]
 async fn a_dead_upstream_gets_a_json_502_naming_it_without_hanging() {
-    let dead = format!("127.0.0.1:{}", dead_port().await);
+    let dead_port = DeadPort::reserve();
+    let dead = dead_port.addr.to_string();
     let proxy =
         start_proxy(&config(&dead, &dead, "  []\n").replace("routes:\n  []", "routes: []")).await;
     let started = Instant::now();
@@ -49,7 +48,8 @@ async fn a_dead_upstream_gets_a_json_502_naming_it_without_hanging() {
 #[tokio::test]
 async fn cutover_falls_back_to_legacy_for_reads_only_when_the_new_service_is_down() {
     let legacy = Upstream::start("legacy").await;
-    let dead = format!("127.0.0.1:{}", dead_port().await);
+    let dead_port = DeadPort::reserve();
+    let dead = dead_port.addr.to_string();
     let proxy = start_proxy(&config(
         &legacy.addr.to_string(),
         &dead,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Running, Upstream, client, dead_port};
+use crate::support::{DeadPort, Running, Upstream, client};
 
 const TOKEN: &str = "s3cret-admin-token";
 
@@ -386,7 +386,8 @@ async fn reloading_under_load_fails_no_request() {
 #[tokio::test]
 async fn an_open_circuit_fails_fast_and_cutover_reads_fall_back() {
     let legacy = Upstream::start("legacy").await;
-    let dead = format!("127.0.0.1:{}", dead_port().await);
+    let dead_port = DeadPort::reserve();
+    let dead = dead_port.addr.to_string();
     let proxy = start(&config(
         &legacy.addr.to_string(),
         &dead,

@@ -104,10 +104,27 @@ impl Upstream {
     }
 }
 
-/// A loopback port with nothing listening on it.
-pub(crate) async fn dead_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap().port()
+/// A loopback address that refuses every connection for as long as it lives.
+///
+/// The socket is bound but never listens, so connecting gets a reset at once,
+/// and the port stays reserved: a port freed by a dropped listener can be
+/// handed to the next `bind(0)` (the proxy's own listener included), and a
+/// proxy forwarding to itself hangs until its request timeout.
+pub(crate) struct DeadPort {
+    _reserved: tokio::net::TcpSocket,
+    pub(crate) addr: SocketAddr,
+}
+
+impl DeadPort {
+    pub(crate) fn reserve() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = socket.local_addr().unwrap();
+        Self {
+            _reserved: socket,
+            addr,
+        }
+    }
 }
 
 /// Starts a proxy from YAML (with `listen: 127.0.0.1:0`) and returns its address.
