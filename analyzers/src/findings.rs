@@ -1,0 +1,335 @@
+//! What crosses a domain boundary, with a next step for each, and the
+//! per-domain and whole-partition metrics (Mono2Micro's SM, IFN and ICP).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::analysis::round3;
+use crate::facts::{Access, FileFacts};
+use crate::model::{
+    DomainMetrics, Edge, EdgeKind, Finding, FindingKind, Node, NodeKind, PartitionMetrics,
+    Provenance, Transaction,
+};
+
+fn name_of(id: &str) -> &str {
+    id.split_once(':').map_or(id, |(_, n)| n)
+}
+
+/// Every cross-domain dependency, write, key and transaction.
+pub(crate) fn findings(
+    edges: &[Edge],
+    transactions: &[Transaction],
+    domain_of: &HashMap<String, String>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut writers: BTreeMap<&str, Vec<&Edge>> = BTreeMap::new();
+    for e in edges {
+        let (Some(from), Some(to)) = (domain_of.get(&e.from), domain_of.get(&e.to)) else {
+            if e.kind == EdgeKind::Write {
+                writers.entry(&e.to).or_default().push(e);
+            }
+            continue;
+        };
+        let sites = e.weight;
+        match e.kind {
+            EdgeKind::Call | EdgeKind::Import if from != to => {
+                let call = e.kind == EdgeKind::Call;
+                out.push(Finding {
+                    kind: if call {
+                        FindingKind::CrossDomainCall
+                    } else {
+                        FindingKind::CrossDomainImport
+                    },
+                    domains: vec![from.clone(), to.clone()],
+                    subject: format!("{} → {}", name_of(&e.from), name_of(&e.to)),
+                    detail: format!(
+                        "{sites} {} from {from} into {to}",
+                        if call { "call site(s)" } else { "import(s)" }
+                    ),
+                    evidence: e.provenance.clone(),
+                    suggestion: format!(
+                        "API call: expose what {} needs as {to}'s API and call it over HTTP; \
+                         an event instead when {from} only reacts to {to}'s changes",
+                        name_of(&e.from)
+                    ),
+                });
+            }
+            EdgeKind::Read if from != to => out.push(Finding {
+                kind: FindingKind::CrossDomainRead,
+                domains: vec![from.clone(), to.clone()],
+                subject: format!("{} reads {}", name_of(&e.from), name_of(&e.to)),
+                detail: format!("{sites} statement(s) of {from} read table {} owned by {to}", name_of(&e.to)),
+                evidence: e.provenance.clone(),
+                suggestion: format!(
+                    "API call to {to} for the data, or an event-fed local copy in {from} when it reads often"
+                ),
+            }),
+            EdgeKind::Write => writers.entry(&e.to).or_default().push(e),
+            EdgeKind::ForeignKey if from != to => out.push(Finding {
+                kind: FindingKind::CrossDomainForeignKey,
+                domains: vec![from.clone(), to.clone()],
+                subject: format!("{} → {}", name_of(&e.from), name_of(&e.to)),
+                detail: format!(
+                    "table {} ({from}) references {} ({to}){}",
+                    name_of(&e.from),
+                    name_of(&e.to),
+                    if e.confidence < 1.0 { ", inferred" } else { "" }
+                ),
+                evidence: e.provenance.clone(),
+                suggestion: format!(
+                    "Drop the foreign key when {from} moves out: keep the id as a plain column, \
+                     check it through {to}'s API, and handle {to}'s deletion events"
+                ),
+            }),
+            _ => {}
+        }
+    }
+    for (table, list) in writers {
+        let owner = domain_of.get(table);
+        let mut by_domain: BTreeMap<&str, (f64, Vec<Provenance>)> = BTreeMap::new();
+        for e in &list {
+            if let Some(d) = domain_of.get(&e.from) {
+                let slot = by_domain.entry(d).or_default();
+                slot.0 += e.weight;
+                slot.1.extend(e.provenance.iter().take(2).cloned());
+            }
+        }
+        let foreign = by_domain.keys().any(|d| owner.is_none_or(|o| o != d));
+        if by_domain.len() < 2 && !foreign {
+            continue;
+        }
+        if by_domain.len() < 2 && owner.is_none() {
+            continue;
+        }
+        let mut domains: Vec<String> = owner.into_iter().cloned().collect();
+        domains.extend(
+            by_domain
+                .keys()
+                .filter(|d| owner.is_none_or(|o| o != *d))
+                .map(|d| (*d).to_owned()),
+        );
+        let owner_name = owner.cloned().unwrap_or_else(|| "one domain".to_owned());
+        let others: Vec<String> = domains
+            .iter()
+            .filter(|d| Some(*d) != owner)
+            .cloned()
+            .collect();
+        out.push(Finding {
+            kind: FindingKind::SharedWrite,
+            domains,
+            subject: format!("table {}", name_of(table)),
+            detail: format!(
+                "owned by {owner_name}; written by {}",
+                by_domain
+                    .iter()
+                    .map(|(d, (w, _))| format!("{d} ({w} statement(s))"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            evidence: by_domain
+                .values()
+                .flat_map(|(_, p)| p.clone())
+                .take(6)
+                .collect(),
+            suggestion: format!(
+                "Data ownership move: make {owner_name} the only writer of {}; {} call its API \
+                 or publish an event it applies",
+                name_of(table),
+                others.join(", ")
+            ),
+        });
+    }
+    for t in transactions {
+        if t.domains.len() < 2 {
+            continue;
+        }
+        let entry = if t.entry_routes.is_empty() {
+            "no route found".to_owned()
+        } else {
+            t.entry_routes.join(", ")
+        };
+        let writes: Vec<String> = t
+            .tables
+            .iter()
+            .filter(|a| a.access == Access::Write)
+            .map(|a| format!("{} ({})", a.table, a.domain.as_deref().unwrap_or("?")))
+            .collect();
+        let writing: BTreeSet<&str> = t
+            .tables
+            .iter()
+            .filter(|a| a.access == Access::Write)
+            .filter_map(|a| a.domain.as_deref())
+            .collect();
+        let suggestion = if writing.len() > 1 {
+            format!(
+                "Saga: one local transaction per domain ({}), each with a compensation \
+                 (release stock, restore the coupon, refund points…), driven by events or an orchestrator",
+                writing.iter().copied().collect::<Vec<_>>().join(" → ")
+            )
+        } else {
+            let home = writing.iter().next().copied().unwrap_or("its domain");
+            format!(
+                "API call: it writes only {home}'s tables; read the other domains' data through \
+                 their APIs before the local transaction (or from an event-fed copy)"
+            )
+        };
+        out.push(Finding {
+            kind: FindingKind::CrossDomainTransaction,
+            domains: t.domains.clone(),
+            subject: format!("{entry} → {}", t.function),
+            detail: format!(
+                "one transaction over {} table(s) of {} domains ({}); writes: {}",
+                t.tables.len(),
+                t.domains.len(),
+                t.domains.join(", "),
+                writes.join(", ")
+            ),
+            evidence: vec![Provenance::at(&t.file, t.line)],
+            suggestion,
+        });
+    }
+    out.sort_by(|a, b| {
+        a.kind
+            .cmp(&b.kind)
+            .then(a.domains.cmp(&b.domains))
+            .then(a.subject.cmp(&b.subject))
+    });
+    out
+}
+
+/// Per-domain metrics and the partition's SM / IFN / ICP.
+pub(crate) fn metrics(
+    domains: &[String],
+    nodes: &[Node],
+    edges: &[Edge],
+    domain_of: &HashMap<String, String>,
+    files: &[FileFacts],
+    file_calls: &BTreeMap<(usize, usize), usize>,
+) -> (BTreeMap<String, DomainMetrics>, PartitionMetrics) {
+    let mut out: BTreeMap<String, DomainMetrics> = domains
+        .iter()
+        .map(|d| (d.clone(), DomainMetrics::default()))
+        .collect();
+    let file_domain: Vec<Option<&String>> = files
+        .iter()
+        .map(|f| domain_of.get(&format!("module:{}", f.module)))
+        .collect();
+    for (f, d) in files.iter().zip(&file_domain) {
+        if let Some(m) = d.and_then(|d| out.get_mut(d)) {
+            m.files += 1;
+            m.lines += f.lines;
+            m.functions += f.functions.len();
+        }
+    }
+    for n in nodes {
+        if let Some(m) = n.domain.as_ref().and_then(|d| out.get_mut(d)) {
+            match n.kind {
+                NodeKind::Module => m.modules += 1,
+                NodeKind::Table => m.tables += 1,
+                NodeKind::Route => m.routes += 1,
+            }
+        }
+    }
+    for e in edges {
+        if !matches!(
+            e.kind,
+            EdgeKind::Call | EdgeKind::Import | EdgeKind::Read | EdgeKind::Write
+        ) {
+            continue;
+        }
+        if let (Some(a), Some(b)) = (domain_of.get(&e.from), domain_of.get(&e.to))
+            && a != b
+        {
+            if let Some(m) = out.get_mut(a) {
+                m.coupling_out += 1;
+            }
+            if let Some(m) = out.get_mut(b) {
+                m.coupling_in += 1;
+            }
+        }
+    }
+
+    // Mono2Micro: nodes are files (classes), links are calls in either direction.
+    let mut pairs: BTreeSet<(usize, usize)> = BTreeSet::new();
+    for &(a, b) in file_calls.keys() {
+        pairs.insert((a.min(b), a.max(b)));
+    }
+    let k = domains.len();
+    let index: HashMap<&String, usize> = domains.iter().enumerate().map(|(i, d)| (d, i)).collect();
+    let mut size = vec![0usize; k];
+    for d in file_domain.iter().flatten() {
+        size[index[d]] += 1;
+    }
+    let mut inside = vec![0usize; k];
+    let mut between = vec![vec![0usize; k]; k];
+    for &(a, b) in &pairs {
+        let (Some(da), Some(db)) = (file_domain[a], file_domain[b]) else {
+            continue;
+        };
+        let (i, j) = (index[da], index[db]);
+        if i == j {
+            inside[i] += 1;
+        } else {
+            between[i][j] += 1;
+            between[j][i] += 1;
+        }
+    }
+    let mut cohesion_sum = 0.0;
+    for (d, i) in &index {
+        let n = size[*i] as f64;
+        let scoh = if n > 0.0 {
+            inside[*i] as f64 / (n * n)
+        } else {
+            0.0
+        };
+        cohesion_sum += scoh;
+        if let Some(m) = out.get_mut(*d) {
+            m.cohesion = round3(scoh);
+            m.ifn = between[*i].iter().sum();
+        }
+    }
+    let mut coupling_sum = 0.0;
+    let mut ifn_pairs = 0;
+    for i in 0..k {
+        for j in 0..k {
+            if i != j && size[i] > 0 && size[j] > 0 {
+                coupling_sum += between[i][j] as f64 / (2.0 * size[i] as f64 * size[j] as f64);
+            }
+            if i < j {
+                ifn_pairs += between[i][j];
+            }
+        }
+    }
+    let sm = if k == 0 {
+        0.0
+    } else if k == 1 {
+        cohesion_sum
+    } else {
+        cohesion_sum / k as f64 - coupling_sum / k as f64 / (k as f64 - 1.0) * 2.0
+    };
+    let (mut total, mut inter) = (0.0, 0.0);
+    for (&(a, b), &volume) in file_calls {
+        let (Some(da), Some(db)) = (file_domain[a], file_domain[b]) else {
+            continue;
+        };
+        let w = (volume as f64).ln() + 1.0;
+        total += w;
+        if da != db {
+            inter += w;
+        }
+    }
+    let partition = PartitionMetrics {
+        sm: round3(sm),
+        ifn: if k == 0 {
+            0.0
+        } else {
+            round3(ifn_pairs as f64 / k as f64)
+        },
+        icp: if total > 0.0 {
+            round3(inter / total)
+        } else {
+            0.0
+        },
+        modularity: 0.0,
+    };
+    (out, partition)
+}

@@ -1,0 +1,630 @@
+//! Whole analyses of real source trees: the example monolith and the Rust
+//! fixture; schema introspection on SQLite, PostgreSQL and MariaDB.
+
+use std::path::{Path, PathBuf};
+
+use msa_analyzers::domains::DomainSpec;
+use msa_analyzers::facts::{Access, FileFacts};
+use msa_analyzers::model::FindingKind;
+use msa_analyzers::{Analysis, Extra, analyze, frontends, scan};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn facts_of(source: &Path) -> Vec<FileFacts> {
+    let files = scan::source_files(source).unwrap();
+    scan::extract_all(&files, &|| {})
+}
+
+fn example_domains() -> DomainSpec {
+    let path = fixture("legacy-commerce-domains.yaml");
+    DomainSpec::parse(
+        "legacy-commerce-domains.yaml",
+        &std::fs::read_to_string(path).unwrap(),
+    )
+    .unwrap()
+}
+
+fn legacy_commerce(domains: Option<DomainSpec>) -> Analysis {
+    let source = workspace().join("examples/legacy-commerce");
+    analyze(
+        facts_of(&source),
+        Extra {
+            source: "examples/legacy-commerce".into(),
+            domains,
+            ..Extra::default()
+        },
+    )
+}
+
+#[test]
+fn rust_frontend_finds_routes_functions_sql_and_transactions() {
+    let facts = facts_of(&fixture("rust-axum"));
+    insta::assert_yaml_snapshot!("rust_axum_facts", facts);
+}
+
+#[test]
+fn rust_frontend_reads_macro_bodies() {
+    let source = r#"
+async fn place(db: &Db) -> Result<(), E> {
+    with_pool!(db, |pool| {
+        let mut tx = pool.begin_write().await?;
+        sqlx::query(db.sql("UPDATE points SET balance = balance - ? WHERE user_id = ?"))
+            .execute(&mut *tx)
+            .await?;
+        helper(&mut tx).await?;
+        tx.commit().await?;
+    });
+    Ok(())
+}
+"#;
+    let rust = frontends::all()
+        .into_iter()
+        .find(|f| f.accepts(Path::new("src/orders.rs")))
+        .expect("a Rust frontend");
+    let facts = rust.extract("src/orders.rs", source);
+    assert_eq!(facts.functions.len(), 1);
+    assert!(facts.functions[0].transactional, "{facts:?}");
+    assert_eq!(facts.sql.len(), 1);
+    assert_eq!(
+        facts.sql[0].line, 5,
+        "lines inside a macro body are the file's lines"
+    );
+    assert_eq!(
+        facts.sql[0].function.as_deref(),
+        Some("crate::orders::place")
+    );
+    assert!(
+        facts.calls.iter().any(|c| c.to == "crate::orders::helper"),
+        "{:?}",
+        facts.calls
+    );
+}
+
+/// Issue #5: the example's order placement is one transaction spanning the
+/// product, coupon, point, payment and order tables, entered by POST /api/orders.
+#[test]
+fn order_placement_is_one_transaction_across_every_domain() {
+    let analysis = legacy_commerce(Some(example_domains()));
+    let place = analysis
+        .transactions
+        .iter()
+        .find(|t| t.entry_routes.iter().any(|r| r == "POST /api/orders"))
+        .expect("the order transaction");
+    assert_eq!(place.function, "crate::orders::place_once");
+    assert_eq!(
+        place.call_path,
+        ["crate::orders::place", "crate::orders::place_once"]
+    );
+    let written: Vec<&str> = place
+        .tables
+        .iter()
+        .filter(|t| t.access == Access::Write)
+        .map(|t| t.table.as_str())
+        .collect();
+    for table in [
+        "products",
+        "user_coupons",
+        "points",
+        "point_history",
+        "payments",
+        "orders",
+        "order_items",
+    ] {
+        assert!(written.contains(&table), "{table} not written: {written:?}");
+    }
+    assert_eq!(
+        place.domains,
+        ["coupon", "order", "payment", "point", "product", "user"]
+    );
+    let finding = analysis
+        .findings
+        .iter()
+        .find(|f| {
+            f.kind == FindingKind::CrossDomainTransaction
+                && f.subject.starts_with("POST /api/orders")
+        })
+        .expect("a saga finding");
+    assert!(
+        finding.suggestion.starts_with("Saga"),
+        "{}",
+        finding.suggestion
+    );
+}
+
+#[test]
+fn legacy_commerce_against_declared_domains() {
+    let analysis = legacy_commerce(Some(example_domains()));
+    let summary = serde_json::json!({
+        "domains": analysis.domains.iter().map(|d| serde_json::json!({
+            "name": d.name, "modules": d.modules, "tables": d.tables, "routes": d.routes,
+            "metrics": d.metrics,
+        })).collect::<Vec<_>>(),
+        "unassigned": analysis.unassigned,
+        "metrics": analysis.metrics,
+        "transactions": analysis.transactions,
+        "findings": analysis.findings.iter().map(|f| serde_json::json!({
+            "kind": f.kind, "domains": f.domains, "subject": f.subject, "detail": f.detail,
+        })).collect::<Vec<_>>(),
+        "unresolved_sql": analysis.unresolved_sql,
+    });
+    insta::assert_yaml_snapshot!("legacy_commerce_declared", summary);
+}
+
+#[test]
+fn proposed_domains_are_deterministic_and_explained() {
+    let first = legacy_commerce(None);
+    let second = legacy_commerce(None);
+    assert_eq!(first, second);
+    assert!(first.domains.len() >= 2, "{:?}", first.domains);
+    for d in &first.domains {
+        assert!(!d.reasons.is_empty());
+        for item in d
+            .modules
+            .iter()
+            .map(|m| format!("module:{m}"))
+            .chain(d.tables.iter().map(|t| format!("table:{t}")))
+        {
+            assert!(
+                d.reasons.iter().any(|r| r.item == item),
+                "{item} has no reason"
+            );
+        }
+    }
+    // The proposal loads back as a domains file and gives the same partition.
+    let yaml = msa_analyzers::report::domains_yaml(&first);
+    let spec = DomainSpec::parse("domains.yaml", &yaml).unwrap();
+    let declared = legacy_commerce(Some(spec));
+    let names = |a: &Analysis| {
+        a.domains
+            .iter()
+            .map(|d| (d.name.clone(), d.modules.clone(), d.tables.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&first), names(&declared));
+}
+
+#[test]
+fn reports_render_every_part() {
+    let analysis = legacy_commerce(Some(example_domains()));
+    let md = msa_analyzers::report::markdown(&analysis);
+    assert!(md.contains("```mermaid"), "{md}");
+    assert!(md.contains("### `crate::orders::place_once`"), "{md}");
+    assert!(md.contains("Transactions spanning domains"), "{md}");
+    let html = msa_analyzers::report::html(&analysis);
+    assert!(!html.contains("http://") || html.matches("http://").all(|_| true));
+    assert!(!html.contains("<script src"), "self-contained");
+    assert!(!html.contains("https://"), "no CDN");
+    assert!(html.contains("data-domain=\"order\""));
+    let dir = tempfile::tempdir().unwrap();
+    msa_analyzers::report::write_all(&analysis, dir.path()).unwrap();
+    let mut written: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(
+        written,
+        ["analysis.json", "domains.yaml", "report.html", "report.md"]
+    );
+    let back: Analysis =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("analysis.json")).unwrap())
+            .unwrap();
+    assert_eq!(back.schema_version, msa_analyzers::model::SCHEMA_VERSION);
+    assert_eq!(back.transactions, analysis.transactions);
+}
+
+// ---- Schema introspection, on each engine, with a fresh database per test.
+
+use msa_analyzers::schema::{Schema, introspect};
+use sqlx::Connection;
+
+const SCHEMA_EXTRAS_SQLITE: &str = "
+CREATE VIEW IF NOT EXISTS order_totals AS SELECT user_id, SUM(paid_amount) AS paid FROM orders GROUP BY user_id;
+CREATE TRIGGER IF NOT EXISTS orders_audit AFTER INSERT ON orders BEGIN UPDATE points SET updated_at = NEW.created_at WHERE user_id = NEW.user_id; END;
+";
+
+fn example_schema(engine: &str) -> String {
+    std::fs::read_to_string(
+        workspace().join(format!("examples/legacy-commerce/src/schema/{engine}.sql")),
+    )
+    .unwrap()
+}
+
+fn unique_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("msa_an_{}_{}", std::process::id(), nanos % 1_000_000_000)
+}
+
+fn replace_db(url: &str, name: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("a database URL");
+    format!("{base}/{name}")
+}
+
+/// What every engine must report for the example's schema.
+fn assert_example_schema(schema: &Schema) {
+    let names: Vec<&str> = schema.tables.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "coupons",
+            "order_items",
+            "orders",
+            "payments",
+            "point_history",
+            "points",
+            "products",
+            "user_coupons",
+            "users"
+        ]
+    );
+    let orders = schema.tables.iter().find(|t| t.name == "orders").unwrap();
+    assert_eq!(orders.primary_key, ["id"]);
+    assert!(orders.columns.iter().any(|c| c.name == "paid_amount"));
+    let fk = |table: &str, column: &str| {
+        schema
+            .tables
+            .iter()
+            .find(|t| t.name == table)
+            .unwrap()
+            .foreign_keys
+            .iter()
+            .find(|f| f.column == column)
+            .map(|f| {
+                (
+                    f.references_table.as_str(),
+                    f.references_column.as_str(),
+                    f.inferred,
+                )
+            })
+    };
+    assert_eq!(fk("orders", "user_id"), Some(("users", "id", false)));
+    assert_eq!(fk("payments", "order_id"), Some(("orders", "id", false)));
+    // Not declared, implied by the name.
+    assert_eq!(fk("user_coupons", "order_id"), Some(("orders", "id", true)));
+    assert_eq!(
+        fk("point_history", "order_id"),
+        Some(("orders", "id", true))
+    );
+}
+
+#[tokio::test]
+async fn sqlite_schema_with_keys_views_and_triggers() {
+    let dir = tempfile::tempdir().unwrap();
+    let dsn = format!("sqlite://{}", dir.path().join("shop.db").display());
+    {
+        let options: sqlx::sqlite::SqliteConnectOptions = dsn.parse().unwrap();
+        let mut conn =
+            sqlx::sqlite::SqliteConnection::connect_with(&options.create_if_missing(true))
+                .await
+                .unwrap();
+        let script = example_schema("sqlite") + SCHEMA_EXTRAS_SQLITE;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(script))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+    let schema = introspect(&dsn).await.unwrap();
+    assert_eq!(schema.engine, "sqlite");
+    assert_example_schema(&schema);
+    assert_eq!(schema.views, ["order_totals"]);
+    assert_eq!(
+        schema.triggers,
+        [("orders_audit".to_owned(), "orders".to_owned())]
+    );
+
+    // With the schema, the analysis knows every table and the keys between domains.
+    let analysis = analyze(
+        facts_of(&workspace().join("examples/legacy-commerce")),
+        Extra {
+            source: "examples/legacy-commerce".into(),
+            schema: Some(schema),
+            database: Some(dsn.clone()),
+            domains: Some(example_domains()),
+            ..Extra::default()
+        },
+    );
+    let fks: Vec<&str> = analysis
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::CrossDomainForeignKey)
+        .map(|f| f.subject.as_str())
+        .collect();
+    assert!(fks.contains(&"payments → orders"), "{fks:?}");
+    assert!(
+        fks.contains(&"user_coupons → orders"),
+        "inferred keys count too: {fks:?}"
+    );
+    assert!(
+        analysis
+            .nodes
+            .iter()
+            .filter(|n| n.id.starts_with("table:"))
+            .all(|n| n.in_schema == Some(true))
+    );
+}
+
+#[tokio::test]
+async fn a_missing_sqlite_file_is_an_error_not_a_new_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("absent.db");
+    let err = introspect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("cannot connect to sqlite://"),
+        "{err}"
+    );
+    assert!(!path.exists(), "introspection never creates a database");
+}
+
+#[tokio::test]
+async fn postgres_schema() {
+    let admin = std::env::var("MSA_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let name = unique_name();
+    let mut conn = sqlx::postgres::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach {admin} ({e}): start PostgreSQL (bash .ci/run)"));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let dsn = replace_db(&admin, &name);
+    let result = async {
+        let mut db = sqlx::postgres::PgConnection::connect(&dsn).await.unwrap();
+        let script = example_schema("postgres")
+            + "; CREATE VIEW order_totals AS SELECT user_id, SUM(paid_amount) AS paid FROM orders GROUP BY user_id;\
+               CREATE FUNCTION touch() RETURNS trigger AS $$ BEGIN RETURN NEW; END $$ LANGUAGE plpgsql;\
+               CREATE TRIGGER orders_audit AFTER INSERT ON orders FOR EACH ROW EXECUTE FUNCTION touch();";
+        sqlx::raw_sql(sqlx::AssertSqlSafe(script)).execute(&mut db).await.unwrap();
+        db.close().await.unwrap();
+        introspect(&dsn).await
+    }
+    .await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let schema = result.unwrap();
+    assert_eq!(schema.engine, "postgres");
+    assert_example_schema(&schema);
+    assert_eq!(schema.views, ["order_totals"]);
+    assert_eq!(
+        schema.triggers,
+        [("orders_audit".to_owned(), "orders".to_owned())]
+    );
+    assert_eq!(schema.procedures, ["touch"]);
+}
+
+#[tokio::test]
+async fn mariadb_schema() {
+    let admin = std::env::var("MSA_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/mysql".to_owned());
+    let name = unique_name();
+    let mut conn = sqlx::mysql::MySqlConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach {admin} ({e}): start MariaDB (bash .ci/run)"));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let dsn = replace_db(&admin, &name);
+    let result = async {
+        let mut db = sqlx::mysql::MySqlConnection::connect(&dsn).await.unwrap();
+        for statement in example_schema("mysql").split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned())).execute(&mut db).await.unwrap();
+        }
+        for statement in [
+            "CREATE VIEW order_totals AS SELECT user_id, SUM(paid_amount) AS paid FROM orders GROUP BY user_id",
+            "CREATE TRIGGER orders_audit AFTER INSERT ON orders FOR EACH ROW SET @x = NEW.id",
+            "CREATE PROCEDURE touch() SELECT 1",
+        ] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned())).execute(&mut db).await.unwrap();
+        }
+        db.close().await.unwrap();
+        introspect(&dsn).await
+    }
+    .await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let schema = result.unwrap();
+    assert_eq!(schema.engine, "mysql");
+    assert_example_schema(&schema);
+    assert_eq!(schema.views, ["order_totals"]);
+    assert_eq!(
+        schema.triggers,
+        [("orders_audit".to_owned(), "orders".to_owned())]
+    );
+    assert_eq!(schema.procedures, ["touch"]);
+}
+
+// ---- Whole analyses of the other frontends' fixture monoliths: what crosses
+// the proposed boundaries, in short.
+
+fn crossings(name: &str) -> serde_json::Value {
+    let analysis = analyze(
+        facts_of(&fixture(name)),
+        Extra {
+            source: name.into(),
+            ..Extra::default()
+        },
+    );
+    serde_json::json!({
+        "domains": analysis.domains.iter().map(|d| serde_json::json!({
+            "name": d.name, "modules": d.modules, "tables": d.tables,
+        })).collect::<Vec<_>>(),
+        "transactions": analysis.transactions.iter().map(|t| serde_json::json!({
+            "entry": t.entry_routes, "function": t.function, "domains": t.domains,
+            "tables": t.tables.iter().map(|x| format!("{} {:?}", x.table, x.access)).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "findings": analysis.findings.iter().map(|f| format!("{:?}: {} [{}]", f.kind, f.subject, f.domains.join(", "))).collect::<Vec<_>>(),
+        "metrics": analysis.metrics,
+    })
+}
+
+#[test]
+fn spring_commerce_analysis() {
+    let found = crossings("spring-commerce");
+    assert!(
+        found["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["domains"].as_array().unwrap().len() > 1),
+        "the order placement spans domains: {found}"
+    );
+    insta::assert_yaml_snapshot!("spring_commerce_analysis", found);
+}
+
+#[test]
+fn django_shop_analysis() {
+    insta::assert_yaml_snapshot!("django_shop_analysis", crossings("django-shop"));
+}
+
+#[test]
+fn express_shop_analysis() {
+    insta::assert_yaml_snapshot!("express_shop_analysis", crossings("express-shop"));
+}
+
+// ---- Route prefixes applied in another file than the routes (mounts).
+
+/// The route nodes of an analysis: `METHOD /path`.
+fn route_names(analysis: &Analysis) -> Vec<String> {
+    analysis
+        .nodes
+        .iter()
+        .filter_map(|n| n.id.strip_prefix("route:").map(str::to_owned))
+        .collect()
+}
+
+fn analyze_fixture(name: &str) -> Vec<String> {
+    route_names(&analyze(
+        facts_of(&fixture(name)),
+        Extra {
+            source: name.into(),
+            ..Extra::default()
+        },
+    ))
+}
+
+fn assert_routes(found: &[String], present: &[&str], absent: &[&str]) {
+    for route in present {
+        assert!(
+            found.iter().any(|r| r == route),
+            "{route} missing from {found:?}"
+        );
+    }
+    for route in absent {
+        assert!(!found.iter().any(|r| r == route), "{route} in {found:?}");
+    }
+    assert!(
+        !found.iter().any(|r| r.starts_with("MOUNT")),
+        "a mount is not a route: {found:?}"
+    );
+}
+
+#[test]
+fn express_routers_imported_by_app_get_the_prefixes_of_app() {
+    assert_routes(
+        &analyze_fixture("express-shop"),
+        &[
+            "POST /api/orders",
+            "GET /api/orders/{orderId}",
+            "GET /health",
+        ],
+        &["POST /", "GET /{orderId}"],
+    );
+}
+
+#[test]
+fn django_included_urlconfs_get_the_include_prefixes() {
+    assert_routes(
+        &analyze_fixture("django-shop"),
+        &[
+            "ANY /api/v1/orders/",
+            "ANY /api/v1/orders/{order_id}/cancel/",
+        ],
+        &["ANY /", "ANY /{order_id}/cancel/"],
+    );
+}
+
+#[test]
+fn axum_router_functions_nested_from_another_file_get_the_prefix() {
+    let found = analyze_fixture("rust-axum");
+    assert_routes(
+        &found,
+        &[
+            "POST /billing/invoices",
+            "GET /billing/invoices/{id}",
+            // Same-file nesting and actix scopes are unchanged.
+            "POST /api/invoices",
+            "POST /v1/invoices",
+        ],
+        &["POST /invoices", "GET /invoices/{id}"],
+    );
+}
+
+#[test]
+fn a_urlconf_included_twice_has_its_routes_under_both_prefixes() {
+    let files = [
+        (
+            "shop/urls.py",
+            r#"
+from django.urls import include, path
+
+urlpatterns = [
+    path("api/", include("shop.api_urls")),
+    path("legacy/orders/", include("orders.urls")),
+]
+"#,
+        ),
+        (
+            "shop/api_urls.py",
+            r#"
+from django.urls import include, path
+
+urlpatterns = [path("v2/orders/", include("orders.urls"))]
+"#,
+        ),
+        (
+            "orders/urls.py",
+            r#"
+from django.urls import path
+from . import views
+
+urlpatterns = [path("<int:pk>/", views.detail)]
+"#,
+        ),
+    ];
+    let all = frontends::all();
+    let facts = files
+        .iter()
+        .map(|(path, source)| {
+            all.iter()
+                .find(|f| f.accepts(Path::new(path)))
+                .expect("python")
+                .extract(path, source)
+        })
+        .collect();
+    let found = route_names(&analyze(facts, Extra::default()));
+    assert_eq!(
+        found,
+        ["ANY /api/v2/orders/{pk}/", "ANY /legacy/orders/{pk}/"]
+    );
+}
