@@ -1,5 +1,36 @@
-//! Data copy, verification and catch-up sync between the monolith's database and a service's own.
+//! Data copy, verification and catch-up between the monolith's database and a
+//! service's own (issue #6): SQLite, PostgreSQL and MySQL/MariaDB in any direction.
 //!
-//! Nothing is implemented here yet: this crate is built under issue #6.
-//! It exists now so that the workspace has its final shape and every later
-//! change lands in the crate that owns the concern.
+//! - [`backfill`] copies tables in keyset chunks by key, upserting, with a
+//!   checkpoint committed in the target in the same transaction as each chunk,
+//!   so a run killed at any moment resumes with no row lost or doubled.
+//! - [`verify`] compares source and target by key-range chunks (count, then an
+//!   order-independent hash of canonical rows after the mapping, then rows) and
+//!   can repair exactly the rows that differ; each run is recorded in the target.
+//! - [`last_verify`] and [`catch_up_lag`] read that evidence back for readiness.
+//!
+//! Entry points take resolved types ([`BackfillPlan`], [`VerifyPlan`]) so the
+//! command line and playbooks build them the same way.
+
+mod copy;
+mod db;
+mod dsn;
+mod error;
+mod follow;
+mod plan;
+mod schema;
+mod store;
+mod value;
+mod verify;
+
+pub use copy::{BackfillReport, Event, Events, Stop, TableCopy, backfill};
+pub use db::{Column, Db, TableSchema};
+pub use dsn::{Dsn, Engine, Side, redact};
+pub use error::{Error, Result};
+pub use plan::{
+    BackfillPlan, CopyOptions, Feed, FollowOptions, PlanProblem, TablePlan, VerifyPlan,
+    WriteColumn, describe, plan_problems, resolve,
+};
+pub use store::{CHECKPOINTS, Checkpoint, Lag, VERIFY_RUNS, VerifyRun, catch_up_lag, last_verify};
+pub use value::{Kind, Value};
+pub use verify::{ColumnDiff, RowDiff, TableReport, VerifyReport, verify};

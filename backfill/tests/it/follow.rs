@@ -1,0 +1,158 @@
+//! `--follow`: inserts, updates and deletes made during the copy and after it
+//! reach the target; verify is clean once the follower has caught up.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use msa_backfill::{Event, FollowOptions, Side, backfill, catch_up_lag, verify};
+use msa_playbook::mapping::Mapping;
+
+use crate::support::{Kind, TestDb, backfill_plan, no_stop, quiet, verify_plan};
+
+async fn churn(source: &TestDb, round: u64) {
+    let now = match source.kind {
+        Kind::MySql => "NOW(6)",
+        _ => "now()",
+    };
+    let base = 10_000 + round * 10;
+    source
+        .exec(&format!(
+            "INSERT INTO accounts (id, owner, balance, updated_at) VALUES ({base}, 'new {round}', {round}, {now}), ({}, 'new', 1, {now});\n\
+             UPDATE accounts SET balance = balance + 1, updated_at = {now} WHERE id % 50 = {};\n\
+             DELETE FROM accounts WHERE id = {};",
+            base + 1,
+            round % 50,
+            round * 37 % 3000
+        ))
+        .await;
+}
+
+async fn follow_while_writing(kind: Kind) {
+    let source = TestDb::new(kind).await;
+    let target = TestDb::new(Kind::Postgres).await;
+    let ts = if kind == Kind::MySql {
+        "DATETIME(6)"
+    } else {
+        "TIMESTAMPTZ"
+    };
+    source
+        .exec(&format!(
+            "CREATE TABLE accounts (id BIGINT NOT NULL PRIMARY KEY, owner VARCHAR(40) NOT NULL, balance BIGINT NOT NULL, updated_at {ts} NOT NULL);\n\
+             CREATE INDEX accounts_updated ON accounts (updated_at);"
+        ))
+        .await;
+    let rows: Vec<String> = (0..3000)
+        .map(|i| format!("({i}, 'owner {i}', {i}, '2026-01-01 00:00:00')"))
+        .collect();
+    source
+        .exec(&format!("INSERT INTO accounts VALUES {}", rows.join(", ")))
+        .await;
+    target
+        .exec("CREATE TABLE accounts (id BIGINT PRIMARY KEY, owner TEXT NOT NULL, balance BIGINT NOT NULL, updated_at TIMESTAMPTZ NOT NULL)")
+        .await;
+    let mut plan = backfill_plan(&source, &target, &["accounts"], Mapping::default());
+    plan.options.initial_chunk = 100;
+    plan.options.max_chunk = 100;
+    plan.options.follow = Some(FollowOptions {
+        interval: Duration::from_millis(200),
+        sweep_rows: 500,
+        ..FollowOptions::default()
+    });
+    let stop = no_stop();
+    let passes = Arc::new(AtomicUsize::new(0));
+    let seen = passes.clone();
+    let events: msa_backfill::Events = Arc::new(move |e: &Event| {
+        if matches!(e, Event::Lag { .. }) {
+            seen.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let running = tokio::spawn({
+        let (plan, stop) = (plan.clone(), stop.clone());
+        async move { backfill(&plan, events, stop).await }
+    });
+    // Writes during the copy and while following.
+    for round in 0..30 {
+        churn(&source, round).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Let the follower finish a full sweep (3000 keys / 500 per pass) after the last write.
+    let after = passes.load(Ordering::SeqCst);
+    for _ in 0..200 {
+        if passes.load(Ordering::SeqCst) >= after + 8 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let lag = catch_up_lag(&target.dsn(Side::Target), &["accounts".to_owned()])
+        .await
+        .expect("lag");
+    assert_eq!(lag[0].status, "following");
+    assert!(lag[0].lag_seconds.is_some_and(|s| s < 60), "{lag:?}");
+    stop.store(true, Ordering::SeqCst);
+    let report = running
+        .await
+        .expect("joined")
+        .expect("the follower stops cleanly");
+    assert_eq!(report.tables.len(), 1);
+    assert!(passes.load(Ordering::SeqCst) >= 8);
+    let verified = verify(
+        &verify_plan(&source, &target, &["accounts"], Mapping::default(), false),
+        quiet(),
+    )
+    .await
+    .expect("verify");
+    assert!(verified.clean, "{verified:#?}");
+    assert_eq!(
+        target.count("accounts").await,
+        source.count("accounts").await
+    );
+    // Deletes arrived: row 37 was deleted in round 1.
+    assert_eq!(
+        target
+            .text("SELECT CAST(COUNT(*) AS TEXT) FROM accounts WHERE id = 37")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    // Following again resumes from the checkpoint's watermark: one pass, then stop.
+    churn(&source, 99).await;
+    let stop = no_stop();
+    let flag = stop.clone();
+    let events: msa_backfill::Events = Arc::new(move |e: &Event| {
+        if matches!(e, Event::Lag { .. }) {
+            flag.store(true, Ordering::SeqCst);
+        }
+    });
+    if let Some(follow) = plan.options.follow.as_mut() {
+        follow.sweep_rows = 100_000;
+    }
+    let again = backfill(&plan, events, stop)
+        .await
+        .expect("resumes and stops");
+    assert!(again.tables[0].skipped, "the copy is not redone");
+    let verified = verify(
+        &verify_plan(&source, &target, &["accounts"], Mapping::default(), false),
+        quiet(),
+    )
+    .await
+    .expect("verify");
+    assert!(verified.clean, "{verified:#?}");
+    assert_eq!(
+        target
+            .text("SELECT owner FROM accounts WHERE id = 10990")
+            .await
+            .as_deref(),
+        Some("new 99")
+    );
+}
+
+#[tokio::test]
+async fn changes_during_copy_and_catch_up_reach_the_target_from_mariadb() {
+    follow_while_writing(Kind::MySql).await;
+}
+
+#[tokio::test]
+async fn changes_during_copy_and_catch_up_reach_the_target_from_postgres() {
+    follow_while_writing(Kind::Postgres).await;
+}

@@ -1,0 +1,9 @@
+//! Integration tests against real PostgreSQL, MariaDB and SQLite databases,
+//! each test on fresh databases dropped afterwards.
+
+mod copy;
+mod errors;
+mod follow;
+mod support;
+mod types;
+mod verify;
