@@ -92,7 +92,7 @@ impl Admin {
                     header::CONTENT_TYPE,
                     "text/plain; version=0.0.4; charset=utf-8",
                 )
-                .body(body::full(self.live.metrics().encode()))
+                .body(body::full(self.live.metrics_text()))
                 .expect("a static response is valid"),
             (Method::GET, "/routes") => {
                 json_response(StatusCode::OK, &self.live.snapshot().routes_view())

@@ -5,14 +5,22 @@
 //! file is refused, reported (log, metric, admin status) and the old snapshot
 //! keeps serving. Stage changes are written to the state store and the audit
 //! log before they take effect.
+//!
+//! The state store may be shared (PostgreSQL, several replicas and the CLI):
+//! a follower task applies changes made elsewhere as soon as the store
+//! announces them, and polls as a safety net. When the store cannot be
+//! reached, the proxy keeps serving the stages it knows, says so (log,
+//! `msa_proxy_state_store_connected`, `GET /status`) and keeps trying.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use serde_json::{Value, json};
 
 use crate::config::{self, ConfigError, ProxyConfig, Stage};
@@ -20,7 +28,7 @@ use crate::forward::Proxy;
 use crate::metrics::Metrics;
 use crate::shadow::Mirror;
 use crate::shadow_results::ShadowResults;
-use crate::state::{AuditEntry, FileStore, StateError, StateStore};
+use crate::state::{AuditEntry, Change, FileStore, PgStore, Saved, StateError, StateStore};
 
 /// Why the proxy could not start.
 #[derive(Debug, thiserror::Error)]
@@ -58,14 +66,67 @@ struct ReloadStatus {
     message: String,
 }
 
+/// How the state store looked the last time the proxy asked it.
+#[derive(Debug, Clone, serde::Serialize)]
+struct StoreStatus {
+    store: String,
+    connected: bool,
+    /// The version of the stages being served.
+    version: u64,
+    /// When the store last answered (RFC 3339).
+    last_ok: Option<String>,
+    /// Why it did not, while it does not.
+    error: Option<String>,
+}
+
+/// The state store's own metrics, exported with the proxy's.
+#[derive(Debug)]
+struct StoreMetrics {
+    registry: Registry,
+    connected: Gauge,
+    version: Gauge,
+    errors: Counter,
+}
+
+impl StoreMetrics {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("msa_proxy_state");
+        let (connected, version, errors) = (Gauge::default(), Gauge::default(), Counter::default());
+        registry.register(
+            "store_connected",
+            "1 while the state store answers, 0 while the proxy serves the last stages it knew",
+            connected.clone(),
+        );
+        registry.register(
+            "version",
+            "The version of the route stages being served",
+            version.clone(),
+        );
+        registry.register(
+            "store_errors",
+            "Failed reads and writes of the state store",
+            errors.clone(),
+        );
+        connected.set(1);
+        Self {
+            registry,
+            connected,
+            version,
+            errors,
+        }
+    }
+}
+
 /// The proxy as it runs: the current snapshot and what changes it.
 #[derive(Debug)]
 pub struct Live {
     current: ArcSwap<Proxy>,
     source: PathBuf,
-    store: Box<dyn StateStore>,
-    /// Saved stages; the lock also serialises reloads and stage changes.
-    stages: tokio::sync::Mutex<BTreeMap<String, Stage>>,
+    store: Arc<dyn StateStore>,
+    /// Saved stages and their version; the lock also serialises reloads and stage changes.
+    stages: tokio::sync::Mutex<Saved>,
+    store_status: parking_lot::Mutex<StoreStatus>,
+    store_metrics: StoreMetrics,
     metrics: Arc<Metrics>,
     mirror: Arc<Mirror>,
     shadow: Arc<ShadowResults>,
@@ -81,11 +142,23 @@ impl Live {
     }
 
     /// Starts from a validated configuration that came from `source`. Must be
-    /// called within a Tokio runtime: it starts the shadow mirror's workers.
+    /// called within a Tokio runtime: it starts the shadow mirror's workers
+    /// and the task that follows the state store. A PostgreSQL store that
+    /// cannot be read refuses the start: stages are never guessed.
     pub fn new(config: ProxyConfig, source: PathBuf) -> Result<Arc<Self>, StateError> {
-        let store = FileStore::new(config.state_file.clone(), config.audit_log.clone());
-        let saved = store.load()?;
+        let (store, saved): (Arc<dyn StateStore>, Saved) = match &config.state_store {
+            Some(url) => (
+                Arc::new(PgStore::new(url)?),
+                crate::state::load_blocking(url, None)?,
+            ),
+            None => {
+                let store = FileStore::new(config.state_file.clone(), config.audit_log.clone());
+                let saved = store.read()?;
+                (Arc::new(store), saved)
+            }
+        };
         for route in saved
+            .stages
             .keys()
             .filter(|name| !config.routes.iter().any(|r| &r.name == *name))
         {
@@ -104,11 +177,29 @@ impl Live {
             config.mirror.concurrency,
             Arc::clone(&shadow) as _,
         ));
-        let proxy = Proxy::build(config, &saved, &metrics, None, Some(Arc::clone(&mirror)));
-        Ok(Arc::new(Self {
+        let proxy = Proxy::build(
+            config,
+            &saved.stages,
+            &metrics,
+            None,
+            Some(Arc::clone(&mirror)),
+        );
+        let store_metrics = StoreMetrics::new();
+        store_metrics
+            .version
+            .set(i64::try_from(saved.version).unwrap_or(i64::MAX));
+        let live = Arc::new(Self {
             current: ArcSwap::from_pointee(proxy),
             source,
-            store: Box::new(store),
+            store_status: parking_lot::Mutex::new(StoreStatus {
+                store: store.describe(),
+                connected: true,
+                version: saved.version,
+                last_ok: Some(now()),
+                error: None,
+            }),
+            store_metrics,
+            store: Arc::clone(&store),
             stages: tokio::sync::Mutex::new(saved),
             metrics,
             mirror,
@@ -120,7 +211,9 @@ impl Live {
                 message: "loaded".into(),
             }),
             draining: AtomicBool::new(false),
-        }))
+        });
+        tokio::spawn(follow(Arc::downgrade(&live), store));
+        Ok(live)
     }
 
     /// The snapshot new requests use.
@@ -131,6 +224,93 @@ impl Live {
     /// The metrics registry.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The Prometheus text of every metric: the proxy's and the state store's.
+    pub fn metrics_text(&self) -> String {
+        let mut text = self.metrics.encode();
+        if let Some(body) = text.strip_suffix("# EOF\n") {
+            text.truncate(body.len());
+        }
+        prometheus_client::encoding::text::encode(&mut text, &self.store_metrics.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+
+    /// Applies the stages the store holds when they are newer than the ones
+    /// served; records whether the store answered.
+    async fn sync_from_store(&self) {
+        let loaded = self.store.load().await;
+        let saved = match loaded {
+            Ok(saved) => {
+                self.store_answered(true, None);
+                saved
+            }
+            Err(err) => {
+                self.store_answered(false, Some(&err));
+                return;
+            }
+        };
+        let mut known = self.stages.lock().await;
+        if saved.version <= known.version {
+            return;
+        }
+        let current = self.current.load_full();
+        let changed: Vec<&String> = saved
+            .stages
+            .iter()
+            .filter(|(route, stage)| current.stage(route).is_some_and(|s| s != **stage))
+            .map(|(route, _)| route)
+            .collect();
+        tracing::info!(
+            version = saved.version,
+            routes = ?changed,
+            "route stages changed in the state store"
+        );
+        let proxy = Proxy::build(
+            current.config().clone(),
+            &saved.stages,
+            &self.metrics,
+            Some(&current),
+            Some(Arc::clone(&self.mirror)),
+        );
+        self.current.store(Arc::new(proxy));
+        self.set_version(saved.version);
+        *known = saved;
+    }
+
+    fn set_version(&self, version: u64) {
+        self.store_status.lock().version = version;
+        self.store_metrics
+            .version
+            .set(i64::try_from(version).unwrap_or(i64::MAX));
+    }
+
+    /// Records whether the store answered; logs only when that changes.
+    fn store_answered(&self, ok: bool, err: Option<&StateError>) {
+        let mut status = self.store_status.lock();
+        if ok {
+            if !status.connected {
+                tracing::info!(store = %status.store, "the state store answers again");
+            }
+            status.connected = true;
+            status.error = None;
+            status.last_ok = Some(now());
+            self.store_metrics.connected.set(1);
+        } else {
+            self.store_metrics.errors.inc();
+            let message = err.map(ToString::to_string);
+            if status.connected {
+                tracing::error!(
+                    store = %status.store,
+                    error = message.as_deref().unwrap_or(""),
+                    "the state store does not answer; serving the last stages known and retrying"
+                );
+            }
+            status.connected = false;
+            status.error = message;
+            self.store_metrics.connected.set(0);
+        }
     }
 
     /// The shadow results aggregate.
@@ -153,7 +333,7 @@ impl Live {
             Ok(config) => {
                 let next = Proxy::build(
                     config.clone(),
-                    &stages,
+                    &stages.stages,
                     &self.metrics,
                     Some(&self.current.load()),
                     Some(Arc::clone(&self.mirror)),
@@ -185,7 +365,7 @@ impl Live {
                 }
             }
         };
-        if let Err(err) = self.store.audit(&entry) {
+        if let Err(err) = self.store.audit(entry).await {
             tracing::error!(error = %err, "cannot write the audit log");
         }
         self.last_reload.store(Arc::new(status));
@@ -202,19 +382,40 @@ impl Live {
         reason: Option<String>,
     ) -> Result<(Stage, Stage), StageError> {
         let stage = stage.check().map_err(StageError::Invalid)?;
-        let mut stages = self.stages.lock().await;
+        let mut known = self.stages.lock().await;
         let current = self.current.load_full();
         let before = current
             .stage(route)
             .ok_or_else(|| StageError::UnknownRoute(route.to_owned()))?;
-        let mut next = stages.clone();
-        next.insert(route.to_owned(), stage);
         let mut entry = AuditEntry::now(actor, "set_stage");
         entry.route = Some(route.to_owned());
         entry.before = Some(before);
         entry.after = Some(stage);
         entry.reason = reason;
-        self.store.save(&next, &entry)?;
+        let change = Change {
+            route: route.to_owned(),
+            stage,
+            entry,
+        };
+        let version = match self.store.apply(vec![change]).await {
+            Ok(version) => {
+                self.store_answered(true, None);
+                version
+            }
+            Err(err) => {
+                self.store_answered(false, Some(&err));
+                return Err(err.into());
+            }
+        };
+        let mut next = known.stages.clone();
+        next.insert(route.to_owned(), stage);
+        // Another writer's change in between is not in `next`: keep the old
+        // version, so the follower loads the store's full state next.
+        let version = if version == known.version + 1 {
+            version
+        } else {
+            known.version
+        };
         let proxy = Proxy::build(
             current.config().clone(),
             &next,
@@ -223,7 +424,11 @@ impl Live {
             Some(Arc::clone(&self.mirror)),
         );
         self.current.store(Arc::new(proxy));
-        *stages = next;
+        *known = Saved {
+            version,
+            stages: next,
+        };
+        self.set_version(version);
         tracing::info!(actor, route, ?before, after = ?stage, "route stage changed");
         Ok((before, stage))
     }
@@ -234,6 +439,7 @@ impl Live {
             "config": self.source.display().to_string(),
             "draining": self.is_draining(),
             "last_reload": *self.last_reload.load_full(),
+            "state": *self.store_status.lock(),
         })
     }
 
@@ -247,21 +453,30 @@ impl Live {
         self.draining.load(Ordering::Acquire)
     }
 
-    /// Reloads whenever the configuration file's modification time or size
-    /// changes (polled: works on every filesystem, including ConfigMap mounts).
+    /// Reloads whenever the configuration file or one of the playbooks it
+    /// lists changes modification time or size (polled: works on every
+    /// filesystem, including ConfigMap mounts).
     pub async fn watch_file(self: Arc<Self>, every: Duration) {
-        let fingerprint = |path: &Path| {
-            std::fs::metadata(path)
-                .ok()
-                .map(|m| (m.modified().ok(), m.len()))
+        let fingerprint = |live: &Self| -> Vec<_> {
+            let config = live.current.load();
+            std::iter::once(&live.source)
+                .chain(&config.config().playbooks)
+                .map(|path| {
+                    std::fs::metadata(path)
+                        .ok()
+                        .map(|m| (m.modified().ok(), m.len()))
+                })
+                .collect()
         };
-        let mut seen = fingerprint(&self.source);
+        let mut seen = fingerprint(&self);
         loop {
             tokio::time::sleep(every).await;
-            let now = fingerprint(&self.source);
-            if now != seen && now.is_some() {
-                seen = now;
+            let now = fingerprint(&self);
+            // A configuration file that is away (mid-rename) is not a change.
+            if now != seen && now[0].is_some() {
                 let _ = self.reload("file-watch").await;
+                // The reload may have changed which playbooks are listed.
+                seen = fingerprint(&self);
             }
         }
     }
@@ -278,6 +493,32 @@ impl Live {
                 let _ = self.reload("sighup").await;
             }
         }
+    }
+}
+
+/// Follows the state store while the proxy lives: applies a change as soon
+/// as it is announced, and looks every `poll_every` for one that was not.
+async fn follow(live: Weak<Live>, store: Arc<dyn StateStore>) {
+    let mut announced = store.changes();
+    let every = store.poll_every();
+    let mut announcements = true;
+    loop {
+        let notified = tokio::select! {
+            changed = announced.changed(), if announcements => {
+                announcements = changed.is_ok();
+                changed.is_ok()
+            }
+            () = tokio::time::sleep(every) => false,
+        };
+        let Some(live) = live.upgrade() else { return };
+        if notified {
+            let version = *announced.borrow_and_update();
+            if version <= live.stages.lock().await.version {
+                // Stale or our own: nothing to do.
+                continue;
+            }
+        }
+        live.sync_from_store().await;
     }
 }
 

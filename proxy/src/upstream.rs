@@ -105,6 +105,9 @@ impl UpstreamError {
 impl Upstream {
     /// An upstream with an empty pool.
     pub(crate) fn new(config: &UpstreamConfig, metrics: Arc<Metrics>) -> Self {
+        // Exported as closed from the start (a new table starts every circuit
+        // closed), so a dashboard tells "closed" from "never reported".
+        metrics.circuit(&config.name, false);
         let mut http = HttpConnector::new();
         http.set_connect_timeout(Some(config.connect_timeout));
         http.set_nodelay(true);

@@ -2,6 +2,7 @@
 //! turns it into a [`ProxyConfig`] that cannot be invalid, reporting every
 //! problem at once with its line.
 
+mod playbooks;
 mod raw;
 
 use std::net::SocketAddr;
@@ -33,7 +34,10 @@ pub struct ProxyConfig {
     pub tls: Option<TlsFiles>,
     /// The admin API's listener and token.
     pub admin: AdminConfig,
-    /// Where route stages and the audit log are kept.
+    /// A PostgreSQL URL where route stages and the audit log are kept, shared
+    /// by several replicas; `None` keeps them in `state_file` and `audit_log`.
+    pub state_store: Option<String>,
+    /// Where route stages are kept (without `state_store`).
     pub state_file: PathBuf,
     /// The JSON-lines audit log of every change.
     pub audit_log: PathBuf,
@@ -49,8 +53,12 @@ pub struct ProxyConfig {
     pub mirror: MirrorConfig,
     /// Every upstream, by name.
     pub upstreams: Vec<UpstreamConfig>,
-    /// The routes claimed by new services, in file order.
+    /// The routes claimed by new services, in file order; those taken from
+    /// playbooks and not written in the file come after the written ones.
     pub routes: Vec<RouteConfig>,
+    /// The playbook files read (`playbooks:`), so a watcher can reload when
+    /// one changes.
+    pub playbooks: Vec<PathBuf>,
 }
 
 /// The shadow mirror, shared by all routes: mirrored requests wait in a
@@ -436,7 +444,7 @@ impl Problems {
     }
 }
 
-fn resolve(raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Problem>> {
+fn resolve(mut raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Problem>> {
     let mut problems = Problems::default();
 
     let listen = raw.listen.value.parse().unwrap_or_else(|_| {
@@ -499,6 +507,21 @@ fn resolve(raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Problem>
         problems.at(&raw_tls.cert, "tls", err.to_string());
     }
     let raw_state = raw.state.unwrap_or_default();
+    let state_store = match &raw_state.store {
+        Some(url) if crate::state::is_postgres(&url.value) => Some(url.value.clone()),
+        Some(url) => {
+            problems.at(
+                url,
+                "state.store",
+                format!(
+                    "`{}` is not a PostgreSQL URL: write postgres://USER@HOST/DB (password in PGPASSWORD), or leave it out to keep the state in `state.file`",
+                    crate::state::masked(&url.value)
+                ),
+            );
+            None
+        }
+        None => None,
+    };
     let state_file = base.join(raw_state.file.as_deref().unwrap_or("msa-proxy-state.json"));
     let audit_log = base.join(
         raw_state
@@ -528,6 +551,14 @@ fn resolve(raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Problem>
         );
     }
 
+    // Each playbook's routes become routes here (config/playbooks.rs).
+    let playbooks = playbooks::merge(
+        &raw.playbooks,
+        &mut raw.routes,
+        &raw.upstreams,
+        base,
+        &mut problems,
+    );
     let mut routes = Vec::with_capacity(raw.routes.len());
     for (i, route) in raw.routes.iter().enumerate() {
         if let Some(route) = resolve_route(&mut problems, i, route, &known, &raw.upstreams) {
@@ -555,6 +586,7 @@ fn resolve(raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Problem>
             limits,
             tls,
             admin,
+            state_store,
             state_file,
             audit_log,
             shadow_store,
@@ -577,6 +609,7 @@ fn resolve(raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Problem>
             },
             upstreams,
             routes,
+            playbooks,
         })
     } else {
         Err(problems.0)
@@ -727,13 +760,26 @@ fn resolve_route(
             None
         }
     };
-    if !known(&raw.upstream.value) {
-        problems.at(
-            &raw.upstream,
-            field("upstream"),
-            unknown_upstream(&raw.upstream.value, upstreams),
-        );
-    }
+    let upstream = match &raw.upstream {
+        Some(upstream) => {
+            if !known(&upstream.value) {
+                problems.at(
+                    upstream,
+                    field("upstream"),
+                    unknown_upstream(&upstream.value, upstreams),
+                );
+            }
+            upstream.value.clone()
+        }
+        None => {
+            problems.at(
+                &raw.name,
+                field("upstream"),
+                "name the new service's `upstream`, or list a playbook that claims this route under `playbooks`",
+            );
+            String::new()
+        }
+    };
 
     let mode_name = raw.mode.as_ref().map_or("legacy", |m| m.value.as_str());
     if let (Some(weight), "legacy" | "shadow" | "cutover") = (&raw.weight_bp, mode_name) {
@@ -789,13 +835,10 @@ fn resolve_route(
         methods,
         host: raw.host.as_ref().map(|h| h.to_ascii_lowercase()),
         path: path?,
-        upstream: raw.upstream.value.clone(),
+        upstream: upstream.clone(),
         stage: stage?,
         sticky: sticky?,
-        split_seed: raw
-            .split_seed
-            .clone()
-            .unwrap_or_else(|| raw.upstream.value.clone()),
+        split_seed: raw.split_seed.clone().unwrap_or(upstream),
         fallback: raw.fallback.unwrap_or(false),
         shadow: resolve_shadow(problems, i, raw.shadow.as_ref(), known, upstreams),
     })

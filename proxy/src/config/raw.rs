@@ -37,6 +37,9 @@ pub(crate) struct RawConfig {
     pub(crate) upstreams: BTreeMap<String, Spanned<RawUpstream>>,
     #[serde(default)]
     pub(crate) routes: Vec<Spanned<RawRoute>>,
+    /// Playbook files (relative to this file) whose routes become routes here.
+    #[serde(default)]
+    pub(crate) playbooks: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,6 +100,7 @@ pub(crate) struct RawAdmin {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawState {
+    pub(crate) store: Option<Spanned<String>>,
     pub(crate) file: Option<String>,
     pub(crate) audit_log: Option<String>,
     pub(crate) shadow_store: Option<String>,
@@ -143,8 +147,9 @@ pub(crate) struct RawRoute {
     /// Every path under this one.
     #[serde(default)]
     pub(crate) prefix: Option<Spanned<String>>,
-    /// The new service's upstream.
-    pub(crate) upstream: Spanned<String>,
+    /// The new service's upstream; a playbook's route may leave it to the playbook.
+    #[serde(default)]
+    pub(crate) upstream: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) mode: Option<Spanned<String>>,
     #[serde(default)]

@@ -142,3 +142,24 @@ fn shadow_rules_are_checked_when_the_file_is_loaded() {
         "the rules begin on line 26: {problems:?}"
     );
 }
+
+#[test]
+fn a_shared_state_store_is_a_postgresql_url_and_its_password_never_shows() {
+    let shared = format!("{GOOD}state:\n  store: postgres://msa@db.internal/msa\n");
+    let config = parse_text(&shared).unwrap();
+    assert_eq!(
+        config.state_store.as_deref(),
+        Some("postgres://msa@db.internal/msa")
+    );
+    assert_eq!(
+        parse_text(GOOD).unwrap().state_store,
+        None,
+        "a file by default"
+    );
+
+    let wrong = format!("{GOOD}state:\n  store: mysql://root:hunter2@db/msa\n");
+    let err = parse_text(&wrong).unwrap_err().to_string();
+    assert!(err.contains("state.store"), "{err}");
+    assert!(err.contains("postgres://"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}
