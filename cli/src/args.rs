@@ -5,6 +5,18 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+mod analyze;
+mod data;
+mod demo;
+mod playbook;
+mod rollout;
+
+pub(crate) use analyze::AnalyzeArgs;
+pub(crate) use data::{BackfillArgs, DataArgs, VerifyArgs};
+pub(crate) use demo::DemoArgs;
+pub(crate) use playbook::{PlanArgs, PlaybookCheckArgs, PlaybookCommand, ReadinessArgs};
+pub(crate) use rollout::{CanaryArgs, CutoverArgs, RollbackArgs};
+
 /// Move a live monolith to microservices one domain at a time, with evidence at
 /// every step and a rollback always one command away.
 #[derive(Debug, Parser)]
@@ -18,36 +30,56 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Map the monolith's code, database, history and traffic; propose domain boundaries.
-    Analyze(Pending),
+    Analyze(AnalyzeArgs),
     /// Write a first playbook for one domain from an analysis.
-    Plan(Pending),
+    Plan(PlanArgs),
+    /// Check a playbook: every problem at once, with file, line, field and fix.
+    #[command(subcommand)]
+    Playbook(PlaybookCommand),
     /// Copy a domain's tables to the new service's database, with checkpoints and catch-up.
-    Backfill(Pending),
+    Backfill(BackfillArgs),
     /// Prove the copy is exact: chunk checksums, then row diffs; optionally repair.
-    Verify(Pending),
+    Verify(VerifyArgs),
     /// Run the strangler proxy in front of the monolith.
     Proxy(ProxyArgs),
     /// Shadow traffic: how the new service's answers differ from the monolith's.
     #[command(subcommand)]
     Shadow(ShadowCommand),
     /// Move a domain's routes through canary steps, judged by gates, rolling back on failure.
-    Canary(Pending),
+    Canary(CanaryArgs),
     /// Go / no-go per domain, with the evidence behind it; exit code 1 when not ready.
-    Readiness(Pending),
+    Readiness(ReadinessArgs),
     /// Send all of a domain's traffic to the new service (audited).
-    Cutover(Pending),
+    Cutover(CutoverArgs),
     /// Send a domain's traffic back to the monolith, instantly (audited).
-    Rollback(Pending),
+    Rollback(RollbackArgs),
     /// Walk the whole path on the bundled example monolith.
-    Demo(Pending),
+    Demo(DemoArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  msa-migrate completions bash > /etc/bash_completion.d/msa-migrate\n  \
+        msa-migrate completions zsh > \"${fpath[1]}/_msa-migrate\""
+    )]
+    Completions(CompletionsArgs),
+    /// Write the man pages: one for msa-migrate and one per command.
+    #[command(after_help = "Example:\n  msa-migrate man --out /usr/local/share/man/man1")]
+    Man(ManArgs),
 }
 
-/// Arguments of a command that is not built yet: accepted and ignored, so the
-/// answer is always "not built yet", never a misleading usage error.
+/// `msa-migrate completions`.
 #[derive(Debug, clap::Args)]
-pub struct Pending {
-    #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
-    pub ignored: Vec<String>,
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `msa-migrate man`.
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// The directory to write `msa-migrate.1` and `msa-migrate-COMMAND.1` into (created if missing)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// `msa-migrate proxy`.
@@ -136,6 +168,11 @@ pub struct ShadowReportArgs {
     /// Only this route
     pub route: Option<String>,
 
+    /// Only the routes this playbook claims, grouped under its domain; a
+    /// route with no results yet is listed and makes the exit code 1
+    #[arg(long, value_name = "FILE")]
+    pub playbook: Option<PathBuf>,
+
     /// The proxy's shadow store (SQLite)
     #[arg(long, value_name = "FILE", default_value = "msa-shadow.db")]
     pub store: PathBuf,
@@ -163,6 +200,11 @@ pub enum ReportFormat {
 pub struct SuggestRulesArgs {
     /// The route to suggest rules for
     pub route: String,
+
+    /// The playbook claiming the route: the rules it already gives the route
+    /// are kept in the output and not suggested again
+    #[arg(long, value_name = "FILE")]
+    pub playbook: Option<PathBuf>,
 
     /// The proxy's shadow store (SQLite)
     #[arg(long, value_name = "FILE", default_value = "msa-shadow.db")]

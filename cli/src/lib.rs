@@ -1,7 +1,7 @@
 //! The `msa-migrate` command line: parse, dispatch to a command, report.
 //!
 //! Exit codes, the same for every command: 0 success, 1 "not ready" or "found
-//! differences" (for gating CI), 2 an error or a command that is not built yet.
+//! differences" (for gating CI), 2 an error (bad input, a failed step).
 
 mod args;
 mod commands;

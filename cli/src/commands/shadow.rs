@@ -144,6 +144,20 @@ pub(crate) fn report(args: &crate::args::ShadowReportArgs) -> anyhow::Result<Out
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let playbook = args
+        .playbook
+        .as_deref()
+        .map(super::playbook::load)
+        .transpose()?;
+    if let (Some(playbook), Some(route), Some(path)) = (&playbook, &args.route, &args.playbook)
+        && playbook.route(route).is_none()
+    {
+        bail!(
+            "{} does not claim route `{route}`; it claims: {}",
+            path.display(),
+            route_names(playbook)
+        );
+    }
     let report = runtime.block_on(async {
         let store = msa_proxy::shadow_store::ShadowStore::open_existing(&args.store).await?;
         store.report(args.route.as_deref()).await
@@ -157,16 +171,127 @@ pub(crate) fn report(args: &crate::args::ShadowReportArgs) -> anyhow::Result<Out
             args.store.display()
         );
     }
+    if let (Some(playbook), Some(path)) = (&playbook, &args.playbook) {
+        return domain_report(
+            playbook,
+            &path.display().to_string(),
+            args.route.as_deref(),
+            &routes,
+            args.format,
+        );
+    }
     match args.format {
         crate::args::ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         crate::args::ReportFormat::Table => print!("{}", report_table(&routes)),
         crate::args::ReportFormat::Md => print!("{}", report_markdown(&routes)),
         crate::args::ReportFormat::Html => print!("{}", report_html(&routes)),
     }
-    let all_equal = routes
-        .iter()
-        .all(|r| r["compared"] == r["equal"] && r["unanalysed"] == 0);
+    let all_equal = routes.iter().all(fully_matched);
     Ok(if all_equal {
+        Outcome::Success
+    } else {
+        Outcome::NotReady
+    })
+}
+
+fn route_names(playbook: &msa_playbook::Playbook) -> String {
+    playbook
+        .routes
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn fully_matched(route: &serde_json::Value) -> bool {
+    route["compared"] == route["equal"] && route["unanalysed"] == 0
+}
+
+/// `shadow report --playbook`: the playbook's routes only, in its order, under
+/// its domain. A route without results is listed, and is not a match.
+#[allow(clippy::print_stdout, reason = "the report is the command's output")]
+fn domain_report(
+    playbook: &msa_playbook::Playbook,
+    file: &str,
+    only: Option<&str>,
+    stored: &[serde_json::Value],
+    format: crate::args::ReportFormat,
+) -> anyhow::Result<Outcome> {
+    let mut routes = Vec::new();
+    let mut without = Vec::new();
+    for claimed in &playbook.routes {
+        if only.is_some_and(|only| only != claimed.name) {
+            continue;
+        }
+        match stored.iter().find(|r| r["route"] == claimed.name.as_str()) {
+            Some(route) => routes.push(route.clone()),
+            None => without.push(claimed.name.clone()),
+        }
+    }
+    let domain = &playbook.domain;
+    let missing = if without.is_empty() {
+        String::new()
+    } else {
+        format!("no shadow results yet for: {}", without.join(", "))
+    };
+    match format {
+        crate::args::ReportFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "domain": domain,
+                "playbook": file,
+                "routes": routes,
+                "without_results": without,
+            }))?
+        ),
+        crate::args::ReportFormat::Table => {
+            let mut out = format!(
+                "domain {domain} ({file}): {} route(s)\n",
+                routes.len() + without.len()
+            );
+            for claimed in &playbook.routes {
+                if let Some(route) = routes.iter().find(|r| r["route"] == claimed.name.as_str()) {
+                    for line in report_table(std::slice::from_ref(route)).lines() {
+                        out.push_str(&format!("  {line}\n"));
+                    }
+                } else if without.contains(&claimed.name) {
+                    out.push_str(&format!("  {}: no shadow results yet\n", claimed.name));
+                }
+            }
+            print!("{out}");
+        }
+        crate::args::ReportFormat::Md => {
+            let mut heading =
+                format!("# Shadow report: domain `{domain}`\n\nRoutes claimed by `{file}`.");
+            if !without.is_empty() {
+                let names: Vec<String> = without.iter().map(|n| format!("`{n}`")).collect();
+                heading.push_str(&format!(
+                    " No shadow results yet for: {}.",
+                    names.join(", ")
+                ));
+            }
+            print!(
+                "{}",
+                report_markdown(&routes).replacen("# Shadow report", &heading, 1)
+            );
+        }
+        crate::args::ReportFormat::Html => {
+            let mut heading = format!(
+                "<h1>Shadow report: domain {}</h1>\n<p>Routes claimed by <code>{}</code>.",
+                escape(domain),
+                escape(file)
+            );
+            if !missing.is_empty() {
+                heading.push_str(&format!(" {}.", escape(&missing)));
+            }
+            heading.push_str("</p>");
+            print!(
+                "{}",
+                report_html(&routes).replacen("<h1>Shadow report</h1>", &heading, 1)
+            );
+        }
+    }
+    Ok(if without.is_empty() && routes.iter().all(fully_matched) {
         Outcome::Success
     } else {
         Outcome::NotReady
@@ -278,6 +403,28 @@ fn report_markdown(routes: &[serde_json::Value]) -> String {
     reason = "the suggested rules are the command's output"
 )]
 pub(crate) fn suggest_rules(args: &crate::args::SuggestRulesArgs) -> anyhow::Result<Outcome> {
+    let playbook = args
+        .playbook
+        .as_deref()
+        .map(super::playbook::load)
+        .transpose()?;
+    let existing = match (&playbook, &args.playbook) {
+        (Some(playbook), Some(path)) => {
+            if playbook.route(&args.route).is_none() {
+                bail!(
+                    "{} does not claim route `{}`; it claims: {}",
+                    path.display(),
+                    args.route,
+                    route_names(playbook)
+                );
+            }
+            Some(Existing {
+                rules: playbook.shadow.rules_for(&args.route).clone(),
+                file: path.display().to_string(),
+            })
+        }
+        _ => None,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -292,7 +439,7 @@ pub(crate) fn suggest_rules(args: &crate::args::SuggestRulesArgs) -> anyhow::Res
             args.route
         );
     };
-    let yaml = suggestions(&args.route, &route);
+    let yaml = suggestions(&args.route, &route, existing.as_ref());
     match &args.out {
         None => print!("{yaml}"),
         Some(out) => {
@@ -323,13 +470,48 @@ fn generalise(path: &str) -> String {
     out
 }
 
-fn suggestions(route_name: &str, route: &serde_json::Value) -> String {
+/// The rules a playbook already gives a route, and where they are written.
+#[derive(Debug)]
+struct Existing {
+    rules: Rules,
+    file: String,
+}
+
+fn suggestions(route_name: &str, route: &serde_json::Value, existing: Option<&Existing>) -> String {
     use std::collections::BTreeMap;
     let compared = route["compared"].as_u64().unwrap_or(0);
     let mut flags: BTreeMap<&str, (u64, Vec<String>)> = BTreeMap::new();
     let mut ignore: BTreeMap<String, String> = BTreeMap::new();
     let mut unordered: BTreeMap<String, String> = BTreeMap::new();
     let mut left: Vec<String> = Vec::new();
+    // What the playbook already has is kept, and said to be kept, so the output
+    // is the route's whole rule set: `shadow.routes.ROUTE` replaces `shadow.rules`.
+    let mut tolerance_ms = 1000;
+    if let Some(existing) = existing {
+        let already = format!("already in {}", existing.file);
+        let rules = &existing.rules;
+        if rules.string_number {
+            flags
+                .entry("string_number")
+                .or_default()
+                .1
+                .push(already.clone());
+        }
+        if let Some(timestamps) = rules.timestamps {
+            tolerance_ms = timestamps.tolerance_ms;
+            flags
+                .entry("timestamps")
+                .or_default()
+                .1
+                .push(already.clone());
+        }
+        for path in &rules.ignore {
+            ignore.insert(path.clone(), already.clone());
+        }
+        for path in &rules.unordered {
+            unordered.insert(path.clone(), already.clone());
+        }
+    }
     for path in route["paths"].as_array().into_iter().flatten() {
         let name = path["path"].as_str().unwrap_or_default();
         let count = path["count"].as_u64().unwrap_or(0);
@@ -358,28 +540,25 @@ fn suggestions(route_name: &str, route: &serde_json::Value) -> String {
                     .push(evidence("the same instant spelled differently", n));
             }
             (Some(("unordered", n)), _) => {
-                unordered.insert(
-                    generalise(name),
-                    evidence("the same elements in another order", n),
-                );
+                unordered
+                    .entry(generalise(name))
+                    .or_insert_with(|| evidence("the same elements in another order", n));
             }
             (Some(("volatile", n)), _) => {
-                ignore.insert(
-                    generalise(name),
-                    evidence("values unique to each request (ids, times)", n),
-                );
+                ignore
+                    .entry(generalise(name))
+                    .or_insert_with(|| evidence("values unique to each request (ids, times)", n));
             }
             (Some(("extra", n)), _) => {
-                ignore.insert(
-                    generalise(name),
+                ignore.entry(generalise(name)).or_insert_with(|| {
                     format!(
                         "{}; ignore it only if no client reads it",
                         evidence("a field only the new service sends", n)
-                    ),
-                );
+                    )
+                });
             }
             (_, Some("noise")) => {
-                ignore.insert(generalise(name), format!("the monolith differs from itself here as often (noise baseline), {count} differences"));
+                ignore.entry(generalise(name)).or_insert_with(|| format!("the monolith differs from itself here as often (noise baseline), {count} differences"));
             }
             _ => left.push(format!(
                 "{name}: {} ({count}); no rule suggested: look at it",
@@ -387,17 +566,28 @@ fn suggestions(route_name: &str, route: &serde_json::Value) -> String {
             )),
         }
     }
-    let mut yaml = format!(
-        "# Suggested shadow rules for route `{route_name}`, from {compared} compared pairs.\n\
-         # Nothing here is applied: review each rule, then put the ones you accept\n\
-         # under the route's `shadow.rules` in the proxy's configuration.\n"
-    );
+    let mut yaml = match existing {
+        None => format!(
+            "# Suggested shadow rules for route `{route_name}`, from {compared} compared pairs.\n\
+             # Nothing here is applied: review each rule, then put the ones you accept\n\
+             # under the route's `shadow.rules` in the proxy's configuration.\n"
+        ),
+        Some(existing) => format!(
+            "# Shadow rules for route `{route_name}`: those {file} already gives it, and\n\
+             # suggestions from {compared} compared pairs. Nothing here is applied: review each\n\
+             # new rule, then put the whole set under `shadow.routes.{route_name}` in {file}\n\
+             # (a route's own rules replace the domain's `shadow.rules`).\n",
+            file = existing.file
+        ),
+    };
     for (flag, (_, evidence)) in &flags {
         for line in evidence {
             yaml.push_str(&format!("# {line}\n"));
         }
         match *flag {
-            "timestamps" => yaml.push_str("timestamps: {tolerance_ms: 1000}\n"),
+            "timestamps" => {
+                yaml.push_str(&format!("timestamps: {{tolerance_ms: {tolerance_ms}}}\n"));
+            }
             other => yaml.push_str(&format!("{other}: true\n")),
         }
     }
@@ -410,6 +600,9 @@ fn suggestions(route_name: &str, route: &serde_json::Value) -> String {
             yaml.push_str(&format!("  # {evidence}\n  - \"{path}\"\n"));
         }
     }
+    if let Some(existing) = existing {
+        yaml.push_str(&kept_as_written(existing));
+    }
     if !left.is_empty() {
         yaml.push_str("# Differences no rule should hide (fix the service):\n");
         for line in left {
@@ -417,6 +610,38 @@ fn suggestions(route_name: &str, route: &serde_json::Value) -> String {
         }
     }
     yaml
+}
+
+/// The rules a playbook gives that no suggestion is about, as YAML (JSON flow
+/// style is YAML): keyed arrays, numeric tolerances, status-only, headers.
+fn kept_as_written(existing: &Existing) -> String {
+    let rules = &existing.rules;
+    let mut out = String::new();
+    let mut keep = |key: &str, value: String| {
+        out.push_str(&format!("# already in {}\n{key}: {value}\n", existing.file));
+    };
+    if !rules.keyed.is_empty() {
+        keep(
+            "keyed",
+            serde_json::to_string(&rules.keyed).unwrap_or_default(),
+        );
+    }
+    if !rules.numeric_tolerance.is_empty() {
+        keep(
+            "numeric_tolerance",
+            serde_json::to_string(&rules.numeric_tolerance).unwrap_or_default(),
+        );
+    }
+    if rules.status_only {
+        keep("status_only", "true".to_owned());
+    }
+    if rules.headers != msa_shadow_compare::HeaderRules::default() {
+        keep(
+            "headers",
+            serde_json::to_string(&rules.headers).unwrap_or_default(),
+        );
+    }
+    out
 }
 
 /// Text made safe for HTML: examples come from upstream answers.
@@ -488,7 +713,7 @@ fn report_html(routes: &[serde_json::Value]) -> String {
 mod tests {
     use serde_json::json;
 
-    use super::report_html;
+    use super::{Existing, report_html, suggestions};
 
     #[test]
     fn html_reports_escape_what_upstreams_answered() {
@@ -505,5 +730,56 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("<td>coupon-read</td>"));
+    }
+
+    #[test]
+    fn suggestions_keep_the_playbooks_rules_and_do_not_repeat_them() {
+        let route = json!({
+            "route": "coupon-read", "compared": 5,
+            "paths": [
+                {"path": "$.discountAmount", "kind": "type_changed", "count": 5, "hints": {"string_number": 5}},
+                {"path": "$.createdAt", "kind": "value_changed", "count": 5, "hints": {"timestamps": 5}},
+                {"path": "$.couponType", "kind": "extra", "count": 5, "hints": {"extra": 5}},
+                {"path": "$.issuedAt", "kind": "value_changed", "count": 2, "hints": {"volatile": 2}},
+            ],
+        });
+        let existing = Existing {
+            rules: serde_saphyr::from_str(
+                "ignore: [\"$.issuedAt\"]\ntimestamps: {tolerance_ms: 5000}\nkeyed: {\"$.coupons\": couponId}\n",
+            )
+            .unwrap(),
+            file: "playbooks/coupon.yaml".to_owned(),
+        };
+        let yaml = suggestions("coupon-read", &route, Some(&existing));
+        let rules: msa_shadow_compare::Rules =
+            serde_saphyr::from_str(&yaml).unwrap_or_else(|err| panic!("{err}\n{yaml}"));
+        assert_eq!(rules.ignore, ["$.couponType", "$.issuedAt"], "{yaml}");
+        assert!(rules.string_number, "{yaml}");
+        assert_eq!(
+            rules.timestamps.map(|t| t.tolerance_ms),
+            Some(5000),
+            "{yaml}"
+        );
+        assert_eq!(
+            rules.keyed.get("$.coupons").map(String::as_str),
+            Some("couponId")
+        );
+        assert_eq!(
+            yaml.matches("# already in playbooks/coupon.yaml").count(),
+            3,
+            "ignore $.issuedAt, timestamps and keyed:\n{yaml}"
+        );
+        assert!(
+            yaml.contains("`shadow.routes.coupon-read` in playbooks/coupon.yaml"),
+            "{yaml}"
+        );
+        assert!(!yaml.contains("values unique to each request"), "{yaml}");
+
+        // Without a playbook: the suggestions alone, as before.
+        let alone = suggestions("coupon-read", &route, None);
+        let rules: msa_shadow_compare::Rules = serde_saphyr::from_str(&alone).unwrap();
+        assert_eq!(rules.timestamps.map(|t| t.tolerance_ms), Some(1000));
+        assert!(rules.keyed.is_empty());
+        assert!(!alone.contains("already in"), "{alone}");
     }
 }

@@ -2,9 +2,10 @@
 
 use std::process::{Command, Output};
 
-const COMMANDS: [&str; 11] = [
+const COMMANDS: [&str; 12] = [
     "analyze",
     "plan",
+    "playbook",
     "backfill",
     "verify",
     "proxy",
@@ -37,26 +38,23 @@ fn help_lists_every_command_of_the_design() {
 }
 
 #[test]
-fn unbuilt_commands_say_so_and_exit_2_whatever_their_arguments() {
+fn every_command_refuses_an_unknown_argument_with_exit_2_and_no_output() {
     for command in COMMANDS {
         let command: &[&str] = match command {
-            // Built: they are tested on their own.
-            "proxy" | "shadow" => continue,
+            "shadow" => &["shadow", "report"],
+            "playbook" => &["playbook", "check"],
             other => &[other],
         };
-        let out = msa_migrate(&[command, &["--config", "proxy.yaml", "coupon"]].concat());
+        let out = msa_migrate(&[command, &["--no-such-flag"]].concat());
         assert_eq!(out.status.code(), Some(2), "{command:?}");
         assert!(
             out.stdout.is_empty(),
-            "{command:?} printed output: no fake results"
+            "{command:?} printed output for bad input"
         );
         let stderr = String::from_utf8(out.stderr).unwrap();
-        let name = command.join(" ");
         assert!(
-            stderr.starts_with(&format!(
-                "error: `msa-migrate {name}` is not built yet\nhint: "
-            )),
-            "{stderr}"
+            stderr.contains("unexpected argument '--no-such-flag'"),
+            "{command:?}: {stderr}"
         );
     }
 }
@@ -170,4 +168,45 @@ fn a_shadow_report_without_a_store_says_where_it_looked() {
         stderr.contains("no shadow results at /nonexistent/msa-shadow.db"),
         "{stderr}"
     );
+}
+
+#[test]
+fn completions_know_every_command() {
+    let out = msa_migrate(&["completions", "bash"]);
+    assert!(out.status.success());
+    let script = String::from_utf8(out.stdout).unwrap();
+    assert!(script.contains("complete -F"), "not a bash script");
+    for command in COMMANDS {
+        assert!(script.contains(command), "`{command}` cannot be completed");
+    }
+    let out = msa_migrate(&["completions", "tcsh"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+}
+
+#[test]
+fn man_writes_one_page_per_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = msa_migrate(&["man", "--out", &dir.path().display().to_string()]);
+    assert!(out.status.success(), "{out:?}");
+    for page in ["msa-migrate".to_owned()]
+        .into_iter()
+        .chain(COMMANDS.iter().map(|c| format!("msa-migrate-{c}")))
+    {
+        let text = std::fs::read_to_string(dir.path().join(format!("{page}.1")))
+            .unwrap_or_else(|e| panic!("{page}.1: {e}"));
+        assert!(
+            text.starts_with(".ie") || text.contains(".TH"),
+            "{page}.1 is not a man page"
+        );
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }

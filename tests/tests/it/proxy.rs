@@ -4,7 +4,9 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
-use crate::support::{Running, msa_migrate, stored_route};
+use std::time::Duration;
+
+use crate::support::{Running, Users, chromium, msa_migrate, poll, start_services, stored_route};
 
 /// Writes the proxy's configuration into the test's directory (its state file
 /// and audit log land beside it) and returns its path.
@@ -47,37 +49,13 @@ routes:
     path.display().to_string()
 }
 
+/// The monolith and the coupon service with its quirks.
 fn services(dir: &tempfile::TempDir) -> (Running, Running) {
     services_with(dir, &["--quirks"])
 }
 
 fn services_with(dir: &tempfile::TempDir, coupon_flags: &[&str]) -> (Running, Running) {
-    let db = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
-    let monolith = Running::start(
-        "legacy-commerce",
-        &[
-            "--db",
-            &db("monolith.db"),
-            "--listen",
-            "127.0.0.1:0",
-            "--seed",
-            "50",
-        ],
-    );
-    let db_path = db("coupon.db");
-    let mut args = vec![
-        "--db",
-        &db_path,
-        "--listen",
-        "127.0.0.1:0",
-        "--seed",
-        "50",
-        "--users-url",
-        &monolith.url,
-    ];
-    args.extend_from_slice(coupon_flags);
-    let coupon = Running::start("coupon-service", &args);
-    (monolith, coupon)
+    start_services(dir.path(), Users::FromMonolith, coupon_flags)
 }
 
 fn get(url: String) -> Value {
@@ -145,10 +123,6 @@ fn legacy_mode_changes_nothing_for_clients() {
     }
 }
 
-#[allow(
-    clippy::disallowed_methods,
-    reason = "a synchronous test: there is no runtime to block"
-)]
 /// Reads coupons 1 to 7 through the proxy with the coupon routes in shadow
 /// mode and returns the shadow report for `coupon-read` once all are compared.
 fn shadow_report_for_coupon_reads(coupon_flags: &[&str], rules: &str) -> Value {
@@ -170,20 +144,19 @@ fn shadow_report_for_coupon_reads(coupon_flags: &[&str], rules: &str) -> Value {
             "clients see the monolith's answer"
         );
     }
-    for _ in 0..100 {
+    poll(Duration::from_secs(5), Duration::from_millis(50), || {
         let report = get(format!("{admin}/shadow"));
         let route = report["routes"]
             .as_array()
             .and_then(|routes| routes.iter().find(|r| r["route"] == "coupon-read").cloned());
-        if let Some(route) = route.filter(|r| r["compared"] == 7) {
-            return route;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!(
-        "the shadow report never counted 7 pairs: {}",
-        get(format!("{admin}/shadow"))
-    );
+        route.filter(|r| r["compared"] == 7)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the shadow report never counted 7 pairs: {}",
+            get(format!("{admin}/shadow"))
+        )
+    })
 }
 
 #[test]
@@ -368,37 +341,7 @@ fn suggested_rules_once_accepted_leave_no_difference() {
     );
 }
 
-/// Runs headless Chromium with the flags this closed network needs; fails
-/// with how to install it when it is missing (never skips).
-fn chromium(args: &[&str], profile: &std::path::Path) -> std::process::Output {
-    let flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--virtual-time-budget=5000",
-    ];
-    std::process::Command::new("chromium")
-        .args(flags)
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .output()
-        .unwrap_or_else(|err| {
-            panic!(
-                "cannot run chromium ({err}): apt-get install -y chromium, or run `bash .ci/run`"
-            )
-        })
-}
-
 #[test]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "a synchronous test: there is no runtime to block"
-)]
 fn the_dashboard_in_headless_chromium_shows_routes_and_opens_a_field_with_redacted_examples() {
     let dir = tempfile::tempdir().unwrap();
     let (monolith, coupon) = services_with(&dir, &["--quirks"]);
@@ -408,16 +351,17 @@ fn the_dashboard_in_headless_chromium_shows_routes_and_opens_a_field_with_redact
     for id in 1..=3 {
         get(format!("{}/api/coupons/{id}", proxy.url));
     }
-    for _ in 0..100 {
+    // Not an assertion yet: the page below shows whatever has been compared.
+    let _ = poll(Duration::from_secs(5), Duration::from_millis(50), || {
         let report = get(format!("{admin}/shadow"));
-        if report["routes"].as_array().is_some_and(|r| {
-            r.iter()
-                .any(|r| r["route"] == "coupon-read" && r["compared"] == 3)
-        }) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+        report["routes"]
+            .as_array()
+            .is_some_and(|r| {
+                r.iter()
+                    .any(|r| r["route"] == "coupon-read" && r["compared"] == 3)
+            })
+            .then_some(())
+    });
     let page = format!("{admin}/dashboard?route=coupon-read&path=%24.discountAmount");
     let out = chromium(&["--dump-dom", &page], &dir.path().join("chromium"));
     let dom = String::from_utf8_lossy(&out.stdout);

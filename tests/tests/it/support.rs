@@ -3,6 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The workspace root, one level above this crate's manifest.
 pub(crate) fn workspace() -> PathBuf {
@@ -90,30 +91,133 @@ pub(crate) fn msa_migrate(args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
-/// Waits until the shadow store at `store` has `compared` pairs for `route`
-/// (a running proxy writes every 2 s) and returns that route's report.
+/// Asks `probe` every `every` until it gives a value, for at most `within`;
+/// `None` if it never did. Proxies save, reload and compare in the background,
+/// so a test polls for what it expects instead of sleeping a guessed time.
 #[allow(
     clippy::disallowed_methods,
     reason = "a synchronous helper: there is no runtime to block"
 )]
+pub(crate) fn poll<T>(
+    within: Duration,
+    every: Duration,
+    mut probe: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let begun = Instant::now();
+    loop {
+        if let Some(value) = probe() {
+            return Some(value);
+        }
+        if begun.elapsed() >= within {
+            return None;
+        }
+        std::thread::sleep(every);
+    }
+}
+
+/// Waits until the shadow store at `store` has `compared` pairs for `route`
+/// (a running proxy writes every 2 s) and returns that route's report.
 pub(crate) fn stored_route(store: &str, route: &str, compared: u64) -> serde_json::Value {
     let ask = || {
         msa_migrate(&[
             "shadow", "report", route, "--store", store, "--format", "json",
         ])
     };
-    for _ in 0..100 {
+    poll(Duration::from_secs(10), Duration::from_millis(100), || {
         // Exit 2 until the proxy has saved this route: keep asking.
         let (_, stdout, _) = ask();
-        if let Ok(report) = serde_json::from_str::<serde_json::Value>(&stdout)
-            && report["routes"][0]["compared"] == compared
-        {
-            return report["routes"][0].clone();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!(
-        "the store never showed {compared} compared pairs for {route}: {:?}",
-        ask()
+        serde_json::from_str::<serde_json::Value>(&stdout)
+            .ok()
+            .filter(|report| report["routes"][0]["compared"] == compared)
+            .map(|report| report["routes"][0].clone())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the store never showed {compared} compared pairs for {route}: {:?}",
+            ask()
+        )
+    })
+}
+
+/// Runs headless Chromium with the flags this closed network needs; fails
+/// with how to install it when it is missing (never skips).
+pub(crate) fn chromium(args: &[&str], profile: &std::path::Path) -> std::process::Output {
+    let flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--virtual-time-budget=5000",
+    ];
+    std::process::Command::new("chromium")
+        .args(flags)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .unwrap_or_else(|err| {
+            panic!(
+                "cannot run chromium ({err}): apt-get install -y chromium, or run `bash .ci/run`"
+            )
+        })
+}
+
+/// The DOM of `page` after its scripts ran, in headless Chromium.
+pub(crate) fn chromium_dom(page: &str, profile: &std::path::Path) -> String {
+    let out = chromium(&["--dump-dom", page], profile);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `sqlite://` URL of the database file `name` in `dir`.
+pub(crate) fn sqlite_url(dir: &std::path::Path, name: &str) -> String {
+    format!("sqlite://{}", dir.join(name).display())
+}
+
+/// Whether the coupon service asks the monolith for users (`--users-url`).
+#[derive(Clone, Copy)]
+pub(crate) enum Users {
+    FromMonolith,
+    /// The coupon service stands alone, as the playbook tests always ran it.
+    Standalone,
+}
+
+/// Starts the monolith and the coupon service, each on its own SQLite file in
+/// `dir` (`monolith.db`, `coupon.db`) seeded with the same 50 rows, so tests
+/// compare two services that start from the same data. `coupon_flags` go to
+/// the coupon service last (e.g. `--quirks`).
+pub(crate) fn start_services(
+    dir: &std::path::Path,
+    users: Users,
+    coupon_flags: &[&str],
+) -> (Running, Running) {
+    let monolith_db = sqlite_url(dir, "monolith.db");
+    let monolith = Running::start(
+        "legacy-commerce",
+        &[
+            "--db",
+            &monolith_db,
+            "--listen",
+            "127.0.0.1:0",
+            "--seed",
+            "50",
+        ],
     );
+    let coupon_db = sqlite_url(dir, "coupon.db");
+    let mut args = vec![
+        "--db",
+        &coupon_db,
+        "--listen",
+        "127.0.0.1:0",
+        "--seed",
+        "50",
+    ];
+    if let Users::FromMonolith = users {
+        args.extend(["--users-url", &monolith.url]);
+    }
+    args.extend_from_slice(coupon_flags);
+    let coupon = Running::start("coupon-service", &args);
+    (monolith, coupon)
 }

@@ -1,0 +1,259 @@
+//! Arguments of `msa-migrate canary`, `cutover` and `rollback` (issue #7).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The domain whose routes move, and where its routes come from.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DomainArgs {
+    /// The domain, e.g. `coupon`
+    #[arg(value_name = "DOMAIN")]
+    pub domain: String,
+
+    /// Where the playbooks are: the domain's routes come from DIR/DOMAIN.yaml
+    #[arg(long, value_name = "DIR", default_value = "playbooks")]
+    pub playbooks: PathBuf,
+
+    /// The domain's routes (proxy route names), instead of its playbook's
+    #[arg(long, value_name = "ROUTE,…", value_delimiter = ',')]
+    pub routes: Vec<String>,
+}
+
+/// Who changes what, and why: every change is audited.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuditArgs {
+    /// Who is making the change, for the audit log (default: $USER)
+    #[arg(long, value_name = "NAME")]
+    pub actor: Option<String>,
+
+    /// Why, for the audit log
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+/// Where route stages are changed: the shared state store, or a running
+/// proxy's admin API (which writes its own store).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    /// The state store the proxies follow: a state file, or postgres://USER@HOST/DB
+    /// (password in PGPASSWORD)
+    #[arg(
+        long,
+        value_name = "DSN|FILE",
+        env = "MSA_STATE",
+        required_unless_present = "admin"
+    )]
+    pub state: Option<String>,
+
+    /// A proxy's admin API (http://HOST:PORT) to make the change through, instead of --state
+    #[arg(long, value_name = "URL", conflicts_with = "state")]
+    pub admin: Option<String>,
+
+    /// The environment variable that holds the admin API's bearer token
+    #[arg(long, value_name = "VAR", default_value = "MSA_ADMIN_TOKEN")]
+    pub token_env: String,
+}
+
+/// `msa-migrate cutover DOMAIN`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Refuses unless the domain's readiness passes; --force with --reason overrides,\n\
+    and the override is audited. Exit code: 0 done, 1 refused (not ready), 2 an error.\n\n\
+    Examples:\n  msa-migrate cutover coupon --state postgres://msa@db/msa --reason \"CAB-142\"\n  \
+    msa-migrate cutover coupon --admin http://127.0.0.1:9901 --force --reason \"readiness not built for this domain\""
+)]
+pub struct CutoverArgs {
+    #[command(flatten)]
+    pub domain: DomainArgs,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub audit: AuditArgs,
+
+    /// Cut over even though readiness does not pass (needs --reason)
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+
+    /// Readiness evidence: the proxy's shadow store (see `msa-migrate readiness`)
+    #[arg(long, value_name = "FILE|DSN")]
+    pub shadow_store: Option<PathBuf>,
+
+    /// Readiness evidence: the analysis directory (see `msa-migrate readiness`)
+    #[arg(long, value_name = "DIR")]
+    pub analysis: Option<PathBuf>,
+}
+
+/// `msa-migrate rollback DOMAIN`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Instant and always allowed; also stops a running canary of the domain.\n\n\
+    Example:\n  msa-migrate rollback coupon --state postgres://msa@db/msa --reason \"5xx on checkout\""
+)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub domain: DomainArgs,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub audit: AuditArgs,
+
+    /// The stage to go back to (default: the playbook's `rollback.to`, else legacy)
+    #[arg(long, value_enum, value_name = "STAGE")]
+    pub to: Option<BackTo>,
+}
+
+/// Where a rollback sends the routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackTo {
+    /// The monolith only.
+    Legacy,
+    /// The monolith, still mirrored to the new service.
+    Shadow,
+}
+
+/// `msa-migrate canary …`: `canary DOMAIN` runs the controller; `canary
+/// promote|pause|resume|abort|status DOMAIN` talks to a running one.
+#[derive(Debug, clap::Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "The controller moves the domain's routes through the steps, judging the new\n\
+    service against the monolith at each (error rate from the proxies' /metrics), and\n\
+    rolls back on its own on failure. Its progress is kept in the state store: a killed\n\
+    controller started again resumes where it was. One controller per domain at a time.\n\n\
+    Examples:\n  msa-migrate canary coupon --state postgres://msa@db/msa --admin http://10.0.0.5:9901 --admin http://10.0.0.6:9901\n  \
+    msa-migrate canary coupon --steps 1,5,25,50,100 --interval 10m --approval 50 --state s.json --admin http://127.0.0.1:9901\n  \
+    msa-migrate canary promote coupon --state postgres://msa@db/msa"
+)]
+pub struct CanaryArgs {
+    #[command(subcommand)]
+    pub action: Option<CanaryAction>,
+
+    #[command(flatten)]
+    pub run: CanaryRunArgs,
+}
+
+/// `msa-migrate canary DOMAIN`: the controller. (Options, so that the
+/// subcommands need none of them; clap still requires DOMAIN and --state.)
+#[derive(Debug, clap::Args)]
+pub struct CanaryRunArgs {
+    /// The domain, e.g. `coupon`
+    #[arg(value_name = "DOMAIN", required = true)]
+    pub domain: Option<String>,
+
+    /// Where the playbooks are: the domain's routes come from DIR/DOMAIN.yaml
+    #[arg(long, value_name = "DIR", default_value = "playbooks")]
+    pub playbooks: PathBuf,
+
+    /// The domain's routes (proxy route names), instead of its playbook's
+    #[arg(long, value_name = "ROUTE,…", value_delimiter = ',')]
+    pub routes: Vec<String>,
+
+    /// The state store the proxies follow: a state file, or postgres://USER@HOST/DB
+    #[arg(long, value_name = "DSN|FILE", env = "MSA_STATE", required = true)]
+    pub state: Option<String>,
+
+    /// A proxy's admin API, whose /metrics judge the steps; repeat for every replica
+    /// (reading needs no token)
+    #[arg(long = "admin", value_name = "URL")]
+    pub admins: Vec<String>,
+
+    /// Canary weights in percent (default: the playbook's, else 1,5,25,50,100)
+    #[arg(long, value_name = "PERCENT,…", value_delimiter = ',')]
+    pub steps: Vec<String>,
+
+    /// Time between two judgements (default: the playbook's, else 10m)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub interval: Option<Duration>,
+
+    /// Consecutive passes that advance a step (default: the playbook's, else 3)
+    #[arg(long, value_name = "N")]
+    pub advance_after: Option<u32>,
+
+    /// Failures that roll back (default: the playbook's, else 1)
+    #[arg(long, value_name = "N")]
+    pub max_failures: Option<u32>,
+
+    /// Steps (percent) that wait for `canary promote` once they pass
+    #[arg(long, value_name = "PERCENT,…", value_delimiter = ',')]
+    pub approval: Vec<String>,
+
+    /// Requests each side (new, legacy) must have served in an interval to judge it
+    /// (default: the playbook's, else 100)
+    #[arg(long, value_name = "N")]
+    pub min_requests: Option<u64>,
+
+    /// How much higher the new service's 5xx rate may be than the monolith's (0.005 = 0.5
+    /// points; default: the playbook's, else 0.005)
+    #[arg(long, value_name = "RATE")]
+    pub max_error_rate_delta: Option<f64>,
+
+    /// How much more often than half the time a new request may be slower than a legacy
+    /// one (0.1 = 60%; default: the playbook's, else 0.1)
+    #[arg(long, value_name = "SHARE")]
+    pub max_latency_shift: Option<f64>,
+
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub audit: AuditArgs,
+}
+
+/// What a person asks of a running canary.
+#[derive(Debug, clap::Subcommand)]
+pub enum CanaryAction {
+    /// Advance to the next step now (approves a step waiting for approval).
+    Promote(CanaryControlArgs),
+    /// Hold at the current step (still judged; failures still roll back).
+    Pause(CanaryControlArgs),
+    /// Go on after a pause.
+    Resume(CanaryControlArgs),
+    /// Roll back now and end the canary.
+    Abort(CanaryControlArgs),
+    /// Show where the canary is.
+    Status(CanaryControlArgs),
+}
+
+impl CanaryAction {
+    /// The verb, and the domain and store it is for.
+    pub fn split(self) -> (&'static str, CanaryControlArgs) {
+        match self {
+            Self::Promote(args) => ("promote", args),
+            Self::Pause(args) => ("pause", args),
+            Self::Resume(args) => ("resume", args),
+            Self::Abort(args) => ("abort", args),
+            Self::Status(args) => ("status", args),
+        }
+    }
+}
+
+impl BackTo {
+    /// The proxy's name for the stage.
+    pub fn mode(self) -> &'static str {
+        match self {
+            Self::Legacy => "legacy",
+            Self::Shadow => "shadow",
+        }
+    }
+}
+
+/// The domain of a running canary and its state store.
+#[derive(Debug, clap::Args)]
+pub struct CanaryControlArgs {
+    /// The domain, e.g. `coupon`
+    #[arg(value_name = "DOMAIN")]
+    pub domain: String,
+
+    /// The state store the controller uses
+    #[arg(long, value_name = "DSN|FILE", env = "MSA_STATE")]
+    pub state: String,
+
+    #[command(flatten)]
+    pub audit: AuditArgs,
+}
