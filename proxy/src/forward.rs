@@ -21,7 +21,7 @@ use crate::metrics::{Metrics, RouteMetrics, Side, UNCLAIMED};
 use crate::routes::RouteTable;
 use crate::shadow::{Captured, Job, Mirror, RouteSlot, Tee};
 use crate::split;
-use crate::upstream::{Upstream, UpstreamError};
+use crate::upstream::{Upstream, UpstreamBody, UpstreamError};
 
 /// An immutable snapshot of everything a request needs: the route table, each
 /// route's stage, the upstream pools and the metric handles. A reload or a
@@ -323,7 +323,7 @@ impl Proxy {
     /// while the body streams unchanged.
     fn to_client(
         &self,
-        response: Response<Incoming>,
+        response: Response<UpstreamBody>,
         keep_copy: Option<(oneshot::Sender<Captured>, usize)>,
     ) -> Response<ProxyBody> {
         let (mut parts, incoming) = response.into_parts();

@@ -1,19 +1,29 @@
 //! Upstreams: keep-alive connection pools to a set of endpoints, endpoint
 //! choice, and timeouts.
+//!
+//! Plain HTTP/1.1 upstreams, the common case inside a cluster, are spoken to
+//! directly ([`h1`]) over this crate's own pools; TLS and HTTP/2 upstreams go
+//! through hyper's pooled client.
 
+mod h1;
+mod pool;
+
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::uri::{Authority, Scheme, Uri};
-use http::{Request, Response};
-use hyper::body::Incoming;
+use http::{Method, Request, Response};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use crate::body::ProxyBody;
+use crate::body::{BodyError, ProxyBody};
 use crate::config::{Balance, CircuitConfig, Protocol, UpstreamConfig};
 use crate::metrics::Metrics;
 
@@ -39,6 +49,51 @@ pub(crate) struct Upstream {
 struct Endpoint {
     authority: Authority,
     in_flight: Arc<AtomicUsize>,
+    /// Idle connections, for upstreams spoken to directly.
+    pool: Arc<pool::Pool>,
+}
+
+/// Idle connections kept per endpoint at most; more are closed when returned.
+const MAX_IDLE_PER_ENDPOINT: usize = 1024;
+
+/// A response body from an upstream.
+#[derive(Debug)]
+pub(crate) enum UpstreamBody {
+    /// Read straight from a connection of this crate's pool.
+    Direct(h1::ResponseBody),
+    /// From hyper's client (TLS and HTTP/2 upstreams).
+    Hyper(Incoming),
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match self.get_mut() {
+            Self::Direct(body) => Pin::new(body).poll_frame(cx),
+            Self::Hyper(body) => Pin::new(body)
+                .poll_frame(cx)
+                .map(|frame| frame.map(|frame| frame.map_err(Into::into))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Direct(body) => body.is_end_stream(),
+            Self::Hyper(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Direct(body) => body.size_hint(),
+            Self::Hyper(body) => body.size_hint(),
+        }
+    }
 }
 
 /// Why an upstream gave no response.
@@ -143,6 +198,7 @@ impl Upstream {
                 .map(|authority| Endpoint {
                     authority: authority.clone(),
                     in_flight: Arc::new(AtomicUsize::new(0)),
+                    pool: Arc::new(pool::Pool::new(config.idle_timeout, MAX_IDLE_PER_ENDPOINT)),
                 })
                 .collect(),
             balance: config.balance,
@@ -175,7 +231,7 @@ impl Upstream {
     pub(crate) async fn send(
         &self,
         request: Request<ProxyBody>,
-    ) -> Result<Response<Incoming>, UpstreamError> {
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
         let admission = self.circuit.admit();
         if admission == Admission::Refused {
             self.metrics.upstream_error(&self.name, "circuit_open");
@@ -204,9 +260,91 @@ impl Upstream {
 
     async fn send_now(
         &self,
-        mut request: Request<ProxyBody>,
-    ) -> Result<Response<Incoming>, UpstreamError> {
+        request: Request<ProxyBody>,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
         let endpoint = self.pick();
+        endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
+        let _done = InFlight(&endpoint.in_flight);
+        let direct = self.scheme == Scheme::HTTP && self.version == http::Version::HTTP_11;
+        let answer = if direct {
+            tokio::time::timeout(self.request_timeout, self.send_direct(endpoint, request)).await
+        } else {
+            tokio::time::timeout(self.request_timeout, self.send_hyper(endpoint, request)).await
+        };
+        answer.unwrap_or_else(|_| {
+            Err(UpstreamError::Timeout {
+                upstream: self.name.clone(),
+                endpoint: endpoint.authority.clone(),
+                after: self.request_timeout,
+            })
+        })
+    }
+
+    /// Over a connection of this crate's pool. A bodyless read whose reused
+    /// connection turned out closed before any answer is sent again, once, on
+    /// a fresh connection: the upstream cannot have acted on it.
+    async fn send_direct(
+        &self,
+        endpoint: &Endpoint,
+        request: Request<ProxyBody>,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
+        let (parts, mut body) = request.into_parts();
+        let host = parts
+            .uri
+            .authority()
+            .map_or(endpoint.authority.as_str(), Authority::as_str);
+        let replayable = body.is_end_stream()
+            && matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if let Some(conn) = endpoint.pool.take() {
+            match h1::exchange(conn, &parts, &mut body, host, &endpoint.pool).await {
+                Ok(response) => return Ok(response.map(UpstreamBody::Direct)),
+                Err(err) if err.before_response && replayable => {
+                    tracing::debug!(upstream = %self.name, reason = %err.reason, "a kept-alive connection was closed; sending again on a new one");
+                }
+                Err(err) => return Err(self.failed(endpoint, err.reason)),
+            }
+        }
+        let conn = self.connect(endpoint).await?;
+        h1::exchange(conn, &parts, &mut body, host, &endpoint.pool)
+            .await
+            .map(|response| response.map(UpstreamBody::Direct))
+            .map_err(|err| self.failed(endpoint, err.reason))
+    }
+
+    async fn connect(&self, endpoint: &Endpoint) -> Result<h1::Conn, UpstreamError> {
+        let unreachable = |reason: String| UpstreamError::Connect {
+            upstream: self.name.clone(),
+            endpoint: endpoint.authority.clone(),
+            reason,
+        };
+        let connecting = tokio::net::TcpStream::connect(endpoint.authority.as_str());
+        match tokio::time::timeout(self.config.connect_timeout, connecting).await {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                Ok(h1::Conn::new(stream))
+            }
+            Ok(Err(err)) => Err(unreachable(err.to_string())),
+            Err(_) => Err(unreachable(format!(
+                "no connection within {:?}",
+                self.config.connect_timeout
+            ))),
+        }
+    }
+
+    fn failed(&self, endpoint: &Endpoint, reason: String) -> UpstreamError {
+        UpstreamError::Failed {
+            upstream: self.name.clone(),
+            endpoint: endpoint.authority.clone(),
+            reason,
+        }
+    }
+
+    /// Through hyper's pooled client (TLS or HTTP/2 upstreams).
+    async fn send_hyper(
+        &self,
+        endpoint: &Endpoint,
+        mut request: Request<ProxyBody>,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
         let mut parts = request.uri().clone().into_parts();
         parts.scheme = Some(self.scheme.clone());
         parts.authority = Some(endpoint.authority.clone());
@@ -216,33 +354,14 @@ impl Upstream {
         *request.uri_mut() = Uri::from_parts(parts).expect("scheme, authority and path make a URI");
         // The client may speak h2 to us and the upstream HTTP/1.1, or the reverse.
         *request.version_mut() = self.version;
-
-        endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
-        let _done = InFlight(&endpoint.in_flight);
-        let fail = |reason: String| (endpoint.authority.clone(), reason);
-        match tokio::time::timeout(self.request_timeout, self.client.request(request)).await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(err)) if err.is_connect() => {
-                let (endpoint, reason) = fail(source_text(&err));
-                Err(UpstreamError::Connect {
-                    upstream: self.name.clone(),
-                    endpoint,
-                    reason,
-                })
-            }
-            Ok(Err(err)) => {
-                let (endpoint, reason) = fail(source_text(&err));
-                Err(UpstreamError::Failed {
-                    upstream: self.name.clone(),
-                    endpoint,
-                    reason,
-                })
-            }
-            Err(_) => Err(UpstreamError::Timeout {
+        match self.client.request(request).await {
+            Ok(response) => Ok(response.map(UpstreamBody::Hyper)),
+            Err(err) if err.is_connect() => Err(UpstreamError::Connect {
                 upstream: self.name.clone(),
                 endpoint: endpoint.authority.clone(),
-                after: self.request_timeout,
+                reason: source_text(&err),
             }),
+            Err(err) => Err(self.failed(endpoint, source_text(&err))),
         }
     }
 
