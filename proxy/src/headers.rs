@@ -12,58 +12,114 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 /// Headers that only the proxy may set; a client's are dropped.
 pub(crate) const INTERNAL_PREFIX: &str = "x-msa-";
 
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authorization",
+// Names as constants: `HeaderName::from_static` checks its argument each time
+// it runs, and this module runs for every request.
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
+static HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    KEEP_ALIVE,
+    PROXY_CONNECTION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
 ];
 
 /// Prepares a client request's headers for an upstream.
-pub(crate) fn to_upstream(headers: &mut HeaderMap, client: IpAddr, scheme: &str) {
+pub(crate) fn to_upstream(headers: &mut HeaderMap, client: IpAddr, scheme: &'static str) {
     remove_hop_by_hop(headers);
-    let internal: Vec<HeaderName> = headers
+    if headers
         .keys()
-        .filter(|name| name.as_str().starts_with(INTERNAL_PREFIX))
-        .cloned()
-        .collect();
-    for name in internal {
-        headers.remove(&name);
+        .any(|name| name.as_str().starts_with(INTERNAL_PREFIX))
+    {
+        let internal: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| name.as_str().starts_with(INTERNAL_PREFIX))
+            .cloned()
+            .collect();
+        for name in internal {
+            headers.remove(&name);
+        }
     }
+    // Room for what is added below, grown once.
+    headers.reserve(5);
 
-    let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(earlier) => format!("{earlier}, {client}"),
-        None => client.to_string(),
+    let forwarded_for = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::to_str) {
+        Some(Ok(earlier)) => HeaderValue::from_str(&format!("{earlier}, {client}")).ok(),
+        _ => Some(client_value(client)),
     };
-    set(headers, "x-forwarded-for", &forwarded_for);
-    set(headers, "x-forwarded-proto", scheme);
-    if let Some(host) = headers.get(header::HOST).cloned() {
-        headers.insert("x-forwarded-host", host);
+    if let Some(value) = forwarded_for {
+        headers.insert(X_FORWARDED_FOR, value);
     }
-    if !headers.contains_key("x-request-id") {
-        set(
-            headers,
-            "x-request-id",
-            &format!("{:032x}", fastrand::u128(..)),
-        );
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(scheme));
+    if let Some(host) = headers.get(header::HOST).cloned() {
+        headers.insert(X_FORWARDED_HOST, host);
+    }
+    if !headers.contains_key(&X_REQUEST_ID) {
+        let mut id = [0_u8; 32];
+        hex(fastrand::u128(..), &mut id);
+        headers.insert(X_REQUEST_ID, value_of(&id));
     }
     let valid_trace = headers
-        .get("traceparent")
+        .get(&TRACEPARENT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(valid_traceparent);
     if !valid_trace {
-        // Ids must not be all zeros (W3C trace context), hence the `| 1`.
-        let traceparent = format!(
-            "00-{:032x}-{:016x}-01",
-            fastrand::u128(..) | 1,
-            fastrand::u64(..) | 1
-        );
-        set(headers, "traceparent", &traceparent);
+        // `00-{trace id}-{parent id}-01`; ids must not be all zeros (W3C
+        // trace context), hence the `| 1`.
+        let mut trace = *b"00-00000000000000000000000000000000-0000000000000000-01";
+        hex(fastrand::u128(..) | 1, &mut trace[3..35]);
+        hex(u128::from(fastrand::u64(..) | 1), &mut trace[36..52]);
+        headers.insert(TRACEPARENT, value_of(&trace));
     }
+}
+
+/// The client's address as a header value. Consecutive requests mostly come
+/// from one address (a connection's, a load balancer's), so the last one is
+/// kept rather than formatted again.
+fn client_value(client: IpAddr) -> HeaderValue {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(IpAddr, HeaderValue)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some((ip, value)) if *ip == client => value.clone(),
+        _ => {
+            let value = value_of(client.to_string().as_bytes());
+            *last = Some((client, value.clone()));
+            value
+        }
+    })
+}
+
+/// Lowercase hex of `value`'s low bytes, filling `out` (at most 32 digits).
+fn hex(value: u128, out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut rest = value;
+    for slot in out.iter_mut().rev() {
+        *slot = DIGITS[(rest & 0xf) as usize];
+        rest >>= 4;
+    }
+}
+
+/// A header value from bytes this module wrote, which are always valid.
+fn value_of(bytes: &[u8]) -> HeaderValue {
+    HeaderValue::from_bytes(bytes).expect("hex digits, dashes and addresses are valid header bytes")
+}
+
+/// Whether a header name (any case) is hop-by-hop.
+pub(crate) fn is_hop_by_hop(name: &[u8]) -> bool {
+    HOP_BY_HOP
+        .iter()
+        .any(|h| h.as_str().as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// Prepares an upstream response's headers for the client.
@@ -77,21 +133,43 @@ pub(crate) fn add_via(headers: &mut HeaderMap) {
 }
 
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named.iter().chain(&HOP_BY_HOP.map(HeaderName::from_static)) {
-        headers.remove(name);
+    // One pass over the names finds which are here; most messages carry none,
+    // and a removal costs a lookup.
+    let present = headers.keys().fold(0_u16, |found, name| {
+        found
+            | HOP_BY_HOP
+                .iter()
+                .position(|h| h == name)
+                .map_or(0, |i| 1 << i)
+    });
+    if present == 0 {
+        return;
     }
-}
-
-fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
-        headers.insert(name, value);
+    if present & 1 != 0 {
+        // Headers that `Connection` names end here too (`close` and
+        // `keep-alive` name nothing else).
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|token| {
+                !HOP_BY_HOP
+                    .iter()
+                    .any(|h| h.as_str().eq_ignore_ascii_case(token))
+                    && headers.contains_key(*token)
+            })
+            .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+    }
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(name);
+        }
     }
 }
 

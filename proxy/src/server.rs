@@ -99,13 +99,17 @@ impl Server {
         let snapshot = live.snapshot();
         let limits = &snapshot.config().limits;
         let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
+        let mut http1 = builder.http1();
+        http1
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
-            .max_headers(limits.max_headers)
             // Small answers go out in one write instead of a writev of head and body.
             .writev(false);
+        // At hyper's own default, hyper keeps its header slots on the stack;
+        // set explicitly, it sizes them per request at run time.
+        if limits.max_headers != HYPER_DEFAULT_MAX_HEADERS {
+            http1.max_headers(limits.max_headers);
+        }
         builder.http2().timer(TokioTimer::new());
 
         let mut background = Vec::new();
@@ -177,6 +181,9 @@ impl Server {
         }
     }
 }
+
+/// The most headers hyper accepts in a request unless told otherwise.
+const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
 /// How accepted connections are served.
 struct Conns {
