@@ -2,6 +2,8 @@
 
 use std::process::{Command, Output};
 
+mod colour;
+
 const COMMANDS: [&str; 12] = [
     "analyze",
     "plan",
