@@ -41,11 +41,11 @@ fn read_rules(path: &Path) -> anyhow::Result<RuleSet> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let rules: Rules = serde_saphyr::from_str(&text).map_err(|err| {
-        anyhow::anyhow!(
+        InvalidRules(format!(
             "{}: {}",
             path.display(),
             err.to_string().trim_start_matches("error: ")
-        )
+        ))
     })?;
     match rules.resolve() {
         Ok(rules) => Ok(rules),
@@ -63,15 +63,29 @@ fn read_rules(path: &Path) -> anyhow::Result<RuleSet> {
                     )
                 })
                 .collect();
-            bail!(
+            Err(InvalidRules(format!(
                 "{} has {} problem(s):\n{}",
                 path.display(),
                 problems.len(),
                 problems.join("\n")
-            )
+            ))
+            .into())
         }
     }
 }
+
+/// A rules file that does not read or resolve, with every problem; known by
+/// its type for its `hint:` line.
+#[derive(Debug)]
+pub(crate) struct InvalidRules(String);
+
+impl std::fmt::Display for InvalidRules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidRules {}
 
 /// `equal`, or one line per difference: severity, kind, path, both values.
 fn table(comparison: &Comparison) -> String {
