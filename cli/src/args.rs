@@ -213,4 +213,17 @@ pub struct SuggestRulesArgs {
     /// Write the suggestions here instead of to stdout
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = SuggestFormat::Yaml)]
+    pub format: SuggestFormat,
+}
+
+/// How `shadow suggest-rules` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SuggestFormat {
+    /// The rules, each with its evidence as a comment, to review and paste.
+    Yaml,
+    /// The rule set, the evidence per rule and what no rule should hide, for scripts.
+    Json,
 }

@@ -131,7 +131,10 @@ fn readiness_and_rollback_say_how_to_reach_the_proxys_admin_api() {
 #[test]
 fn a_missing_shadow_store_says_who_writes_it() {
     let hint = hint_of(&["shadow", "report", "--store", "/nonexistent/msa-shadow.db"]);
-    assert!(hint.contains("msa-shadow.db beside its configuration"), "{hint}");
+    assert!(
+        hint.contains("msa-shadow.db beside its configuration"),
+        "{hint}"
+    );
 }
 
 #[test]
