@@ -3,6 +3,7 @@
 use std::process::{Command, Output};
 
 mod colour;
+mod docs;
 mod hints;
 
 const COMMANDS: [&str; 12] = [
