@@ -206,8 +206,8 @@ pub struct ShadowReportArgs {
     #[arg(long, value_name = "FILE")]
     pub playbook: Option<PathBuf>,
 
-    /// The proxy's shadow store (SQLite)
-    #[arg(long, value_name = "FILE", default_value = "msa-shadow.db")]
+    /// The proxy's shadow store: a SQLite file, or a postgres:// URL (password in PGPASSWORD)
+    #[arg(long, value_name = "FILE|URL", default_value = "msa-shadow.db")]
     pub store: PathBuf,
 
     /// Output format
@@ -239,8 +239,8 @@ pub struct SuggestRulesArgs {
     #[arg(long, value_name = "FILE")]
     pub playbook: Option<PathBuf>,
 
-    /// The proxy's shadow store (SQLite)
-    #[arg(long, value_name = "FILE", default_value = "msa-shadow.db")]
+    /// The proxy's shadow store: a SQLite file, or a postgres:// URL (password in PGPASSWORD)
+    #[arg(long, value_name = "FILE|URL", default_value = "msa-shadow.db")]
     pub store: PathBuf,
 
     /// Write the suggestions here instead of to stdout
