@@ -20,7 +20,20 @@ pub(crate) use rollout::{CanaryArgs, CutoverArgs, RollbackArgs};
 /// Move a live monolith to microservices one domain at a time, with evidence at
 /// every step and a rollback always one command away.
 #[derive(Debug, Parser)]
-#[command(name = "msa-migrate", version, propagate_version = true)]
+#[command(
+    name = "msa-migrate",
+    version,
+    propagate_version = true,
+    after_help = "Exit codes, the same for every command: 0 success; 1 the answer is no (not ready,\n\
+    differences found, boundaries broken, a canary rolled back); 2 an error, told on stderr as\n\
+    `error: …` and, when there is something to do about it, `hint: …`.\n\n\
+    Examples:\n  \
+    msa-migrate demo                       # the whole path on the bundled example monolith\n  \
+    msa-migrate analyze --source ./monolith --db mysql://app@db:3306/shop --out analysis/\n  \
+    msa-migrate readiness coupon --admin http://127.0.0.1:9901 --explain\n  \
+    msa-migrate help canary                # any command's options, examples and exit codes\n\n\
+    Guides and one page per command: docs/README.md in the source repository."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -34,7 +47,11 @@ pub enum Command {
     /// Write a first playbook for one domain from an analysis.
     Plan(PlanArgs),
     /// Check a playbook: every problem at once, with file, line, field and fix.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Exit code: 0 every file valid, 2 any problem (each listed with file, line and field).\n\n\
+        Example:\n  msa-migrate playbook check playbooks/*.yaml"
+    )]
     Playbook(PlaybookCommand),
     /// Copy a domain's tables to the new service's database, with checkpoints and catch-up.
     Backfill(BackfillArgs),
@@ -43,7 +60,15 @@ pub enum Command {
     /// Run the strangler proxy in front of the monolith.
     Proxy(ProxyArgs),
     /// Shadow traffic: how the new service's answers differ from the monolith's.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "`report` and `suggest-rules` read what the proxy recorded in its shadow store\n\
+        (`state.shadow_store`); `diff` compares two saved answers offline.\n\n\
+        Exit code: 0 equal or fully matched, 1 differences found, 2 an error.\n\n\
+        Examples:\n  msa-migrate shadow report --store msa-shadow.db\n  \
+        msa-migrate shadow suggest-rules coupon-read --store msa-shadow.db --out coupon-rules.yaml\n  \
+        msa-migrate shadow diff --legacy legacy.http --candidate coupon.http"
+    )]
     Shadow(ShadowCommand),
     /// Move a domain's routes through canary steps, judged by gates, rolling back on failure.
     Canary(CanaryArgs),
@@ -56,13 +81,15 @@ pub enum Command {
     /// Walk the whole path on the bundled example monolith.
     Demo(DemoArgs),
     /// Print a shell completion script.
-    #[command(
-        after_help = "Example:\n  msa-migrate completions bash > /etc/bash_completion.d/msa-migrate\n  \
-        msa-migrate completions zsh > \"${fpath[1]}/_msa-migrate\""
-    )]
+    #[command(after_help = "Exit code: 0 printed, 2 a shell it does not know.\n\n\
+        Example:\n  msa-migrate completions bash > /etc/bash_completion.d/msa-migrate\n  \
+        msa-migrate completions zsh > \"${fpath[1]}/_msa-migrate\"")]
     Completions(CompletionsArgs),
     /// Write the man pages: one for msa-migrate and one per command.
-    #[command(after_help = "Example:\n  msa-migrate man --out /usr/local/share/man/man1")]
+    #[command(
+        after_help = "Exit code: 0 written, 2 the directory cannot be written.\n\n\
+        Example:\n  msa-migrate man --out /usr/local/share/man/man1"
+    )]
     Man(ManArgs),
 }
 
@@ -85,7 +112,10 @@ pub struct ManArgs {
 /// `msa-migrate proxy`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Example:\n  msa-migrate proxy --config proxy.yaml\n  msa-migrate proxy --config proxy.yaml --check"
+    after_help = "Exit code: 0 stopped cleanly (SIGTERM, Ctrl-C: in-flight requests finish first) or,\n\
+    with --check, a valid file; 2 an invalid file (every problem listed) or a listener that\n\
+    cannot bind.\n\n\
+    Example:\n  msa-migrate proxy --config proxy.yaml\n  msa-migrate proxy --config proxy.yaml --check"
 )]
 pub struct ProxyArgs {
     /// The proxy's configuration (YAML; see docs/proxy.md)
@@ -126,9 +156,12 @@ pub enum ShadowCommand {
     /// Suggest rules for the differences shadow traffic found, for a person to accept.
     #[command(
         after_help = "Reads the proxy's shadow store and writes YAML in the `rules` vocabulary, each\n\
-        rule with the evidence behind it as a comment. Nothing is applied: review the file,\n\
-        then put the rules you accept under the route's `shadow.rules`.\n\n\
-        Example:\n  msa-migrate shadow suggest-rules coupon-read --store msa-shadow.db --out coupon-rules.yaml"
+        rule with the evidence behind it as a comment (--format json: the same as data).\n\
+        Nothing is applied: review the file, then put the rules you accept under the\n\
+        route's `shadow.rules`.\n\n\
+        Exit code: 0 written, 2 an error (no store, no results for the route).\n\n\
+        Examples:\n  msa-migrate shadow suggest-rules coupon-read --store msa-shadow.db --out coupon-rules.yaml\n  \
+        msa-migrate shadow suggest-rules coupon-read --playbook playbooks/coupon.yaml --format json"
     )]
     SuggestRules(SuggestRulesArgs),
 }
@@ -173,8 +206,8 @@ pub struct ShadowReportArgs {
     #[arg(long, value_name = "FILE")]
     pub playbook: Option<PathBuf>,
 
-    /// The proxy's shadow store (SQLite)
-    #[arg(long, value_name = "FILE", default_value = "msa-shadow.db")]
+    /// The proxy's shadow store: a SQLite file, or a postgres:// URL (password in PGPASSWORD)
+    #[arg(long, value_name = "FILE|URL", default_value = "msa-shadow.db")]
     pub store: PathBuf,
 
     /// Output format
@@ -206,11 +239,24 @@ pub struct SuggestRulesArgs {
     #[arg(long, value_name = "FILE")]
     pub playbook: Option<PathBuf>,
 
-    /// The proxy's shadow store (SQLite)
-    #[arg(long, value_name = "FILE", default_value = "msa-shadow.db")]
+    /// The proxy's shadow store: a SQLite file, or a postgres:// URL (password in PGPASSWORD)
+    #[arg(long, value_name = "FILE|URL", default_value = "msa-shadow.db")]
     pub store: PathBuf,
 
     /// Write the suggestions here instead of to stdout
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = SuggestFormat::Yaml)]
+    pub format: SuggestFormat,
+}
+
+/// How `shadow suggest-rules` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SuggestFormat {
+    /// The rules, each with its evidence as a comment, to review and paste.
+    Yaml,
+    /// The rule set, the evidence per rule and what no rule should hide, for scripts.
+    Json,
 }

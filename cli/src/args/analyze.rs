@@ -9,8 +9,10 @@ use std::path::PathBuf;
     Exit code: 0 when it ran; with --check, 1 when the code breaks the declared\n\
     boundaries (cross-domain writes, foreign keys or transactions); 2 on error.\n\n\
     Examples:\n  \
-    msa-migrate analyze --source ./monolith --db mysql://root@127.0.0.1:3306/shop --git --out analysis/\n  \
-    msa-migrate analyze --source ./monolith --domains domains.yaml --check --baseline analysis/analysis.json\n  \
+    msa-migrate analyze --source ./monolith --db mysql://root@127.0.0.1:3306/shop --git \\\n      \
+    --out analysis/\n  \
+    msa-migrate analyze --source ./monolith --domains domains.yaml --check \\\n      \
+    --baseline analysis/analysis.json\n  \
     msa-migrate analyze --source ./monolith --format json > analysis.json"
 )]
 pub struct AnalyzeArgs {

@@ -10,6 +10,8 @@ use super::ReportFormat;
     after_help = "Reads DIR/analysis.json (written by `msa-migrate analyze --out DIR`) and writes a\n\
     playbook with the domain's routes and tables; review it (route names must match the\n\
     proxy configuration's), then `msa-migrate playbook check` it.\n\n\
+    Exit code: 0 written, 2 an error (no analysis.json, a domain it does not know, --out\n\
+    exists and no --force).\n\n\
     Example:\n  msa-migrate plan --analysis analysis/ --domain coupon --out playbooks/coupon.yaml"
 )]
 pub struct PlanArgs {

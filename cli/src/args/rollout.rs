@@ -60,7 +60,8 @@ pub struct TargetArgs {
     after_help = "Refuses unless the domain's readiness passes; --force with --reason overrides,\n\
     and the override is audited. Exit code: 0 done, 1 refused (not ready), 2 an error.\n\n\
     Examples:\n  msa-migrate cutover coupon --state postgres://msa@db/msa --reason \"CAB-142\"\n  \
-    msa-migrate cutover coupon --admin http://127.0.0.1:9901 --force --reason \"readiness not built for this domain\""
+    msa-migrate cutover coupon --admin http://127.0.0.1:9901 --force \\\n      \
+    --reason \"CAB-142: coupling waived\""
 )]
 pub struct CutoverArgs {
     #[command(flatten)]
@@ -88,7 +89,8 @@ pub struct CutoverArgs {
 /// `msa-migrate rollback DOMAIN`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Instant and always allowed; also stops a running canary of the domain.\n\n\
+    after_help = "Instant and always allowed; also stops a running canary of the domain.\n\
+    Exit code: 0 done, 2 an error (the state store or the proxy could not be reached).\n\n\
     Example:\n  msa-migrate rollback coupon --state postgres://msa@db/msa --reason \"5xx on checkout\""
 )]
 pub struct RollbackArgs {
@@ -125,8 +127,12 @@ pub enum BackTo {
     service against the monolith at each (error rate from the proxies' /metrics), and\n\
     rolls back on its own on failure. Its progress is kept in the state store: a killed\n\
     controller started again resumes where it was. One controller per domain at a time.\n\n\
-    Examples:\n  msa-migrate canary coupon --state postgres://msa@db/msa --admin http://10.0.0.5:9901 --admin http://10.0.0.6:9901\n  \
-    msa-migrate canary coupon --steps 1,5,25,50,100 --interval 10m --approval 50 --state s.json --admin http://127.0.0.1:9901\n  \
+    Exit code: 0 the walk completed (then `msa-migrate cutover`), 1 it rolled back or someone\n\
+    else moved the routes, 2 an error (another controller runs, bad input).\n\n\
+    Examples:\n  msa-migrate canary coupon --state postgres://msa@db/msa \\\n      \
+    --admin http://10.0.0.5:9901 --admin http://10.0.0.6:9901\n  \
+    msa-migrate canary coupon --steps 1,5,25,50,100 --interval 10m --approval 50 \\\n      \
+    --state s.json --admin http://127.0.0.1:9901\n  \
     msa-migrate canary promote coupon --state postgres://msa@db/msa"
 )]
 pub struct CanaryArgs {
@@ -209,14 +215,43 @@ pub struct CanaryRunArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum CanaryAction {
     /// Advance to the next step now (approves a step waiting for approval).
+    #[command(
+        after_help = "With a controller running, the request goes to it (acted on within 200 ms);\n\
+        with none, it acts on the stored walk. Exit code: 0 done or handed over, 2 an error\n\
+        (no canary of the domain in progress, an unreadable store).\n\n\
+        Example:\n  msa-migrate canary promote coupon --state postgres://msa@db/msa --reason \"CAB-142\""
+    )]
     Promote(CanaryControlArgs),
     /// Hold at the current step (still judged; failures still roll back).
+    #[command(
+        after_help = "With a controller running, the request goes to it (acted on within 200 ms);\n\
+        with none, it acts on the stored walk. Exit code: 0 done or handed over, 2 an error\n\
+        (no canary of the domain in progress, an unreadable store).\n\n\
+        Example:\n  msa-migrate canary pause coupon --state postgres://msa@db/msa --reason \"peak hour\""
+    )]
     Pause(CanaryControlArgs),
     /// Go on after a pause.
+    #[command(
+        after_help = "With a controller running, the request goes to it (acted on within 200 ms);\n\
+        with none, it acts on the stored walk. Exit code: 0 done or handed over, 2 an error\n\
+        (no canary of the domain in progress, an unreadable store).\n\n\
+        Example:\n  msa-migrate canary resume coupon --state postgres://msa@db/msa"
+    )]
     Resume(CanaryControlArgs),
     /// Roll back now and end the canary.
+    #[command(
+        after_help = "With a controller running, the request goes to it (acted on within 200 ms);\n\
+        with none, it acts on the stored walk. Exit code: 0 done or handed over, 2 an error\n\
+        (no canary of the domain in progress, an unreadable store).\n\n\
+        Example:\n  msa-migrate canary abort coupon --state postgres://msa@db/msa --reason \"refund errors\""
+    )]
     Abort(CanaryControlArgs),
     /// Show where the canary is.
+    #[command(
+        after_help = "The step, weight, passes and failures, and whether a controller is running.\n\
+        Exit code: 0 shown (also when no canary has run), 2 an error (an unreadable store).\n\n\
+        Example:\n  msa-migrate canary status coupon --state postgres://msa@db/msa"
+    )]
     Status(CanaryControlArgs),
 }
 

@@ -17,6 +17,7 @@ use msa_playbook::mapping::{Mapping, locate};
 
 use crate::Outcome;
 use crate::args::{BackfillArgs, DataArgs, VerifyArgs};
+use crate::commands::Reworded;
 
 /// The mapping file's text and path, kept to point problems at lines.
 struct MapFile {
@@ -72,12 +73,8 @@ fn load_map(path: Option<&Path>) -> anyhow::Result<(Mapping, Option<MapFile>)> {
 fn explain(err: msa_backfill::Error, map: Option<&MapFile>) -> anyhow::Error {
     let problems = plan_problems(&err);
     if problems.is_empty() {
-        let hint = err.hint();
-        let message = err.to_string();
-        return match hint {
-            Some(hint) => anyhow!("{message}\n  ({hint})"),
-            None => anyhow!(message),
-        };
+        // Kept whole: its `hint:` line comes from its type (commands::hint).
+        return anyhow::Error::new(err);
     }
     let lines: Vec<String> = problems
         .iter()
@@ -87,11 +84,12 @@ fn explain(err: msa_backfill::Error, map: Option<&MapFile>) -> anyhow::Error {
             (None, _) => format!("  {}", p.message),
         })
         .collect();
-    anyhow!(
+    let message = format!(
         "{} problem(s); nothing was copied:\n{}",
         problems.len(),
         lines.join("\n")
-    )
+    );
+    anyhow::Error::new(Reworded::new(message, err))
 }
 
 /// What both commands move or compare, from the options or a playbook.
@@ -153,8 +151,10 @@ fn resolve(data: &DataArgs) -> anyhow::Result<Resolved> {
             from_file("target"),
         ),
     };
-    let source = Dsn::parse(&source, Side::Source).map_err(|e| anyhow!("{source_origin}: {e}"))?;
-    let target = Dsn::parse(&target, Side::Target).map_err(|e| anyhow!("{target_origin}: {e}"))?;
+    let source = Dsn::parse(&source, Side::Source)
+        .map_err(|e| Reworded::new(format!("{source_origin}: {e}"), e))?;
+    let target = Dsn::parse(&target, Side::Target)
+        .map_err(|e| Reworded::new(format!("{target_origin}: {e}"), e))?;
     let (mapping, map_file) = match (&data.map, playbook) {
         (Some(path), _) => load_map(Some(path))?,
         (None, Some((playbook, file))) => (playbook.tables, Some(file)),

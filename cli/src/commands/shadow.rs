@@ -1,13 +1,14 @@
 //! `msa-migrate shadow diff`: compare two saved answers offline, exactly as
 //! the proxy compares a shadowed pair.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, bail};
 use msa_shadow_compare::{Comparison, Exchange, RuleSet, Rules, compare};
 
 use crate::Outcome;
-use crate::args::{DiffFormat, ShadowDiffArgs};
+use crate::args::{DiffFormat, ShadowDiffArgs, SuggestFormat};
 
 #[allow(
     clippy::print_stdout,
@@ -41,11 +42,11 @@ fn read_rules(path: &Path) -> anyhow::Result<RuleSet> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let rules: Rules = serde_saphyr::from_str(&text).map_err(|err| {
-        anyhow::anyhow!(
+        InvalidRules(format!(
             "{}: {}",
             path.display(),
             err.to_string().trim_start_matches("error: ")
-        )
+        ))
     })?;
     match rules.resolve() {
         Ok(rules) => Ok(rules),
@@ -63,15 +64,29 @@ fn read_rules(path: &Path) -> anyhow::Result<RuleSet> {
                     )
                 })
                 .collect();
-            bail!(
+            Err(InvalidRules(format!(
                 "{} has {} problem(s):\n{}",
                 path.display(),
                 problems.len(),
                 problems.join("\n")
-            )
+            ))
+            .into())
         }
     }
 }
+
+/// A rules file that does not read or resolve, with every problem; known by
+/// its type for its `hint:` line.
+#[derive(Debug)]
+pub(crate) struct InvalidRules(String);
+
+impl std::fmt::Display for InvalidRules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidRules {}
 
 /// `equal`, or one line per difference: severity, kind, path, both values.
 fn table(comparison: &Comparison) -> String {
@@ -439,13 +454,19 @@ pub(crate) fn suggest_rules(args: &crate::args::SuggestRulesArgs) -> anyhow::Res
             args.route
         );
     };
-    let yaml = suggestions(&args.route, &route, existing.as_ref());
+    let suggested = suggest(&args.route, &route, existing.as_ref());
+    let text = match args.format {
+        SuggestFormat::Yaml => suggested.yaml(),
+        SuggestFormat::Json => format!("{:#}\n", suggested.json()),
+    };
     match &args.out {
-        None => print!("{yaml}"),
+        None => print!("{text}"),
         Some(out) => {
             // A sibling file renamed over the target: never half a rules file.
-            let temporary = out.with_extension("yaml.tmp");
-            std::fs::write(&temporary, &yaml)
+            let mut temporary = out.as_os_str().to_owned();
+            temporary.push(".tmp");
+            let temporary = std::path::PathBuf::from(temporary);
+            std::fs::write(&temporary, &text)
                 .with_context(|| format!("cannot write {}", temporary.display()))?;
             std::fs::rename(&temporary, out)
                 .with_context(|| format!("cannot write {}", out.display()))?;
@@ -477,10 +498,28 @@ struct Existing {
     file: String,
 }
 
-fn suggestions(route_name: &str, route: &serde_json::Value, existing: Option<&Existing>) -> String {
-    use std::collections::BTreeMap;
+/// What `suggest-rules` found for one route: each rule with its evidence,
+/// and the differences no rule should hide. Printed as YAML or JSON.
+struct Suggestions<'a> {
+    route: &'a str,
+    compared: u64,
+    existing: Option<&'a Existing>,
+    /// `string_number`, `timestamps`: the evidence for each.
+    flags: BTreeMap<&'static str, Vec<String>>,
+    tolerance_ms: u64,
+    /// Path → evidence.
+    ignore: BTreeMap<String, String>,
+    unordered: BTreeMap<String, String>,
+    left: Vec<String>,
+}
+
+fn suggest<'a>(
+    route_name: &'a str,
+    route: &serde_json::Value,
+    existing: Option<&'a Existing>,
+) -> Suggestions<'a> {
     let compared = route["compared"].as_u64().unwrap_or(0);
-    let mut flags: BTreeMap<&str, (u64, Vec<String>)> = BTreeMap::new();
+    let mut flags: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     let mut ignore: BTreeMap<String, String> = BTreeMap::new();
     let mut unordered: BTreeMap<String, String> = BTreeMap::new();
     let mut left: Vec<String> = Vec::new();
@@ -494,16 +533,11 @@ fn suggestions(route_name: &str, route: &serde_json::Value, existing: Option<&Ex
             flags
                 .entry("string_number")
                 .or_default()
-                .1
                 .push(already.clone());
         }
         if let Some(timestamps) = rules.timestamps {
             tolerance_ms = timestamps.tolerance_ms;
-            flags
-                .entry("timestamps")
-                .or_default()
-                .1
-                .push(already.clone());
+            flags.entry("timestamps").or_default().push(already.clone());
         }
         for path in &rules.ignore {
             ignore.insert(path.clone(), already.clone());
@@ -527,18 +561,14 @@ fn suggestions(route_name: &str, route: &serde_json::Value, existing: Option<&Ex
             (_, Some("regression")) => left.push(format!(
                 "{name}: differs more often than the monolith differs from itself (a regression)"
             )),
-            (Some(("string_number", n)), _) => {
-                let entry = flags.entry("string_number").or_default();
-                entry.0 += n;
-                entry.1.push(evidence("a number written as a string", n));
-            }
-            (Some(("timestamps", n)), _) => {
-                let entry = flags.entry("timestamps").or_default();
-                entry.0 += n;
-                entry
-                    .1
-                    .push(evidence("the same instant spelled differently", n));
-            }
+            (Some(("string_number", n)), _) => flags
+                .entry("string_number")
+                .or_default()
+                .push(evidence("a number written as a string", n)),
+            (Some(("timestamps", n)), _) => flags
+                .entry("timestamps")
+                .or_default()
+                .push(evidence("the same instant spelled differently", n)),
             (Some(("unordered", n)), _) => {
                 unordered
                     .entry(generalise(name))
@@ -566,50 +596,125 @@ fn suggestions(route_name: &str, route: &serde_json::Value, existing: Option<&Ex
             )),
         }
     }
-    let mut yaml = match existing {
-        None => format!(
-            "# Suggested shadow rules for route `{route_name}`, from {compared} compared pairs.\n\
-             # Nothing here is applied: review each rule, then put the ones you accept\n\
-             # under the route's `shadow.rules` in the proxy's configuration.\n"
-        ),
-        Some(existing) => format!(
-            "# Shadow rules for route `{route_name}`: those {file} already gives it, and\n\
-             # suggestions from {compared} compared pairs. Nothing here is applied: review each\n\
-             # new rule, then put the whole set under `shadow.routes.{route_name}` in {file}\n\
-             # (a route's own rules replace the domain's `shadow.rules`).\n",
-            file = existing.file
-        ),
-    };
-    for (flag, (_, evidence)) in &flags {
-        for line in evidence {
-            yaml.push_str(&format!("# {line}\n"));
-        }
-        match *flag {
-            "timestamps" => {
-                yaml.push_str(&format!("timestamps: {{tolerance_ms: {tolerance_ms}}}\n"));
+    Suggestions {
+        route: route_name,
+        compared,
+        existing,
+        flags,
+        tolerance_ms,
+        ignore,
+        unordered,
+        left,
+    }
+}
+
+impl Suggestions<'_> {
+    /// The rules as YAML, each with its evidence as a comment, for a person to
+    /// review and paste.
+    fn yaml(&self) -> String {
+        let (route_name, compared, existing) = (self.route, self.compared, self.existing);
+        let (flags, tolerance_ms) = (&self.flags, self.tolerance_ms);
+        let (ignore, unordered, left) = (&self.ignore, &self.unordered, &self.left);
+        let mut yaml = match existing {
+            None => format!(
+                "# Suggested shadow rules for route `{route_name}`, from {compared} compared pairs.\n\
+                 # Nothing here is applied: review each rule, then put the ones you accept\n\
+                 # under the route's `shadow.rules` in the proxy's configuration.\n"
+            ),
+            Some(existing) => format!(
+                "# Shadow rules for route `{route_name}`: those {file} already gives it, and\n\
+                 # suggestions from {compared} compared pairs. Nothing here is applied: review each\n\
+                 # new rule, then put the whole set under `shadow.routes.{route_name}` in {file}\n\
+                 # (a route's own rules replace the domain's `shadow.rules`).\n",
+                file = existing.file
+            ),
+        };
+        for (flag, evidence) in flags {
+            for line in evidence {
+                yaml.push_str(&format!("# {line}\n"));
             }
-            other => yaml.push_str(&format!("{other}: true\n")),
+            match *flag {
+                "timestamps" => {
+                    yaml.push_str(&format!("timestamps: {{tolerance_ms: {tolerance_ms}}}\n"));
+                }
+                other => yaml.push_str(&format!("{other}: true\n")),
+            }
         }
-    }
-    for (key, entries) in [("unordered", &unordered), ("ignore", &ignore)] {
-        if entries.is_empty() {
-            continue;
+        for (key, entries) in [("unordered", unordered), ("ignore", ignore)] {
+            if entries.is_empty() {
+                continue;
+            }
+            yaml.push_str(&format!("{key}:\n"));
+            for (path, evidence) in entries {
+                yaml.push_str(&format!("  # {evidence}\n  - \"{path}\"\n"));
+            }
         }
-        yaml.push_str(&format!("{key}:\n"));
-        for (path, evidence) in entries {
-            yaml.push_str(&format!("  # {evidence}\n  - \"{path}\"\n"));
+        if let Some(existing) = existing {
+            yaml.push_str(&kept_as_written(existing));
         }
-    }
-    if let Some(existing) = existing {
-        yaml.push_str(&kept_as_written(existing));
-    }
-    if !left.is_empty() {
-        yaml.push_str("# Differences no rule should hide (fix the service):\n");
-        for line in left {
-            yaml.push_str(&format!("#   {line}\n"));
+        if !left.is_empty() {
+            yaml.push_str("# Differences no rule should hide (fix the service):\n");
+            for line in left {
+                yaml.push_str(&format!("#   {line}\n"));
+            }
         }
+        yaml
     }
-    yaml
+
+    /// The same as data: the whole rule set (what the YAML would parse to),
+    /// the evidence behind each rule, and what no rule should hide.
+    fn json(&self) -> serde_json::Value {
+        let mut evidence: Vec<serde_json::Value> = self
+            .flags
+            .iter()
+            .map(|(rule, lines)| serde_json::json!({"rule": rule, "path": null, "evidence": lines}))
+            .collect();
+        for (rule, entries) in [("unordered", &self.unordered), ("ignore", &self.ignore)] {
+            evidence.extend(entries.iter().map(
+                |(path, line)| serde_json::json!({"rule": rule, "path": path, "evidence": [line]}),
+            ));
+        }
+        if let Some(existing) = self.existing {
+            let rules = &existing.rules;
+            let kept = [
+                ("keyed", !rules.keyed.is_empty()),
+                ("numeric_tolerance", !rules.numeric_tolerance.is_empty()),
+                ("status_only", rules.status_only),
+                (
+                    "headers",
+                    rules.headers != msa_shadow_compare::HeaderRules::default(),
+                ),
+            ];
+            let already = format!("already in {}", existing.file);
+            evidence.extend(kept.iter().filter(|(_, kept)| *kept).map(
+                |(rule, _)| serde_json::json!({"rule": rule, "path": null, "evidence": [already]}),
+            ));
+        }
+        serde_json::json!({
+            "route": self.route,
+            "compared": self.compared,
+            "playbook": self.existing.map(|e| e.file.as_str()),
+            "rules": self.rules(),
+            "evidence": evidence,
+            "unresolved": self.left,
+        })
+    }
+
+    /// The rule set the YAML writes: the suggestions, and with a playbook,
+    /// the rules it already gives the route.
+    fn rules(&self) -> Rules {
+        let mut rules = self.existing.map(|e| e.rules.clone()).unwrap_or_default();
+        rules.ignore = self.ignore.keys().cloned().collect();
+        rules.unordered = self.unordered.keys().cloned().collect();
+        rules.string_number = self.flags.contains_key("string_number");
+        rules.timestamps =
+            self.flags
+                .contains_key("timestamps")
+                .then_some(msa_shadow_compare::TimestampRule {
+                    tolerance_ms: self.tolerance_ms,
+                });
+        rules
+    }
 }
 
 /// The rules a playbook gives that no suggestion is about, as YAML (JSON flow
@@ -713,7 +818,7 @@ fn report_html(routes: &[serde_json::Value]) -> String {
 mod tests {
     use serde_json::json;
 
-    use super::{Existing, report_html, suggestions};
+    use super::{Existing, report_html, suggest};
 
     #[test]
     fn html_reports_escape_what_upstreams_answered() {
@@ -750,7 +855,7 @@ mod tests {
             .unwrap(),
             file: "playbooks/coupon.yaml".to_owned(),
         };
-        let yaml = suggestions("coupon-read", &route, Some(&existing));
+        let yaml = suggest("coupon-read", &route, Some(&existing)).yaml();
         let rules: msa_shadow_compare::Rules =
             serde_saphyr::from_str(&yaml).unwrap_or_else(|err| panic!("{err}\n{yaml}"));
         assert_eq!(rules.ignore, ["$.couponType", "$.issuedAt"], "{yaml}");
@@ -776,10 +881,73 @@ mod tests {
         assert!(!yaml.contains("values unique to each request"), "{yaml}");
 
         // Without a playbook: the suggestions alone, as before.
-        let alone = suggestions("coupon-read", &route, None);
+        let alone = suggest("coupon-read", &route, None).yaml();
         let rules: msa_shadow_compare::Rules = serde_saphyr::from_str(&alone).unwrap();
         assert_eq!(rules.timestamps.map(|t| t.tolerance_ms), Some(1000));
         assert!(rules.keyed.is_empty());
         assert!(!alone.contains("already in"), "{alone}");
+    }
+
+    #[test]
+    fn json_suggestions_are_the_same_rules_as_the_yaml_with_their_evidence() {
+        let route = json!({
+            "route": "coupon-read", "compared": 5,
+            "paths": [
+                {"path": "$.discountAmount", "kind": "type_changed", "count": 5, "hints": {"string_number": 5}},
+                {"path": "$.coupons", "kind": "order_changed", "count": 5, "hints": {"unordered": 5}},
+                {"path": "$.couponType", "kind": "extra", "count": 5, "hints": {"extra": 5}},
+                {"path": "$.name", "kind": "removed", "count": 2},
+            ],
+        });
+        let existing = Existing {
+            rules: serde_saphyr::from_str(
+                "timestamps: {tolerance_ms: 5000}\nkeyed: {\"$.items\": id}\n",
+            )
+            .unwrap(),
+            file: "playbooks/coupon.yaml".to_owned(),
+        };
+        for existing in [None, Some(&existing)] {
+            let suggested = suggest("coupon-read", &route, existing);
+            let yaml: msa_shadow_compare::Rules =
+                serde_saphyr::from_str(&suggested.yaml()).unwrap();
+            let json = suggested.json();
+            let rules: msa_shadow_compare::Rules =
+                serde_json::from_value(json["rules"].clone()).unwrap();
+            assert_eq!(rules, yaml, "{json:#}");
+            assert_eq!(json["route"], "coupon-read");
+            assert_eq!(json["compared"], 5);
+            let evidence = |rule: &str| {
+                json["evidence"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|e| e["rule"] == rule)
+                    .map(|e| e["evidence"][0].as_str().unwrap().to_owned())
+            };
+            assert_eq!(
+                evidence("string_number").as_deref(),
+                Some("a number written as a string in 5 of 5 differences at $.discountAmount")
+            );
+            assert!(evidence("ignore").unwrap().contains("$.couponType"));
+            assert!(evidence("unordered").is_some());
+            assert_eq!(
+                json["unresolved"],
+                json!(["$.name: removed (2); no rule suggested: look at it"])
+            );
+            match existing {
+                None => {
+                    assert_eq!(json["playbook"], serde_json::Value::Null);
+                    assert!(evidence("keyed").is_none());
+                }
+                Some(_) => {
+                    assert_eq!(json["playbook"], "playbooks/coupon.yaml");
+                    assert_eq!(
+                        evidence("keyed").as_deref(),
+                        Some("already in playbooks/coupon.yaml")
+                    );
+                    assert_eq!(rules.timestamps.map(|t| t.tolerance_ms), Some(5000));
+                }
+            }
+        }
     }
 }

@@ -2,6 +2,10 @@
 
 use std::process::{Command, Output};
 
+mod colour;
+mod docs;
+mod hints;
+
 const COMMANDS: [&str; 12] = [
     "analyze",
     "plan",

@@ -105,6 +105,36 @@ fn kubernetes_manifests_run_three_replicas_the_proxy_accepts() {
         "a password in the ConfigMap: {store}"
     );
 
+    // No volume is mounted inside another (a Secret under the ConfigMap's
+    // read-only mount), and the admin token file is in the Secret's mount.
+    let mounts: Vec<(&str, &str)> = container["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap(),
+                m["mountPath"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    for (_, inner) in &mounts {
+        for (_, outer) in &mounts {
+            assert!(
+                !inner.starts_with(&format!("{outer}/")),
+                "{inner} is mounted inside {outer}"
+            );
+        }
+    }
+    let token_file = config["admin"]["token_file"].as_str().unwrap();
+    assert!(
+        mounts
+            .iter()
+            .any(|(name, path)| *name == "admin-token"
+                && token_file.starts_with(&format!("{path}/"))),
+        "admin.token_file {token_file} is not in the admin-token mount"
+    );
+
     // Probes hit the admin listener's health endpoints.
     let admin_port = port_of(config["admin"]["listen"].as_str().unwrap());
     let ports = container["ports"].as_array().unwrap();

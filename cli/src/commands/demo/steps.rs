@@ -40,7 +40,7 @@ impl Steps {
         env: Vec<(String, String)>,
     ) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("cannot find the msa-migrate binary itself")?;
-        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let color = crate::logging::colour(std::io::stdout().is_terminal());
         Ok(Self {
             total,
             n: 0,
