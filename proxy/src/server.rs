@@ -6,12 +6,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use crate::admin::Admin;
@@ -98,8 +98,7 @@ impl Server {
         } = self;
         let snapshot = live.snapshot();
         let limits = &snapshot.config().limits;
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        let mut http1 = builder.http1();
+        let mut http1 = http1::Builder::new();
         http1
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
@@ -110,7 +109,13 @@ impl Server {
         if limits.max_headers != HYPER_DEFAULT_MAX_HEADERS {
             http1.max_headers(limits.max_headers);
         }
-        builder.http2().timer(TokioTimer::new());
+        let mut http2 = http2::Builder::new(TokioExecutor::new());
+        http2.timer(TokioTimer::new());
+        let protocols = Protocols {
+            http1,
+            http2,
+            sniff_timeout: limits.header_read_timeout,
+        };
 
         let mut background = Vec::new();
         if snapshot.config().watch {
@@ -125,7 +130,7 @@ impl Server {
             Duration::from_secs(2),
         )));
         let admin_conns = Conns {
-            builder: builder.clone(),
+            protocols: protocols.clone(),
             graceful: Arc::new(GracefulShutdown::new()),
             tls: None,
         };
@@ -144,7 +149,7 @@ impl Server {
         let handshake_timeout = limits.header_read_timeout;
         let graceful = Arc::new(GracefulShutdown::new());
         let conns = Conns {
-            builder,
+            protocols,
             graceful: Arc::clone(&graceful),
             tls: tls.map(|acceptor| (acceptor, handshake_timeout)),
         };
@@ -187,9 +192,21 @@ const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
 /// How accepted connections are served.
 struct Conns {
-    builder: auto::Builder<TokioExecutor>,
+    protocols: Protocols,
     graceful: Arc<GracefulShutdown>,
     tls: Option<(TlsAcceptor, Duration)>,
+}
+
+/// hyper's connection builders, one per protocol. Each connection is served by
+/// the one its protocol needs, found before hyper sees it: a connection that
+/// could still turn out to be either (hyper's `auto`) keeps room for the larger
+/// HTTP/2 state, and 10,000 idle keep-alive connections feel that.
+#[derive(Clone)]
+struct Protocols {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+    /// How long a new plain connection may take to show which protocol it speaks.
+    sniff_timeout: Duration,
 }
 
 /// Accepts connections until `stop` completes, serving each with `handle`.
@@ -225,17 +242,31 @@ async fn accept_loop<H, F>(
             let answer = Box::pin(handle(request, client));
             async move { Ok::<_, std::convert::Infallible>(answer.await) }
         });
-        let (builder, watcher, tls) = (
-            conns.builder.clone(),
+        let (protocols, watcher, tls) = (
+            conns.protocols.clone(),
             conns.graceful.watcher(),
             conns.tls.clone(),
         );
         tokio::spawn(async move {
+            // Each protocol's connection is boxed, so this task is only as
+            // large as the protocol it serves.
             let served = match tls {
-                None => serve(&builder, watcher, stream, service).await,
+                None => match tokio::time::timeout(protocols.sniff_timeout, speaks_h2(&stream))
+                    .await
+                {
+                    Ok(Ok(false)) => Box::pin(serve_h1(&protocols, watcher, stream, service)).await,
+                    Ok(Ok(true)) => Box::pin(serve_h2(&protocols, watcher, stream, service)).await,
+                    // Closed, or silent too long: nothing to serve.
+                    Ok(Err(_)) | Err(_) => return,
+                },
                 Some((acceptor, timeout)) => {
                     match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => serve(&builder, watcher, stream, service).await,
+                        Ok(Ok(stream)) if stream.get_ref().1.alpn_protocol() == Some(b"h2") => {
+                            Box::pin(serve_h2(&protocols, watcher, stream, service)).await
+                        }
+                        Ok(Ok(stream)) => {
+                            Box::pin(serve_h1(&protocols, watcher, stream, service)).await
+                        }
                         Ok(Err(err)) => {
                             return tracing::debug!(error = %err, %client, "TLS handshake failed");
                         }
@@ -250,30 +281,84 @@ async fn accept_loop<H, F>(
     }
 }
 
-/// Serves one connection (plain or TLS) behind the smuggling guard, drained on shutdown.
-async fn serve<I, S>(
-    builder: &auto::Builder<TokioExecutor>,
-    watcher: hyper_util::server::graceful::Watcher,
-    io: I,
-    service: S,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
-where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+/// The HTTP/2 connection preface (RFC 9113 §3.4), how prior-knowledge
+/// cleartext HTTP/2 starts.
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Whether a plain connection opens with the HTTP/2 preface, looked at
+/// without reading it. `Err` when the client closed before saying anything.
+async fn speaks_h2(stream: &TcpStream) -> std::io::Result<bool> {
+    let mut start = [0_u8; H2_PREFACE.len()];
+    loop {
+        let seen = stream.peek(&mut start).await?;
+        if seen == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if start[..seen] != H2_PREFACE[..seen] {
+            return Ok(false);
+        }
+        if seen == H2_PREFACE.len() {
+            return Ok(true);
+        }
+        // Part of the preface so far: the socket stays readable, so wait a
+        // little rather than peek again at once.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The service every connection gets: `handle` per request.
+trait Service:
+    hyper::service::Service<
+        hyper::Request<hyper::body::Incoming>,
+        Response = hyper::Response<ProxyBody>,
+        Error = std::convert::Infallible,
+        Future: Send + 'static,
+    > + Send
+    + 'static
+{
+}
+
+impl<S> Service for S where
     S: hyper::service::Service<
             hyper::Request<hyper::body::Incoming>,
             Response = hyper::Response<ProxyBody>,
             Error = std::convert::Infallible,
+            Future: Send + 'static,
         > + Send
-        + 'static,
-    S::Future: Send + 'static,
+        + 'static
 {
-    watcher
-        .watch(
-            builder
-                .serve_connection(TokioIo::new(crate::guard::guard(io)), service)
-                .into_owned(),
-        )
-        .await
+}
+
+/// Serves an HTTP/1 connection (plain or TLS) behind the smuggling guard,
+/// drained on shutdown.
+async fn serve_h1<I>(
+    protocols: &Protocols,
+    watcher: Watcher,
+    io: I,
+    service: impl Service,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = protocols
+        .http1
+        .serve_connection(TokioIo::new(crate::guard::guard(io)), service);
+    watcher.watch(conn).await.map_err(Into::into)
+}
+
+/// Serves an HTTP/2 connection (prior-knowledge cleartext, or TLS with ALPN
+/// `h2`), drained on shutdown.
+async fn serve_h2<I>(
+    protocols: &Protocols,
+    watcher: Watcher,
+    io: I,
+    service: impl Service,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = protocols.http2.serve_connection(TokioIo::new(io), service);
+    watcher.watch(conn).await.map_err(Into::into)
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

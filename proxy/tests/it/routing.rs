@@ -188,3 +188,48 @@ async fn the_via_marker_is_added_both_ways_when_asked_for() {
         "appended to the chain"
     );
 }
+
+#[tokio::test]
+async fn cleartext_http2_with_prior_knowledge_is_served_as_http2() {
+    let (legacy, new) = (
+        Upstream::start("legacy").await,
+        Upstream::start("coupon").await,
+    );
+    let proxy =
+        start_proxy(&config(&legacy, &new, "  []\n").replace("routes:\n  []", "routes: []")).await;
+    let mut builder =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new());
+    builder.http2_only(true);
+    let h2 = builder.build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let response = h2
+        .get(format!("http://{proxy}/api/products").parse().unwrap())
+        .await
+        .expect("the proxy speaks HTTP/2 to a client that starts with the preface");
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    assert_eq!(response.status(), 200);
+    assert_eq!(legacy.hits(), 1);
+}
+
+#[tokio::test]
+async fn a_first_request_that_arrives_byte_by_byte_is_still_http1() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (legacy, new) = (
+        Upstream::start("legacy").await,
+        Upstream::start("coupon").await,
+    );
+    let proxy =
+        start_proxy(&config(&legacy, &new, "  []\n").replace("routes:\n  []", "routes: []")).await;
+    // "P" and "PR" could still be the HTTP/2 preface: the proxy must wait
+    // for more, not decide on what it has.
+    let mut stream = tokio::net::TcpStream::connect(proxy).await.unwrap();
+    for byte in
+        b"PRODUCT / HTTP/1.1\r\nHost: shop\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    {
+        stream.write_all(&[*byte]).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(legacy.hits(), 1);
+}
