@@ -140,10 +140,10 @@ pub(super) struct ProxyJudge {
     legacy_before: SideMetrics,
 }
 
-/// One look at every replica: metrics and shadow results.
+/// One look at every replica: metrics, and shadow results when asked.
 struct Scrape {
     metrics: Vec<Result<PerformanceEvidence, String>>,
-    shadow: Vec<Result<ShadowTally, String>>,
+    shadow: Option<Vec<Result<ShadowTally, String>>>,
 }
 
 impl ProxyJudge {
@@ -164,15 +164,25 @@ impl ProxyJudge {
         }
     }
 
-    /// Every replica's metrics and shadow results, all asked at once: a
-    /// look at a slow replica does not delay the others', so a failure is
-    /// seen as soon as it shows.
-    async fn scrape(&self) -> Scrape {
+    /// Every replica's metrics, and with `shadow` its shadow results, all
+    /// asked at once: a slow replica does not delay the others', so a
+    /// failure is seen as soon as it shows. (A shadow report is the heavier
+    /// answer: it is asked at judgements, not at every look in between.)
+    async fn scrape(&self, shadow: bool) -> Scrape {
         let routes: Vec<&str> = self.routes.iter().map(String::as_str).collect();
         let mut asked = tokio::task::JoinSet::new();
         for (i, admin) in self.admins.iter().enumerate() {
             let admin = admin.clone();
-            asked.spawn(async move { (i, tokio::join!(admin.metrics(), admin.shadow())) });
+            asked.spawn(async move {
+                let report = async {
+                    if shadow {
+                        Some(admin.shadow().await)
+                    } else {
+                        None
+                    }
+                };
+                (i, tokio::join!(admin.metrics(), report))
+            });
         }
         let mut answers = Vec::new();
         while let Some(answer) = asked.join_next().await {
@@ -180,44 +190,50 @@ impl ProxyJudge {
         }
         answers.sort_by_key(|(i, _)| *i);
         let mut metrics = Vec::new();
-        let mut shadow = Vec::new();
+        let mut reports = Vec::new();
         for (_, (text, report)) in answers {
             metrics.push(
                 text.map(|text| PerformanceEvidence::from_prometheus(&text, &routes))
                     .map_err(|e| e.to_string()),
             );
-            shadow.push(
-                report
-                    .map(|report| ShadowTally::from_report(&report, &self.routes))
-                    .map_err(|e| e.to_string()),
-            );
+            if let Some(report) = report {
+                reports.push(
+                    report
+                        .map(|report| ShadowTally::from_report(&report, &self.routes))
+                        .map_err(|e| e.to_string()),
+                );
+            }
         }
-        Scrape { metrics, shadow }
+        Scrape {
+            metrics,
+            shadow: shadow.then_some(reports),
+        }
     }
 
-    /// Ends the window: the next begins now.
+    /// Ends the window: the next begins now. Without shadow results (a
+    /// look between judgements), the next window's behaviour is counted
+    /// from the same start as this one's.
     fn close(&mut self, now: Scrape, window: &PerformanceEvidence) {
         self.legacy_before.add(&window.legacy);
         self.baseline = now.metrics.into_iter().map(Result::ok).collect();
-        self.shadow_baseline = now.shadow.into_iter().map(Result::ok).collect();
+        if let Some(shadow) = now.shadow {
+            self.shadow_baseline = shadow.into_iter().map(Result::ok).collect();
+        }
     }
 }
 
 impl Judge for ProxyJudge {
     async fn rebaseline(&mut self) {
-        let now = self.scrape().await;
+        let now = self.scrape(true).await;
         self.baseline = now.metrics.into_iter().map(Result::ok).collect();
-        self.shadow_baseline = now.shadow.into_iter().map(Result::ok).collect();
+        self.shadow_baseline = now.shadow.into_iter().flatten().map(Result::ok).collect();
     }
 
     async fn peek(&mut self) -> Option<(Gate, String)> {
-        let now = self.scrape().await;
+        let now = self.scrape(false).await;
         let (window, _) = window(&now.metrics, &self.baseline);
-        let (shadowed, _) = behaviour::window(&now.shadow, &self.shadow_baseline);
-        let (outcome, evidence) = combine(
-            judge_window(&peek_gate(&self.gate), &window, &self.legacy_before),
-            behaviour::judge(&shadowed),
-        );
+        let (outcome, evidence) =
+            judge_window(&peek_gate(&self.gate), &window, &self.legacy_before);
         if outcome != Gate::Fail {
             return None;
         }
@@ -229,9 +245,12 @@ impl Judge for ProxyJudge {
     }
 
     async fn judge(&mut self) -> (Gate, String) {
-        let now = self.scrape().await;
+        let now = self.scrape(true).await;
         let (window, mut unreachable) = window(&now.metrics, &self.baseline);
-        let (shadowed, unshadowed) = behaviour::window(&now.shadow, &self.shadow_baseline);
+        let (shadowed, unshadowed) = behaviour::window(
+            now.shadow.as_deref().unwrap_or_default(),
+            &self.shadow_baseline,
+        );
         unreachable.extend(unshadowed);
         let (outcome, evidence) = combine(
             judge_window(&self.gate, &window, &self.legacy_before),
