@@ -678,11 +678,17 @@ impl Store {
                     .unwrap_or(Value::Null)
             }
             Self::Postgres(database) => {
-                let text = psql(
-                    &database.url,
-                    &format!("SELECT stage FROM msa_route_stages WHERE route = '{route}'"),
-                );
-                serde_json::from_str(text.trim()).unwrap_or(Value::Null)
+                // Before the controller's first write the tables do not exist
+                // yet: no stage, not an error.
+                let out = Command::new("psql")
+                    .args([
+                        &database.url,
+                        "-tAc",
+                        &format!("SELECT stage FROM msa_route_stages WHERE route = '{route}'"),
+                    ])
+                    .output()
+                    .expect("psql runs");
+                serde_json::from_slice(out.stdout.trim_ascii()).unwrap_or(Value::Null)
             }
         }
     }
