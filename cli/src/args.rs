@@ -49,7 +49,8 @@ pub enum Command {
     /// Check a playbook: every problem at once, with file, line, field and fix.
     #[command(
         subcommand,
-        after_help = "Exit code: 0 every file valid, 2 any problem (each listed with file, line and field).\n\n\
+        after_help = "Exit code: 0 every file valid, 2 any problem (each listed with file,\n\
+        line and field).\n\n\
         Example:\n  msa-migrate playbook check playbooks/*.yaml"
     )]
     Playbook(PlaybookCommand),

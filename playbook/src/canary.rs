@@ -17,6 +17,11 @@
 //!   (roll back now).
 //! - Passing the last step completes the walk at the last weight; the final
 //!   switch is `msa-migrate cutover`, which has its own readiness gate.
+//! - With `automatic_rollback` off (the playbook's `rollback.automatic:
+//!   false`), reaching the failure limit halts the walk instead: the weight
+//!   holds, and a person decides (`abort` rolls back, `resume` goes on).
+//! - A walk whose routes someone else moved (a manual rollback or cutover)
+//!   is [`stopped`](Canary::stop): over, and not rolled back by the canary.
 
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +38,14 @@ pub struct Plan {
     pub advance_after: u32,
     /// Failures over the walk that roll it back (at least 1).
     pub max_failures: u32,
+    /// Whether reaching `max_failures` rolls back on its own (`true`) or
+    /// halts for a person (`false`). Walks stored before it existed rolled back.
+    #[serde(default = "rolls_back")]
+    pub automatic_rollback: bool,
+}
+
+fn rolls_back() -> bool {
+    true
 }
 
 /// Why a plan cannot be walked.
@@ -128,11 +141,23 @@ pub enum Phase {
     AwaitingApproval,
     /// Held by a person until `resume`; still judged.
     Paused,
+    /// The failure limit was reached without automatic rollback: held until
+    /// a person aborts (rolls back) or resumes; still judged.
+    Halted {
+        /// Why.
+        reason: String,
+    },
     /// Passed the last step; the routes stay at its weight.
     Completed,
     /// Rolled back; the walk is over.
     RolledBack {
         /// Why.
+        reason: String,
+    },
+    /// Someone else moved the routes (a manual rollback, a cutover, an admin
+    /// API change): the walk is over, and the routes stay where they put them.
+    Stopped {
+        /// What was found, and by whom when known.
         reason: String,
     },
 }
@@ -173,6 +198,12 @@ pub enum Decision {
     Wait,
     /// Nothing changes; wait for a person's `promote` (still judging).
     AwaitApproval,
+    /// The gates failed up to the limit, but rollback is not automatic:
+    /// nothing changes; tell people, who `abort` or `resume`.
+    Halt {
+        /// Why.
+        reason: String,
+    },
     /// The walk is over at the last step's weight.
     Complete,
     /// The event does not apply in this phase (e.g. `resume` when not paused).
@@ -219,7 +250,16 @@ impl Canary {
 
     /// Whether the walk is over (completed or rolled back).
     pub fn is_over(&self) -> bool {
-        matches!(self.phase, Phase::Completed | Phase::RolledBack { .. })
+        matches!(
+            self.phase,
+            Phase::Completed | Phase::RolledBack { .. } | Phase::Stopped { .. }
+        )
+    }
+
+    /// Ends the walk because someone else moved its routes: nothing to do,
+    /// the routes stay where they are.
+    pub fn stop(&mut self, reason: String) {
+        self.phase = Phase::Stopped { reason };
     }
 
     /// Takes one event and says what to do.
@@ -248,11 +288,14 @@ impl Canary {
             (Event::Pause, Phase::Paused) => Decision::Ignored {
                 why: "the canary is paused already".into(),
             },
+            (Event::Pause, Phase::Halted { .. }) => Decision::Ignored {
+                why: "the canary is halted already: abort rolls back, resume goes on".into(),
+            },
             (Event::Pause, _) => {
                 self.phase = Phase::Paused;
                 Decision::Wait
             }
-            (Event::Resume, Phase::Paused) => {
+            (Event::Resume, Phase::Paused | Phase::Halted { .. }) => {
                 self.phase = Phase::Running;
                 Decision::Wait
             }
@@ -269,12 +312,24 @@ impl Canary {
                 self.passes = 0;
                 self.failures += 1;
                 if self.failures >= self.plan.max_failures {
-                    return self.roll_back(format!(
+                    let reason = format!(
                         "the gates failed {} time(s) (limit {}) at {}",
                         self.failures,
                         self.plan.max_failures,
                         percent(self.weight_bp())
-                    ));
+                    );
+                    if self.plan.automatic_rollback {
+                        return self.roll_back(reason);
+                    }
+                    // A person decides; a walk halted already stays so, and
+                    // says nothing new.
+                    if matches!(self.phase, Phase::Halted { .. }) {
+                        return Decision::Wait;
+                    }
+                    self.phase = Phase::Halted {
+                        reason: reason.clone(),
+                    };
+                    return Decision::Halt { reason };
                 }
                 self.hold_or_wait()
             }
@@ -287,7 +342,7 @@ impl Canary {
             Outcome::Pass => {
                 self.passes += 1;
                 match self.phase {
-                    Phase::Paused => Decision::Wait,
+                    Phase::Paused | Phase::Halted { .. } => Decision::Wait,
                     Phase::AwaitingApproval => Decision::AwaitApproval,
                     _ if self.passes < self.plan.advance_after => {
                         self.phase = Phase::Running;
@@ -344,8 +399,12 @@ impl Canary {
             ),
             Phase::AwaitingApproval => "waiting for approval (canary promote)".to_owned(),
             Phase::Paused => "paused (canary resume)".to_owned(),
+            Phase::Halted { reason } => format!(
+                "HALTED, waiting for a person (canary abort rolls back, canary resume goes on): {reason}"
+            ),
             Phase::Completed => "completed".to_owned(),
             Phase::RolledBack { reason } => format!("rolled back: {reason}"),
+            Phase::Stopped { reason } => format!("stopped: {reason}"),
         };
         format!(
             "step {}/{} ({}): {phase}, {}/{} passes, {}/{} failures",
@@ -379,6 +438,7 @@ mod tests {
             approval_bp: approval.to_vec(),
             advance_after,
             max_failures,
+            automatic_rollback: true,
         }
     }
 
@@ -674,5 +734,76 @@ mod tests {
             resumed.on(Event::Judged(Fail)),
             Decision::RollBack { .. }
         ));
+    }
+
+    #[test]
+    fn without_automatic_rollback_the_failure_limit_halts_for_a_person() {
+        let manual = |max_failures| Plan {
+            automatic_rollback: false,
+            ..plan(&[100, 500], &[], 1, max_failures)
+        };
+        let mut canary = started(manual(2));
+        assert_eq!(canary.on(Event::Judged(Fail)), Decision::Wait);
+        let Decision::Halt { reason } = canary.on(Event::Judged(Fail)) else {
+            panic!("the limit halts instead of rolling back: {canary:?}");
+        };
+        assert!(reason.contains("2 time(s) (limit 2)"), "{reason}");
+        assert!(matches!(canary.phase, Phase::Halted { .. }));
+        assert!(!canary.is_over(), "a person decides how it ends");
+        assert_eq!(canary.weight_bp(), 100, "the weight holds");
+        assert!(
+            canary.describe().contains("HALTED"),
+            "{}",
+            canary.describe()
+        );
+        // Still judged: more failures and passes change nothing, and say nothing new.
+        assert_eq!(canary.on(Event::Judged(Fail)), Decision::Wait);
+        assert_eq!(canary.on(Event::Judged(Pass)), Decision::Wait);
+        assert_eq!(canary.weight_bp(), 100, "a halted walk does not advance");
+        assert!(matches!(canary.on(Event::Pause), Decision::Ignored { .. }));
+        // A person goes on; the next failure halts again, it is not forgiven.
+        assert_eq!(canary.on(Event::Resume), Decision::Wait);
+        assert_eq!(canary.phase, Phase::Running);
+        assert!(matches!(
+            canary.on(Event::Judged(Fail)),
+            Decision::Halt { .. }
+        ));
+        // Or rolls back.
+        assert!(matches!(canary.on(Event::Abort), Decision::RollBack { .. }));
+        assert!(canary.is_over());
+
+        // The same walk with automatic rollback rolls back at the limit.
+        let mut automatic = started(plan(&[100, 500], &[], 1, 2));
+        automatic.on(Event::Judged(Fail));
+        assert!(matches!(
+            automatic.on(Event::Judged(Fail)),
+            Decision::RollBack { .. }
+        ));
+        // A paused walk halts too, rather than rolling back.
+        let mut paused = started(manual(1));
+        paused.on(Event::Pause);
+        assert!(matches!(
+            paused.on(Event::Judged(Fail)),
+            Decision::Halt { .. }
+        ));
+    }
+
+    #[test]
+    fn a_walk_stored_before_automatic_rollback_existed_still_rolls_back() {
+        let stored = r#"{"steps_bp":[100],"approval_bp":[],"advance_after":1,"max_failures":1}"#;
+        let plan: Plan = serde_json::from_str(stored).unwrap();
+        assert!(plan.automatic_rollback);
+    }
+
+    #[test]
+    fn a_stopped_walk_is_over_and_ignores_everything() {
+        let mut canary = started(plan(&[100, 500], &[], 1, 1));
+        canary.stop("route `a` is legacy while the canary set canary 1%".into());
+        assert!(canary.is_over());
+        assert!(canary.describe().contains("stopped: route `a`"));
+        for event in [Event::Judged(Fail), Event::Abort, Event::Promote] {
+            assert!(matches!(canary.on(event), Decision::Ignored { .. }));
+        }
+        assert!(matches!(canary.phase, Phase::Stopped { .. }));
     }
 }

@@ -22,6 +22,7 @@ mod model;
 mod parse;
 mod raw;
 pub mod readiness;
+mod shape;
 pub mod stats;
 
 pub use model::{

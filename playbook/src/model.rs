@@ -36,6 +36,19 @@ pub struct Playbook {
 }
 
 impl Playbook {
+    /// The canary controller's plan (`canary::Plan`): the `canary` section,
+    /// already checked by [`crate::parse`] against the same rules as
+    /// `Plan::check`, and whether `rollback.automatic` lets it roll back.
+    pub fn canary_plan(&self) -> crate::canary::Plan {
+        crate::canary::Plan {
+            steps_bp: self.canary.steps_bp.clone(),
+            approval_bp: self.canary.approval_bp.clone(),
+            advance_after: self.canary.advance_after,
+            max_failures: self.canary.max_failures,
+            automatic_rollback: self.rollback.automatic,
+        }
+    }
+
     /// The route with this name, if claimed.
     pub fn route(&self, name: &str) -> Option<&Route> {
         self.routes.iter().find(|r| r.name == name)
@@ -186,19 +199,6 @@ pub struct CanaryPolicy {
     pub max_failures: u32,
     /// Steps (basis points, among `steps_bp`) that wait for approval.
     pub approval_bp: Vec<u16>,
-}
-
-impl CanaryPolicy {
-    /// The canary controller's plan (`canary::Plan`), already checked by
-    /// [`crate::parse`] against the same rules as `Plan::check`.
-    pub fn plan(&self) -> crate::canary::Plan {
-        crate::canary::Plan {
-            steps_bp: self.steps_bp.clone(),
-            approval_bp: self.approval_bp.clone(),
-            advance_after: self.advance_after,
-            max_failures: self.max_failures,
-        }
-    }
 }
 
 impl Default for CanaryPolicy {
@@ -385,7 +385,8 @@ impl Default for StageGate {
 /// Rollback policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RollbackPolicy {
-    /// Roll back without a person on a critical failure.
+    /// Roll back without a person when the canary's gates fail up to
+    /// `max_failures`; when false, the controller halts and waits for one.
     pub automatic: bool,
     /// The stage rolled back to: `Legacy` or `Shadow`.
     pub to: Mode,

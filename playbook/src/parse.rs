@@ -38,22 +38,10 @@ impl fmt::Display for Problem {
 /// Parses and validates playbook text; `file` only names it in problems.
 /// Every problem is reported, not just the first.
 pub fn parse(file: &str, text: &str) -> Result<Playbook, Vec<Problem>> {
-    let raw: raw::RawPlaybook = serde_saphyr::from_str(text).map_err(|err| {
-        let line = err.location().map(|l| l.line()).filter(|l| *l > 0);
-        let message = err.to_string();
-        let message = message.trim_start_matches("error: ").trim();
-        // The parser's message is one problem: the shape is wrong, so nothing
-        // else can be checked until it is fixed.
-        vec![Problem {
-            file: file.to_owned(),
-            line,
-            field: field_of(message),
-            message: format!(
-                "{}; see playbooks/playbook.schema.json for every field",
-                first_line(message)
-            ),
-        }]
-    })?;
+    let raw: raw::RawPlaybook = match serde_saphyr::from_str(text) {
+        Ok(raw) => raw,
+        Err(err) => return Err(misshapen(file, text, &err)),
+    };
     let mut problems = Problems {
         file: file.to_owned(),
         list: Vec::new(),
@@ -64,6 +52,59 @@ pub fn parse(file: &str, text: &str) -> Result<Playbook, Vec<Problem>> {
     } else {
         Err(problems.list)
     }
+}
+
+/// The problems of a file whose shape is wrong: every unknown field, wrong
+/// type and missing field the schema scan finds, then the rules' problems
+/// in what is left once those entries are taken out. Without anything the
+/// scan can name, the parser's one message.
+fn misshapen(file: &str, text: &str, err: &serde_saphyr::Error) -> Vec<Problem> {
+    let scan = crate::shape::scan(text, &crate::schema());
+    let parser_problem = |err: &serde_saphyr::Error| {
+        let line = err.location().map(|l| l.line()).filter(|l| *l > 0);
+        let message = err.to_string();
+        let message = message.trim_start_matches("error: ").trim();
+        Problem {
+            file: file.to_owned(),
+            line,
+            field: field_of(message),
+            message: format!(
+                "{}; see playbooks/playbook.schema.json for every field",
+                first_line(message)
+            ),
+        }
+    };
+    if scan.misfits.is_empty() {
+        return vec![parser_problem(err)];
+    }
+    let mut problems = Problems {
+        file: file.to_owned(),
+        list: scan
+            .misfits
+            .iter()
+            .map(|m| Problem {
+                file: file.to_owned(),
+                line: Some(m.line as u64),
+                field: m.field.clone(),
+                message: m.message.clone(),
+            })
+            .collect(),
+    };
+    // Lines are kept, so the rules' problems point at the right lines.
+    match serde_saphyr::from_str::<raw::RawPlaybook>(&scan.rest) {
+        Ok(raw) => {
+            resolve(raw, &scan.rest, &mut problems);
+        }
+        Err(again) => {
+            let problem = parser_problem(&again);
+            // "missing field `x`" for an `x` taken out is already said.
+            if !scan.blanked.contains(&problem.field) {
+                problems.list.push(problem);
+            }
+        }
+    }
+    problems.list.sort_by_key(|p| p.line);
+    problems.list
 }
 
 fn first_line(message: &str) -> &str {

@@ -315,7 +315,7 @@ pub(crate) struct RawStageGate {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Rollback")]
 pub(crate) struct RawRollback {
-    /// Roll back on a critical gate's failure without waiting for a person (default true).
+    /// When the canary's gates fail `canary.max_failures` times: roll back on its own (true, the default), or halt at the weight and wait for a person's `canary abort` or `canary resume` (false).
     #[serde(default)]
     pub(crate) automatic: Option<bool>,
     /// The stage a rollback returns the routes to: `legacy` (default) or `shadow`.

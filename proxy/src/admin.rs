@@ -10,6 +10,7 @@
 //! | `GET /status` | configuration source and the last reload |
 //! | `GET /shadow` | what shadow traffic found, per route and field path |
 //! | `PUT /routes/{name}` | change a route's stage (token) |
+//! | `PUT /routes` | change several routes' stages, all or nothing (token) |
 //! | `POST /reload` | re-read the configuration (token) |
 //!
 //! Changes need `Authorization: Bearer TOKEN`, compared in constant time; with
@@ -54,6 +55,40 @@ fn stage_change(bytes: &[u8]) -> Result<(Stage, Option<String>), String> {
     let stage =
         Stage::deserialize(serde_json::Value::Object(fields)).map_err(|err| err.to_string())?;
     Ok((stage, reason))
+}
+
+/// Routes and their new stages, with the reason for the audit log.
+type Batch = (Vec<(String, Stage)>, Option<String>);
+
+/// A batch body: `{"routes": {"NAME": STAGE, …}, "reason": "…"}`.
+fn stages_change(bytes: &[u8]) -> Result<Batch, String> {
+    let mut fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(bytes).map_err(|err| err.to_string())?;
+    let reason = match fields.remove("reason") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(reason)) => Some(reason),
+        Some(_) => return Err("`reason` must be a string".to_owned()),
+    };
+    let Some(serde_json::Value::Object(routes)) = fields.remove("routes") else {
+        return Err("`routes` must be an object of route name to stage".to_owned());
+    };
+    if let Some(unknown) = fields.keys().next() {
+        return Err(format!(
+            "unknown field `{unknown}`: send `routes` and `reason`"
+        ));
+    }
+    if routes.is_empty() {
+        return Err("`routes` is empty: name at least one route".to_owned());
+    }
+    let changes = routes
+        .into_iter()
+        .map(|(route, stage)| {
+            Stage::deserialize(stage)
+                .map(|stage| (route.clone(), stage))
+                .map_err(|err| format!("route `{route}`: {err}"))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((changes, reason))
 }
 
 impl Admin {
@@ -110,6 +145,10 @@ impl Admin {
                     ),
                 },
             },
+            (Method::PUT, "/routes") => match self.authorise(&request, client) {
+                Err(refusal) => self.refuse(refusal),
+                Ok(actor) => self.set_stages(request, &actor).await,
+            },
             (Method::PUT, route) if route.starts_with("/routes/") => {
                 let name = route.trim_start_matches("/routes/").to_owned();
                 match self.authorise(&request, client) {
@@ -131,15 +170,9 @@ impl Admin {
         route: &str,
         actor: &str,
     ) -> Response<ProxyBody> {
-        let bytes = match Limited::new(request.into_body(), 64 * 1024).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => {
-                return error(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "BODY_TOO_LARGE",
-                    "send at most 64 KiB",
-                );
-            }
+        let bytes = match body_of(request).await {
+            Ok(bytes) => bytes,
+            Err(refusal) => return refusal,
         };
         let (stage, reason) = match stage_change(&bytes) {
             Ok(change) => change,
@@ -158,17 +191,40 @@ impl Admin {
                 StatusCode::OK,
                 &json!({"route": route, "before": before, "after": after}),
             ),
-            Err(err @ StageError::UnknownRoute(_)) => {
-                error(StatusCode::NOT_FOUND, "UNKNOWN_ROUTE", err.to_string())
+            Err(err) => stage_refused(&err),
+        }
+    }
+
+    /// `PUT /routes`: several routes in one change, so a domain never stays
+    /// half moved because one of its routes was refused.
+    async fn set_stages(&self, request: Request<Incoming>, actor: &str) -> Response<ProxyBody> {
+        let bytes = match body_of(request).await {
+            Ok(bytes) => bytes,
+            Err(refusal) => return refusal,
+        };
+        let (changes, reason) = match stages_change(&bytes) {
+            Ok(change) => change,
+            Err(err) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_STAGE",
+                    format!(
+                        "{err}; send e.g. {{\"routes\":{{\"coupon-read\":{{\"mode\":\"cutover\"}},\"user-coupons\":{{\"mode\":\"cutover\"}}}},\"reason\":\"…\"}}"
+                    ),
+                );
             }
-            Err(err @ StageError::Invalid(_)) => {
-                error(StatusCode::BAD_REQUEST, "INVALID_STAGE", err.to_string())
+        };
+        match self.live.set_stages(changes, actor, reason).await {
+            Ok(changed) => {
+                let changes: Vec<serde_json::Value> = changed
+                    .into_iter()
+                    .map(|(route, before, after)| {
+                        json!({"route": route, "before": before, "after": after})
+                    })
+                    .collect();
+                json_response(StatusCode::OK, &json!({ "changes": changes }))
             }
-            Err(err) => error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "NOT_RECORDED",
-                err.to_string(),
-            ),
+            Err(err) => stage_refused(&err),
         }
     }
 
@@ -223,6 +279,33 @@ impl Admin {
     }
 }
 
+/// A change's body, at most 64 KiB.
+async fn body_of(request: Request<Incoming>) -> Result<Bytes, Response<ProxyBody>> {
+    match Limited::new(request.into_body(), 64 * 1024).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(_) => Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BODY_TOO_LARGE",
+            "send at most 64 KiB",
+        )),
+    }
+}
+
+/// The answer to a stage change the proxy did not make.
+fn stage_refused(err: &StageError) -> Response<ProxyBody> {
+    match err {
+        StageError::UnknownRoute(_) => {
+            error(StatusCode::NOT_FOUND, "UNKNOWN_ROUTE", err.to_string())
+        }
+        StageError::Invalid(_) => error(StatusCode::BAD_REQUEST, "INVALID_STAGE", err.to_string()),
+        _ => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "NOT_RECORDED",
+            err.to_string(),
+        ),
+    }
+}
+
 /// Why a change was not authorised.
 #[derive(Debug, Clone, Copy)]
 enum Refusal {
@@ -246,7 +329,43 @@ fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Prox
 
 #[cfg(test)]
 mod tests {
-    use super::constant_time_eq;
+    use super::{constant_time_eq, stages_change};
+    use crate::config::Stage;
+
+    #[test]
+    fn a_batch_body_names_every_route_and_refuses_anything_else() {
+        let (changes, reason) = stages_change(
+            br#"{"routes": {"a": {"mode": "cutover"}, "b": {"mode": "canary", "weight_bp": 500}}, "reason": "CAB-1"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            changes,
+            vec![
+                ("a".to_owned(), Stage::Cutover),
+                ("b".to_owned(), Stage::Canary { weight_bp: 500 })
+            ]
+        );
+        assert_eq!(reason.as_deref(), Some("CAB-1"));
+        for (bad, says) in [
+            (&br#"{"routes": {}}"#[..], "is empty"),
+            (br#"{"routes": {"a": {"mode": "sideways"}}}"#, "route `a`"),
+            (
+                br#"{"routes": {"a": {"mode": "legacy"}}, "why": "x"}"#,
+                "unknown field `why`",
+            ),
+            (
+                br#"{"route": {"a": {"mode": "legacy"}}}"#,
+                "`routes` must be an object",
+            ),
+            (
+                br#"{"routes": {"a": {"mode": "legacy"}}, "reason": 1}"#,
+                "`reason` must be a string",
+            ),
+        ] {
+            let err = stages_change(bad).unwrap_err();
+            assert!(err.contains(says), "{err}");
+        }
+    }
 
     #[test]
     fn tokens_compare_exactly() {

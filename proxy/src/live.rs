@@ -381,23 +381,45 @@ impl Live {
         actor: &str,
         reason: Option<String>,
     ) -> Result<(Stage, Stage), StageError> {
-        let stage = stage.check().map_err(StageError::Invalid)?;
+        let changed = self
+            .set_stages(vec![(route.to_owned(), stage)], actor, reason)
+            .await?;
+        let (_, before, after) = changed.into_iter().next().expect("one change made");
+        Ok((before, after))
+    }
+
+    /// Moves several routes at once, all or nothing: every route and stage
+    /// is checked before any change, and the changes with their audit
+    /// entries are one write to the state store (one version). Returns each
+    /// route with its stage before and after.
+    pub async fn set_stages(
+        &self,
+        changes: Vec<(String, Stage)>,
+        actor: &str,
+        reason: Option<String>,
+    ) -> Result<Vec<(String, Stage, Stage)>, StageError> {
         let mut known = self.stages.lock().await;
         let current = self.current.load_full();
-        let before = current
-            .stage(route)
-            .ok_or_else(|| StageError::UnknownRoute(route.to_owned()))?;
-        let mut entry = AuditEntry::now(actor, "set_stage");
-        entry.route = Some(route.to_owned());
-        entry.before = Some(before);
-        entry.after = Some(stage);
-        entry.reason = reason;
-        let change = Change {
-            route: route.to_owned(),
-            stage,
-            entry,
-        };
-        let version = match self.store.apply(vec![change]).await {
+        let mut batch = Vec::new();
+        let mut changed = Vec::new();
+        for (route, stage) in changes {
+            let stage = stage.check().map_err(StageError::Invalid)?;
+            let before = current
+                .stage(&route)
+                .ok_or_else(|| StageError::UnknownRoute(route.clone()))?;
+            let mut entry = AuditEntry::now(actor, "set_stage");
+            entry.route = Some(route.clone());
+            entry.before = Some(before);
+            entry.after = Some(stage);
+            entry.reason.clone_from(&reason);
+            batch.push(Change {
+                route: route.clone(),
+                stage,
+                entry,
+            });
+            changed.push((route, before, stage));
+        }
+        let version = match self.store.apply(batch).await {
             Ok(version) => {
                 self.store_answered(true, None);
                 version
@@ -408,7 +430,9 @@ impl Live {
             }
         };
         let mut next = known.stages.clone();
-        next.insert(route.to_owned(), stage);
+        for (route, _, stage) in &changed {
+            next.insert(route.clone(), *stage);
+        }
         // Another writer's change in between is not in `next`: keep the old
         // version, so the follower loads the store's full state next.
         let version = if version == known.version + 1 {
@@ -429,8 +453,10 @@ impl Live {
             stages: next,
         };
         self.set_version(version);
-        tracing::info!(actor, route, ?before, after = ?stage, "route stage changed");
-        Ok((before, stage))
+        for (route, before, after) in &changed {
+            tracing::info!(actor, route, ?before, ?after, "route stage changed");
+        }
+        Ok(changed)
     }
 
     /// The configuration source and the last reload, for the admin API.

@@ -192,6 +192,10 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     fn record(&self, key: &str) -> BoxFuture<'_, Result<Option<String>, StateError>>;
     /// Writes a named record.
     fn put_record(&self, key: &str, value: String) -> BoxFuture<'_, Result<(), StateError>>;
+    /// Appends a line to a named record (creating it), atomically with
+    /// respect to other appends and to [`Self::take_record`]: a queue that
+    /// several writers add to and one reader empties, losing nothing.
+    fn append_record(&self, key: &str, line: &str) -> BoxFuture<'_, Result<(), StateError>>;
     /// Reads and removes a named record, atomically.
     fn take_record(&self, key: &str) -> BoxFuture<'_, Result<Option<String>, StateError>>;
     /// Takes a named lock if nobody holds it; `None` when someone does.

@@ -7,12 +7,15 @@ use super::ReportFormat;
 /// `msa-migrate plan`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Reads DIR/analysis.json (written by `msa-migrate analyze --out DIR`) and writes a\n\
-    playbook with the domain's routes and tables; review it (route names must match the\n\
-    proxy configuration's), then `msa-migrate playbook check` it.\n\n\
-    Exit code: 0 written, 2 an error (no analysis.json, a domain it does not know, --out\n\
-    exists and no --force).\n\n\
-    Example:\n  msa-migrate plan --analysis analysis/ --domain coupon --out playbooks/coupon.yaml"
+    after_help = "Reads DIR/analysis.json (written by `msa-migrate analyze --out DIR`)\n\
+    and writes a playbook with the domain's routes and tables; review it (route\n\
+    names must match the proxy configuration's), then `msa-migrate playbook\n\
+    check` it.\n\n\
+    Exit code: 0 written, 2 an error (no analysis.json, a domain it does not\n\
+    know, --out exists and no --force).\n\n\
+    Example:\n  \
+    msa-migrate plan --analysis analysis/ --domain coupon \\\n      \
+    --out playbooks/coupon.yaml"
 )]
 pub struct PlanArgs {
     /// The directory `analyze --out` wrote
@@ -35,13 +38,17 @@ pub struct PlanArgs {
 /// `msa-migrate readiness`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Gates: coupling (--analysis), data (the playbook's target database: verify runs\n\
-    and catch-up checkpoints), behaviour (--shadow-store), performance (--admin or --metrics),\n\
-    stage (--admin or --state). Each is pass, fail, inconclusive or no_data; a critical gate\n\
-    that does not pass makes the domain not ready. Every verdict is appended, with its\n\
-    inputs, to readiness-log.jsonl (in --state-dir, else beside the playbooks).\n\n\
+    after_help = "Gates: coupling (--analysis), data (the playbook's target database:\n\
+    verify runs and catch-up checkpoints), behaviour (--shadow-store),\n\
+    performance (--admin, summed over every replica, or --metrics), stage\n\
+    (--state, else --admin). Each is pass, fail, inconclusive or no_data; a\n\
+    critical gate that does not pass makes the domain not ready. Every verdict\n\
+    is appended, with its inputs, to --log.\n\n\
     Exit code: 0 every domain ready, 1 any not ready, 2 an error.\n\n\
-    Example:\n  msa-migrate readiness coupon --admin http://127.0.0.1:9901 --shadow-store msa-shadow.db \\\n    --analysis analysis/ --explain"
+    Example:\n  \
+    msa-migrate readiness coupon --state postgres://msa@db/msa \\\n      \
+    --admin http://10.0.0.5:9901 --admin http://10.0.0.6:9901 \\\n      \
+    --shadow-store msa-shadow.db --analysis analysis/ --explain"
 )]
 pub struct ReadinessArgs {
     /// The domain; every playbook in --playbooks when omitted
@@ -63,17 +70,19 @@ pub struct ReadinessArgs {
     #[arg(long)]
     pub last: bool,
 
-    /// The proxy's admin API, for route stages (GET /routes) and metrics (GET /metrics)
-    #[arg(long, value_name = "URL")]
-    pub admin: Option<String>,
+    /// A proxy's admin API, for metrics (GET /metrics, summed over replicas) and routes
+    /// (GET /routes); repeat for every replica
+    #[arg(long = "admin", value_name = "URL")]
+    pub admins: Vec<String>,
 
-    /// The proxy's state file, for route stages without the admin API
-    #[arg(long, value_name = "FILE")]
-    pub state: Option<PathBuf>,
+    /// The state store the proxies follow, for route stages: a state file, or
+    /// postgres://USER@HOST/DB (password in PGPASSWORD)
+    #[arg(long, value_name = "DSN|FILE", env = "MSA_STATE")]
+    pub state: Option<String>,
 
-    /// Saved Prometheus text of the proxy's /metrics, instead of --admin
+    /// Saved Prometheus text of a proxy's /metrics, instead of --admin; repeat for every replica
     #[arg(long, value_name = "FILE")]
-    pub metrics: Option<PathBuf>,
+    pub metrics: Vec<PathBuf>,
 
     /// The proxy's shadow store (SQLite file or postgres:// URL)
     #[arg(long, value_name = "FILE")]
@@ -83,9 +92,14 @@ pub struct ReadinessArgs {
     #[arg(long, value_name = "DIR")]
     pub analysis: Option<PathBuf>,
 
-    /// Where readiness-log.jsonl is kept (default: the playbooks directory)
-    #[arg(long, value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
+    /// The readiness log: every verdict is appended to it, `--last` reads it
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "MSA_READINESS_LOG",
+        default_value = ".msa/readiness-log.jsonl"
+    )]
+    pub log: PathBuf,
 
     /// Do not connect to the databases: the data gate reports no_data
     #[arg(long)]
@@ -97,8 +111,8 @@ pub struct ReadinessArgs {
 pub enum PlaybookCommand {
     /// Validate playbooks and list every problem.
     #[command(
-        after_help = "Exit code: 0 when every file is valid, 2 listing every problem of every file\n\
-        (file:line: field: what is wrong and how to fix it).\n\n\
+        after_help = "Exit code: 0 when every file is valid, 2 listing every problem of\n\
+        every file (file:line: field: what is wrong and how to fix it).\n\n\
         Example:\n  msa-migrate playbook check playbooks/*.yaml"
     )]
     Check(PlaybookCheckArgs),

@@ -22,32 +22,34 @@ pub struct DomainArgs {
 /// Who changes what, and why: every change is audited.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AuditArgs {
-    /// Who is making the change, for the audit log (default: $USER)
+    /// Who is making the change, for the audit log (default: $USER@HOSTNAME)
     #[arg(long, value_name = "NAME")]
     pub actor: Option<String>,
 
-    /// Why, for the audit log
+    /// Why, for the audit log (recorded as "(no reason given)" when omitted)
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
 }
 
 /// Where route stages are changed: the shared state store, or a running
-/// proxy's admin API (which writes its own store).
+/// proxy's admin API (which writes its own store). The admin APIs are also
+/// where cutover reads its readiness evidence (metrics, routes) from.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TargetArgs {
-    /// The state store the proxies follow: a state file, or postgres://USER@HOST/DB
-    /// (password in PGPASSWORD)
+    /// The state store the proxies follow, where the change is made: a state file, or
+    /// postgres://USER@HOST/DB (password in PGPASSWORD)
     #[arg(
         long,
         value_name = "DSN|FILE",
         env = "MSA_STATE",
-        required_unless_present = "admin"
+        required_unless_present = "admins"
     )]
     pub state: Option<String>,
 
-    /// A proxy's admin API (http://HOST:PORT) to make the change through, instead of --state
-    #[arg(long, value_name = "URL", conflicts_with = "state")]
-    pub admin: Option<String>,
+    /// A proxy's admin API (http://HOST:PORT); repeat for every replica. Without --state the
+    /// change goes through the first one (replicas sharing a store follow it)
+    #[arg(long = "admin", value_name = "URL")]
+    pub admins: Vec<String>,
 
     /// The environment variable that holds the admin API's bearer token
     #[arg(long, value_name = "VAR", default_value = "MSA_ADMIN_TOKEN")]
@@ -57,11 +59,16 @@ pub struct TargetArgs {
 /// `msa-migrate cutover DOMAIN`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Refuses unless the domain's readiness passes; --force with --reason overrides,\n\
-    and the override is audited. Exit code: 0 done, 1 refused (not ready), 2 an error.\n\n\
-    Examples:\n  msa-migrate cutover coupon --state postgres://msa@db/msa --reason \"CAB-142\"\n  \
+    after_help = "Refuses unless the domain's readiness passes, judged on the evidence the\n\
+    options point at (--admin for every replica's metrics and routes, --state\n\
+    for the stages, --shadow-store, --analysis). --force overrides, and the\n\
+    override is audited. Exit code: 0 done, 1 refused (not ready), 2 an error.\n\n\
+    Examples:\n  \
+    msa-migrate cutover coupon --state postgres://msa@db/msa \\\n      \
+    --admin http://10.0.0.5:9901 --admin http://10.0.0.6:9901 \\\n      \
+    --shadow-store postgres://msa@db/msa --reason \"CAB-142\"\n  \
     msa-migrate cutover coupon --admin http://127.0.0.1:9901 --force \\\n      \
-    --reason \"CAB-142: coupling waived\""
+    --reason \"readiness not built for this domain\""
 )]
 pub struct CutoverArgs {
     #[command(flatten)]
@@ -70,11 +77,16 @@ pub struct CutoverArgs {
     #[command(flatten)]
     pub target: TargetArgs,
 
-    #[command(flatten)]
-    pub audit: AuditArgs,
+    /// Who is making the change, for the audit log (default: $USER@HOSTNAME)
+    #[arg(long, value_name = "NAME")]
+    pub actor: Option<String>,
 
-    /// Cut over even though readiness does not pass (needs --reason)
-    #[arg(long, requires = "reason")]
+    /// Why, for the audit log: a change ticket, an incident, a decision
+    #[arg(long, value_name = "TEXT", required = true)]
+    pub reason: String,
+
+    /// Cut over even though readiness does not pass (audited with the verdict)
+    #[arg(long)]
     pub force: bool,
 
     /// Readiness evidence: the proxy's shadow store (see `msa-migrate readiness`)
@@ -84,14 +96,26 @@ pub struct CutoverArgs {
     /// Readiness evidence: the analysis directory (see `msa-migrate readiness`)
     #[arg(long, value_name = "DIR")]
     pub analysis: Option<PathBuf>,
+
+    /// Where the readiness verdict is appended (see `msa-migrate readiness --log`)
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "MSA_READINESS_LOG",
+        default_value = ".msa/readiness-log.jsonl"
+    )]
+    pub log: PathBuf,
 }
 
 /// `msa-migrate rollback DOMAIN`.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Instant and always allowed; also stops a running canary of the domain.\n\
-    Exit code: 0 done, 2 an error (the state store or the proxy could not be reached).\n\n\
-    Example:\n  msa-migrate rollback coupon --state postgres://msa@db/msa --reason \"5xx on checkout\""
+    Exit code: 0 done, 2 an error (the state store or the proxy could not be\n\
+    reached).\n\n\
+    Example:\n  \
+    msa-migrate rollback coupon --state postgres://msa@db/msa \\\n      \
+    --reason \"5xx on checkout\""
 )]
 pub struct RollbackArgs {
     #[command(flatten)]
@@ -123,16 +147,21 @@ pub enum BackTo {
 #[command(
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
-    after_help = "The controller moves the domain's routes through the steps, judging the new\n\
-    service against the monolith at each (error rate from the proxies' /metrics), and\n\
-    rolls back on its own on failure. Its progress is kept in the state store: a killed\n\
-    controller started again resumes where it was. One controller per domain at a time.\n\n\
-    Exit code: 0 the walk completed (then `msa-migrate cutover`), 1 it rolled back or someone\n\
-    else moved the routes, 2 an error (another controller runs, bad input).\n\n\
-    Examples:\n  msa-migrate canary coupon --state postgres://msa@db/msa \\\n      \
+    after_help = "The controller moves the domain's routes through the steps, judging the\n\
+    new service against the monolith at each (5xx rate and latency from the\n\
+    proxies' /metrics, new shadow differences from their /shadow), and rolls\n\
+    back on its own on failure (or halts for a person, with the playbook's\n\
+    `rollback.automatic: false`). Its progress is kept in the state store: a\n\
+    killed controller started again resumes where it was. One controller per\n\
+    domain at a time.\n\n\
+    Exit code: 0 the walk completed (then `msa-migrate cutover`), 1 it rolled\n\
+    back, halted or someone else moved the routes, 2 an error (another\n\
+    controller runs, bad input).\n\n\
+    Examples:\n  \
+    msa-migrate canary coupon --state postgres://msa@db/msa \\\n      \
     --admin http://10.0.0.5:9901 --admin http://10.0.0.6:9901\n  \
-    msa-migrate canary coupon --steps 1,5,25,50,100 --interval 10m --approval 50 \\\n      \
-    --state s.json --admin http://127.0.0.1:9901\n  \
+    msa-migrate canary coupon --steps 1,5,25,50,100 --interval 10m \\\n      \
+    --approval 50 --state s.json --admin http://127.0.0.1:9901\n  \
     msa-migrate canary promote coupon --state postgres://msa@db/msa"
 )]
 pub struct CanaryArgs {
@@ -216,54 +245,59 @@ pub struct CanaryRunArgs {
 pub enum CanaryAction {
     /// Advance to the next step now (approves a step waiting for approval).
     #[command(
-        after_help = "With a controller running, the request goes to it (acted on within 200 ms);\n\
-        with none, it acts on the stored walk. Exit code: 0 done or handed over, 2 an error\n\
-        (no canary of the domain in progress, an unreadable store).\n\n\
-        Example:\n  msa-migrate canary promote coupon --state postgres://msa@db/msa --reason \"CAB-142\""
+        after_help = "With a controller running, the request goes to it (acted on within\n\
+        200 ms); with none, it acts on the stored walk. Exit code: 0 done or handed\n\
+        over, 2 an error (no canary of the domain in progress, an unreadable store).\n\n\
+        Example:\n  msa-migrate canary promote coupon --state postgres://msa@db/msa \\\n      \
+        --reason \"CAB-142\""
     )]
     Promote(CanaryControlArgs),
     /// Hold at the current step (still judged; failures still roll back).
     #[command(
-        after_help = "With a controller running, the request goes to it (acted on within 200 ms);\n\
-        with none, it acts on the stored walk. Exit code: 0 done or handed over, 2 an error\n\
-        (no canary of the domain in progress, an unreadable store).\n\n\
-        Example:\n  msa-migrate canary pause coupon --state postgres://msa@db/msa --reason \"peak hour\""
+        after_help = "With a controller running, the request goes to it (acted on within\n\
+        200 ms); with none, it acts on the stored walk. Exit code: 0 done or handed\n\
+        over, 2 an error (no canary of the domain in progress, an unreadable store).\n\n\
+        Example:\n  msa-migrate canary pause coupon --state postgres://msa@db/msa \\\n      \
+        --reason \"peak hour\""
     )]
     Pause(CanaryControlArgs),
     /// Go on after a pause.
     #[command(
-        after_help = "With a controller running, the request goes to it (acted on within 200 ms);\n\
-        with none, it acts on the stored walk. Exit code: 0 done or handed over, 2 an error\n\
-        (no canary of the domain in progress, an unreadable store).\n\n\
+        after_help = "With a controller running, the request goes to it (acted on within\n\
+        200 ms); with none, it acts on the stored walk. Exit code: 0 done or handed\n\
+        over, 2 an error (no canary of the domain in progress, an unreadable store).\n\n\
         Example:\n  msa-migrate canary resume coupon --state postgres://msa@db/msa"
     )]
     Resume(CanaryControlArgs),
     /// Roll back now and end the canary.
     #[command(
-        after_help = "With a controller running, the request goes to it (acted on within 200 ms);\n\
-        with none, it acts on the stored walk. Exit code: 0 done or handed over, 2 an error\n\
-        (no canary of the domain in progress, an unreadable store).\n\n\
-        Example:\n  msa-migrate canary abort coupon --state postgres://msa@db/msa --reason \"refund errors\""
+        after_help = "With a controller running, the request goes to it (acted on within\n\
+        200 ms); with none, it acts on the stored walk. Exit code: 0 done or handed\n\
+        over, 2 an error (no canary of the domain in progress, an unreadable store).\n\n\
+        Example:\n  msa-migrate canary abort coupon --state postgres://msa@db/msa \\\n      \
+        --reason \"refund errors\""
     )]
     Abort(CanaryControlArgs),
     /// Show where the canary is.
     #[command(
         after_help = "The step, weight, passes and failures, and whether a controller is running.\n\
-        Exit code: 0 shown (also when no canary has run), 2 an error (an unreadable store).\n\n\
+        Exit code: 0 shown (also when no canary has run), 2 an error (an unreadable\n\
+        store).\n\n\
         Example:\n  msa-migrate canary status coupon --state postgres://msa@db/msa"
     )]
-    Status(CanaryControlArgs),
+    Status(CanaryStatusArgs),
 }
 
 impl CanaryAction {
-    /// The verb, and the domain and store it is for.
-    pub fn split(self) -> (&'static str, CanaryControlArgs) {
+    /// The verb, and the domain and store it is for; `None` for `status`,
+    /// which changes nothing.
+    pub fn split(self) -> Result<(&'static str, CanaryControlArgs), CanaryStatusArgs> {
         match self {
-            Self::Promote(args) => ("promote", args),
-            Self::Pause(args) => ("pause", args),
-            Self::Resume(args) => ("resume", args),
-            Self::Abort(args) => ("abort", args),
-            Self::Status(args) => ("status", args),
+            Self::Promote(args) => Ok(("promote", args)),
+            Self::Pause(args) => Ok(("pause", args)),
+            Self::Resume(args) => Ok(("resume", args)),
+            Self::Abort(args) => Ok(("abort", args)),
+            Self::Status(args) => Err(args),
         }
     }
 }
@@ -291,4 +325,107 @@ pub struct CanaryControlArgs {
 
     #[command(flatten)]
     pub audit: AuditArgs,
+}
+
+/// `canary status DOMAIN`: read-only, so nothing to audit.
+#[derive(Debug, clap::Args)]
+pub struct CanaryStatusArgs {
+    /// The domain, e.g. `coupon`
+    #[arg(value_name = "DOMAIN")]
+    pub domain: String,
+
+    /// The state store the controller uses
+    #[arg(long, value_name = "DSN|FILE", env = "MSA_STATE")]
+    pub state: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use crate::args::Cli;
+
+    /// clap wraps help at the terminal's width (100 columns when it cannot
+    /// tell): an example longer than that breaks mid-command, and one copied
+    /// from the wrapped text does not run. Every line of these commands'
+    /// `--help` epilogues fits in 80.
+    #[test]
+    fn the_examples_in_help_fit_without_wrapping() {
+        let cli = Cli::command();
+        let mut checked = 0;
+        for name in [
+            "canary",
+            "cutover",
+            "rollback",
+            "readiness",
+            "plan",
+            "playbook",
+        ] {
+            let command = cli.find_subcommand(name).expect(name);
+            for command in std::iter::once(command).chain(command.get_subcommands()) {
+                let help = command.get_after_help().map(ToString::to_string);
+                for line in help.iter().flat_map(|h| h.lines()) {
+                    assert!(
+                        line.chars().count() <= 80,
+                        "`{}`: {} columns: {line}",
+                        command.get_name(),
+                        line.chars().count()
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 20, "{checked} lines");
+    }
+
+    #[test]
+    fn canary_status_takes_no_audit_options_and_the_rest_do() {
+        let status = Cli::command().try_get_matches_from([
+            "msa-migrate",
+            "canary",
+            "status",
+            "coupon",
+            "--state",
+            "s.json",
+            "--actor",
+            "x",
+        ]);
+        assert!(status.is_err(), "status is read-only: no --actor");
+        let pause = Cli::command().try_get_matches_from([
+            "msa-migrate",
+            "canary",
+            "pause",
+            "coupon",
+            "--state",
+            "s.json",
+            "--actor",
+            "x",
+            "--reason",
+            "lunch",
+        ]);
+        assert!(pause.is_ok(), "{pause:?}");
+    }
+
+    #[test]
+    fn cutover_needs_a_reason_and_takes_several_admin_apis_with_a_store() {
+        let parse = |args: &[&str]| {
+            Cli::command()
+                .try_get_matches_from(["msa-migrate", "cutover", "coupon"].iter().chain(args))
+        };
+        let without = parse(&["--state", "s.json"]).unwrap_err().to_string();
+        assert!(without.contains("--reason"), "{without}");
+        assert!(
+            parse(&[
+                "--state",
+                "postgres://msa@db/msa",
+                "--admin",
+                "http://10.0.0.5:9901",
+                "--admin",
+                "http://10.0.0.6:9901",
+                "--reason",
+                "CAB-142",
+            ])
+            .is_ok()
+        );
+    }
 }

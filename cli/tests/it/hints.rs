@@ -113,8 +113,8 @@ fn readiness_and_rollback_say_how_to_reach_the_proxys_admin_api() {
         "--admin",
         &admin,
         "--no-data",
-        "--state-dir",
-        &dir.path().display().to_string(),
+        "--log",
+        &dir.path().join("readiness-log.jsonl").display().to_string(),
     ]);
     assert!(hint.contains("admin.listen"), "{hint}");
     let hint = hint_of(&[

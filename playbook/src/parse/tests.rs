@@ -73,9 +73,15 @@ canary:
 fn an_unknown_field_is_an_error_that_names_it() {
     let found = problems(&with("gates:\n  behavior: {critical: true}\n"));
     assert_eq!(found.len(), 1);
-    assert_eq!(found[0].field, "behavior");
+    assert_eq!(found[0].field, "gates.behavior");
     assert_eq!(found[0].line, Some(9), "{}", found[0]);
-    assert!(found[0].message.contains("unknown field"), "{}", found[0]);
+    assert!(
+        found[0]
+            .message
+            .starts_with("unknown field `behavior`: did you mean `behaviour`?"),
+        "{}",
+        found[0]
+    );
 }
 
 #[test]

@@ -566,12 +566,23 @@ fn all_passing() -> Evidence {
     }
 }
 
+fn msa_playbook_with_manual_rollback() -> crate::Playbook {
+    crate::parse(
+        "manual.yaml",
+        "domain: coupon\nowner: o\nupstream: coupon\nroutes:\n  - name: r\n    path: /r\nrollback:\n  automatic: false\n",
+    )
+    .unwrap()
+}
+
 #[test]
 fn the_playbooks_canary_policy_is_a_plan_the_controller_accepts() {
     let p = playbook();
-    let plan = p.canary.plan().check().unwrap();
+    let plan = p.canary_plan().check().unwrap();
     assert_eq!(plan.steps_bp, p.canary.steps_bp);
     assert_eq!(plan.advance_after, 3);
+    assert!(plan.automatic_rollback, "the default");
+    let manual = msa_playbook_with_manual_rollback();
+    assert!(!manual.canary_plan().automatic_rollback);
 }
 
 #[test]

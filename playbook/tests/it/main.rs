@@ -78,6 +78,112 @@ fn the_coupon_playbook_says_what_the_example_does() {
     assert_eq!(data.target.variables(), ["COUPON_DATABASE_URL"]);
 }
 
+/// The published schema, as editors and CI validators read it.
+fn published_schema() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(workspace().join("playbooks/playbook.schema.json")).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    jsonschema::validator_for(&schema).expect("the published schema is a valid JSON Schema")
+}
+
+/// YAML as the data model a JSON Schema validator sees.
+fn as_json(text: &str) -> Value {
+    serde_saphyr::from_str(text).expect("YAML")
+}
+
+/// Every playbook under playbooks/ validates against the published schema
+/// with an independent validator, so the schema editors use and the parser
+/// cannot drift apart unnoticed.
+#[test]
+fn every_playbook_under_playbooks_validates_against_the_published_schema() {
+    let validator = published_schema();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(workspace().join("playbooks")).unwrap() {
+        let path = entry.unwrap().path();
+        if !matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            continue;
+        }
+        let instance = as_json(&std::fs::read_to_string(&path).unwrap());
+        let errors: Vec<String> = validator
+            .iter_errors(&instance)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{} does not validate against playbooks/playbook.schema.json:\n{}",
+            path.display(),
+            errors.join("\n")
+        );
+        checked += 1;
+    }
+    assert!(checked >= 1, "no playbook was checked");
+}
+
+/// The schema and the parser agree on shape: what one refuses for its
+/// shape, the other refuses too, and what both take is the same file.
+#[test]
+fn the_schema_and_the_parser_agree_on_what_is_well_shaped() {
+    let validator = published_schema();
+    let base = "domain: coupon\nowner: team-coupon\nupstream: coupon\nroutes:\n  - name: coupon-read\n    path: /api/coupons/{id}\n";
+    let cases: [(&str, &str, bool); 8] = [
+        ("the least playbook", "", true),
+        ("an unknown top-level field", "colour: blue\n", false),
+        (
+            "a canary step that is not a number",
+            "canary:\n  steps: [1, five]\n",
+            false,
+        ),
+        (
+            "a gate flag that is not a boolean",
+            "gates:\n  data: {critical: maybe}\n",
+            false,
+        ),
+        (
+            "an unknown rollback field",
+            "rollback:\n  automatik: false\n",
+            false,
+        ),
+        (
+            "rollback written out",
+            "rollback:\n  automatic: false\n  to: shadow\n",
+            true,
+        ),
+        (
+            "a cast to an unknown type",
+            "tables:\n  orders:\n    cast: {total: money}\n",
+            false,
+        ),
+        (
+            "a cast to a known type",
+            "tables:\n  orders:\n    cast: {total: decimal}\n",
+            true,
+        ),
+    ];
+    for (what, extra, well_shaped) in cases {
+        let text = format!("{base}{extra}");
+        let schema_ok = validator.is_valid(&as_json(&text));
+        let parsed = msa_playbook::parse("coupon.yaml", &text);
+        let shape_problems: Vec<String> = parsed
+            .as_ref()
+            .err()
+            .into_iter()
+            .flatten()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            schema_ok, well_shaped,
+            "{what}: the schema says {schema_ok}\n{text}"
+        );
+        assert_eq!(
+            parsed.is_ok(),
+            well_shaped,
+            "{what}: the parser says {shape_problems:?}\n{text}"
+        );
+    }
+}
+
 /// Compares `actual` with the committed file, or rewrites it when blessing.
 fn committed(path: &Path, actual: &str, what: &str) {
     let expected = std::fs::read_to_string(path).unwrap_or_default();

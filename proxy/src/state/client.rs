@@ -131,6 +131,16 @@ impl AdminClient {
         self.call(Method::GET, "/metrics", None).await
     }
 
+    /// What shadow traffic found, per route, from `GET /shadow` (the JSON of
+    /// `msa-migrate shadow report --format json`).
+    pub async fn shadow(&self) -> Result<Value, ClientError> {
+        let text = self.call(Method::GET, "/shadow", None).await?;
+        serde_json::from_str(&text).map_err(|e| ClientError::Unexpected {
+            url: format!("{}/shadow", self.base),
+            message: e.to_string(),
+        })
+    }
+
     /// Every route's current stage, from `GET /routes`.
     pub async fn stages(&self) -> Result<BTreeMap<String, Stage>, ClientError> {
         let text = self.call(Method::GET, "/routes", None).await?;
@@ -181,5 +191,46 @@ impl AdminClient {
             url: format!("{}/routes/{route}", self.base),
             message: e.to_string(),
         })
+    }
+
+    /// Sets several routes' stages in one change through `PUT /routes`: the
+    /// proxy makes all of them or none. Returns each route's stage before.
+    pub async fn set_stages(
+        &self,
+        changes: &[(String, Stage)],
+        actor: &str,
+        reason: &str,
+    ) -> Result<BTreeMap<String, Stage>, ClientError> {
+        let routes: serde_json::Map<String, Value> = changes
+            .iter()
+            .map(|(route, stage)| {
+                (
+                    route.clone(),
+                    serde_json::to_value(stage).expect("stages serialise"),
+                )
+            })
+            .collect();
+        let body = json!({"routes": routes, "reason": reason});
+        let text = self
+            .call(Method::PUT, "/routes", Some((&body, actor)))
+            .await?;
+        let unexpected = |message: String| ClientError::Unexpected {
+            url: format!("{}/routes", self.base),
+            message,
+        };
+        let answer: Value = serde_json::from_str(&text).map_err(|e| unexpected(e.to_string()))?;
+        answer["changes"]
+            .as_array()
+            .ok_or_else(|| unexpected("no `changes` list".into()))?
+            .iter()
+            .map(|change| {
+                let route = change["route"]
+                    .as_str()
+                    .ok_or_else(|| unexpected("a change without a route".into()))?;
+                let before = serde_json::from_value(change["before"].clone())
+                    .map_err(|e| unexpected(format!("route `{route}`: {e}")))?;
+                Ok((route.to_owned(), before))
+            })
+            .collect()
     }
 }

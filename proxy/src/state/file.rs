@@ -212,6 +212,26 @@ impl StateStore for FileStore {
         })
     }
 
+    fn append_record(&self, key: &str, line: &str) -> BoxFuture<'_, Result<(), StateError>> {
+        let path = self.sibling(&format!("record.{key}"));
+        let line = format!("{}\n", line.trim_end_matches('\n'));
+        Box::pin(async move {
+            // The same lock as take_record's: an append is never lost between
+            // a reader's read and its remove.
+            let _guard = self.exclusive()?;
+            let mut text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(source) => return Err(io("cannot read", &path, source)),
+            };
+            text.push_str(&line);
+            let temporary = path.with_extension("tmp");
+            std::fs::write(&temporary, text)
+                .map_err(|source| io("cannot write", &temporary, source))?;
+            std::fs::rename(&temporary, &path).map_err(|source| io("cannot replace", &path, source))
+        })
+    }
+
     fn take_record(&self, key: &str) -> BoxFuture<'_, Result<Option<String>, StateError>> {
         let path = self.sibling(&format!("record.{key}"));
         Box::pin(async move {

@@ -322,6 +322,26 @@ impl StateStore for PgStore {
         })
     }
 
+    fn append_record(&self, key: &str, line: &str) -> BoxFuture<'_, Result<(), StateError>> {
+        let key = key.to_owned();
+        let line = format!("{}\n", line.trim_end_matches('\n'));
+        Box::pin(async move {
+            let pool = self.ready().await?;
+            // One statement: the row lock of ON CONFLICT orders it with other
+            // appends and with take_record's DELETE.
+            sqlx::query(
+                "INSERT INTO msa_records (key, value) VALUES ($1, $2) ON CONFLICT (key) \
+                 DO UPDATE SET value = msa_records.value || excluded.value, updated_at = now()",
+            )
+            .bind(key)
+            .bind(line)
+            .execute(pool)
+            .await
+            .map(drop)
+            .map_err(self.failed())
+        })
+    }
+
     fn take_record(&self, key: &str) -> BoxFuture<'_, Result<Option<String>, StateError>> {
         let key = key.to_owned();
         Box::pin(async move {

@@ -104,6 +104,37 @@ async fn file_records_are_taken_once_and_locks_are_exclusive() {
     assert!(store.take_record("canary/coupon").await.unwrap().is_some());
     assert_eq!(store.take_record("canary/coupon").await.unwrap(), None);
 
+    // Appends from several writers queue up, in order, and are taken together.
+    let other = open(dir.path().join("s.json").to_str().unwrap(), None).unwrap();
+    store
+        .append_record("canary/coupon/requests", "pause")
+        .await
+        .unwrap();
+    other
+        .append_record("canary/coupon/requests", "resume\n")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .take_record("canary/coupon/requests")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("pause\nresume\n")
+    );
+    other
+        .append_record("canary/coupon/requests", "abort")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .take_record("canary/coupon/requests")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("abort\n")
+    );
+
     let held = store.try_lock("canary/coupon").await.unwrap();
     assert!(held.is_some());
     let other = open(dir.path().join("s.json").to_str().unwrap(), None).unwrap();
@@ -226,6 +257,26 @@ async fn postgres_changes_are_versioned_announced_and_audited() {
         Some("b")
     );
     assert_eq!(follower.take_record("canary/coupon").await.unwrap(), None);
+    // Concurrent appends are all kept: none overwrites another.
+    let appends: Vec<_> = (0..20)
+        .map(|i| {
+            let store = if i % 2 == 0 { &writer } else { &follower };
+            store.append_record("canary/coupon/requests", &format!("r{i}"))
+        })
+        .collect();
+    for done in futures::future::join_all(appends).await {
+        done.unwrap();
+    }
+    let queued = follower
+        .take_record("canary/coupon/requests")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut lines: Vec<&str> = queued.lines().collect();
+    lines.sort_unstable();
+    let mut expected: Vec<String> = (0..20).map(|i| format!("r{i}")).collect();
+    expected.sort_unstable();
+    assert_eq!(lines, expected);
     let mut lock = writer
         .try_lock("canary/coupon")
         .await

@@ -58,18 +58,40 @@ canary:
     }
     assert!(!stderr.contains("hunter2"), "a password is never repeated");
 
-    // A typo is an error, never a silent default.
+    // A typo is an error, never a silent default; every shape problem comes
+    // in one run, with the rules' problems in what is left.
     std::fs::write(
         &bad,
-        "domain: coupon\nowner: x\nupstream: coupon\nroute: []\n",
+        "domain: coupon
+owner: x
+upstream: coupon
+route: []
+routes:
+  - name: coupon-read
+    path: /api/coupons/{id}
+canary:
+  intervall: 10m
+  advance_after: often
+  steps: [5, 1]
+",
     )
     .unwrap();
     let (code, _, stderr) = msa_migrate(&["playbook", "check", &file]);
     assert_eq!(code, Some(2));
-    assert!(
-        stderr.contains("route") && stderr.contains("unknown field"),
-        "{stderr}"
-    );
+    for expected in [
+        format!("error: {file} has 4 problem(s):"),
+        format!("  {file}:4: route: unknown field `route`: did you mean `routes`?"),
+        format!(
+            "  {file}:9: canary.intervall: unknown field `intervall`: did you mean `interval`?"
+        ),
+        format!("  {file}:10: canary.advance_after: `often` is text, not a whole number"),
+        format!("  {file}:11: canary.steps[1]: 1 does not go up"),
+    ] {
+        assert!(
+            stderr.contains(&expected),
+            "{expected:?} missing from:\n{stderr}"
+        );
+    }
 }
 
 /// The monolith and the coupon service on SQLite, seeded alike; the coupon
@@ -164,6 +186,12 @@ gates:
     )
 }
 
+/// Where a test's readiness verdicts go: its own directory, never the
+/// default `.msa/` of the directory the tests run in.
+fn readiness_log(dir: &tempfile::TempDir) -> String {
+    dir.path().join("readiness-log.jsonl").display().to_string()
+}
+
 fn gate<'a>(verdict: &'a Value, name: &str) -> &'a Value {
     verdict["gates"]
         .as_array()
@@ -175,6 +203,7 @@ fn gate<'a>(verdict: &'a Value, name: &str) -> &'a Value {
 
 /// Shadows 30 coupon reads, then asks readiness.
 fn shadow_round(quirks: bool) -> (Option<i32>, Value, tempfile::TempDir, String) {
+    // Returns the readiness log's path last.
     let dir = tempfile::tempdir().unwrap();
     let (monolith, coupon) = services(&dir, quirks);
     let (running, admin) = proxy(&dir, &monolith, &coupon, "    mode: shadow");
@@ -186,6 +215,7 @@ fn shadow_round(quirks: bool) -> (Option<i32>, Value, tempfile::TempDir, String)
     let store = dir.path().join("msa-shadow.db").display().to_string();
     stored_route(&store, "coupon-read", 30);
     let (playbooks, analysis) = playbook_and_analysis(&dir, "shadow");
+    let log = readiness_log(&dir);
     let (code, stdout, stderr) = msa_migrate(&[
         "readiness",
         "coupon",
@@ -199,15 +229,17 @@ fn shadow_round(quirks: bool) -> (Option<i32>, Value, tempfile::TempDir, String)
         &analysis,
         "--format",
         "json",
+        "--log",
+        &log,
     ]);
     let report: Value =
         serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}\n{stderr}"));
-    (code, report["domains"][0].clone(), dir, playbooks)
+    (code, report["domains"][0].clone(), dir, log)
 }
 
 #[test]
 fn readiness_fails_when_shadow_finds_a_quirk_and_says_why() {
-    let (code, verdict, _dir, playbooks) = shadow_round(true);
+    let (code, verdict, _dir, log) = shadow_round(true);
     assert_eq!(code, Some(1), "{verdict:#}");
     assert_eq!(verdict["outcome"], "fail");
     assert_eq!(
@@ -239,13 +271,7 @@ fn readiness_fails_when_shadow_finds_a_quirk_and_says_why() {
     );
 
     // The verdict was stored with its inputs: --last --explain shows why, without asking anyone again.
-    let (code, stdout, stderr) = msa_migrate(&[
-        "readiness",
-        "--last",
-        "--explain",
-        "--playbooks",
-        &playbooks,
-    ]);
+    let (code, stdout, stderr) = msa_migrate(&["readiness", "--last", "--explain", "--log", &log]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stdout.starts_with("coupon: NOT READY (fail) at "),
@@ -260,7 +286,7 @@ fn readiness_fails_when_shadow_finds_a_quirk_and_says_why() {
 
 #[test]
 fn readiness_passes_once_the_service_answers_like_the_monolith() {
-    let (code, verdict, _dir, playbooks) = shadow_round(false);
+    let (code, verdict, _dir, log) = shadow_round(false);
     assert_eq!(code, Some(0), "{verdict:#}");
     assert_eq!(verdict["outcome"], "pass");
     assert_eq!(gate(&verdict, "behaviour")["outcome"], "pass");
@@ -271,7 +297,7 @@ fn readiness_passes_once_the_service_answers_like_the_monolith() {
             .contains("not passing, non-critical: data, performance"),
         "{verdict:#}"
     );
-    let log = std::fs::read_to_string(format!("{playbooks}/readiness-log.jsonl")).unwrap();
+    let log = std::fs::read_to_string(log).unwrap();
     let entry: Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
     assert_eq!(entry["verdict"]["ready"], true);
     assert!(
@@ -302,6 +328,7 @@ fn readiness_compares_both_sides_of_a_canary_from_the_proxys_metrics() {
         assert_eq!(answer.status(), 200);
     }
     let (playbooks, analysis) = playbook_and_analysis(&dir, "canary");
+    let log = readiness_log(&dir);
     let (code, stdout, stderr) = msa_migrate(&[
         "readiness",
         "coupon",
@@ -313,6 +340,8 @@ fn readiness_compares_both_sides_of_a_canary_from_the_proxys_metrics() {
         &analysis,
         "--format",
         "json",
+        "--log",
+        &log,
     ]);
     assert_eq!(
         code,
@@ -357,6 +386,8 @@ fn readiness_compares_both_sides_of_a_canary_from_the_proxys_metrics() {
         &admin,
         "--format",
         "md",
+        "--log",
+        &log,
     ]);
     assert!(
         md.contains("| stage | yes | pass | every route is canary or beyond"),
@@ -372,6 +403,8 @@ fn readiness_compares_both_sides_of_a_canary_from_the_proxys_metrics() {
         "--format",
         "html",
         "--explain",
+        "--log",
+        &log,
     ]);
     assert!(
         html.starts_with("<!doctype html>") && html.contains("<details>"),
@@ -436,6 +469,7 @@ gates:
     )
     .unwrap();
     let playbooks = playbooks.display().to_string();
+    let log = readiness_log(&dir);
     let data_args = |command: &str| -> Vec<String> {
         [
             command,
@@ -465,6 +499,8 @@ gates:
             &playbooks,
             "--format",
             "json",
+            "--log",
+            &log,
         ]);
         let report: Value =
             serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}\n{stderr}"));
@@ -592,6 +628,8 @@ fn plan_writes_a_first_playbook_from_the_real_analysis_and_readiness_reads_its_c
         "--no-data",
         "--format",
         "json",
+        "--log",
+        &readiness_log(&dir),
     ]);
     assert_eq!(code, Some(1));
     let verdict = &serde_json::from_str::<Value>(&stdout).unwrap()["domains"][0];

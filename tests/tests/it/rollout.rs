@@ -187,6 +187,11 @@ fn converge(replicas: &[Replica], route: &str, expected: &Value, within: Duratio
     start.elapsed()
 }
 
+/// Where a test's readiness verdicts go: its own directory.
+fn readiness_log(dir: &tempfile::TempDir) -> String {
+    dir.path().join("readiness-log.jsonl").display().to_string()
+}
+
 fn audit_rows(url: &str) -> Vec<Value> {
     psql(url, "SELECT entry FROM msa_audit ORDER BY id")
         .lines()
@@ -200,6 +205,7 @@ fn three_proxies_on_one_postgresql_converge_within_a_second_and_keep_serving_wit
     let database = FreshDatabase::create();
     let (monolith, coupon) = services(&dir);
     let replicas = replicas(&dir, 3, &database.url, &monolith, &coupon);
+    let verdicts = readiness_log(&dir);
 
     // A change through one replica's admin API reaches the others.
     let answer = reqwest::blocking::Client::new()
@@ -222,6 +228,8 @@ fn three_proxies_on_one_postgresql_converge_within_a_second_and_keep_serving_wit
     let (code, stdout, stderr) = msa_migrate(&[
         "cutover",
         "coupon",
+        "--log",
+        &verdicts,
         "--routes",
         "coupon-read,user-coupons",
         "--state",
@@ -251,13 +259,29 @@ fn three_proxies_on_one_postgresql_converge_within_a_second_and_keep_serving_wit
     let (code, _, stderr) = msa_migrate(&[
         "cutover",
         "coupon",
+        "--log",
+        &verdicts,
         "--routes",
         "coupon-read",
         "--state",
         &database.url,
+        "--reason",
+        "no verdict",
     ]);
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(stderr.contains("--force --reason"), "{stderr}");
+    assert!(stderr.contains("to cut over anyway: --force"), "{stderr}");
+    // Nor without a reason: the audit log says why, always.
+    let (code, _, stderr) = msa_migrate(&[
+        "cutover",
+        "coupon",
+        "--routes",
+        "coupon-read",
+        "--state",
+        &database.url,
+        "--force",
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--reason"), "{stderr}");
 
     // Rollback is instant and always allowed.
     let (code, stdout, stderr) = msa_migrate(&[
@@ -321,6 +345,8 @@ fn three_proxies_on_one_postgresql_converge_within_a_second_and_keep_serving_wit
         .args([
             "cutover",
             "coupon",
+            "--log",
+            &verdicts,
             "--routes",
             "user-coupons",
             "--admin",
@@ -395,6 +421,8 @@ fn three_proxies_on_one_postgresql_converge_within_a_second_and_keep_serving_wit
     let (code, stdout, stderr) = msa_migrate(&[
         "cutover",
         "coupon",
+        "--log",
+        &verdicts,
         "--routes",
         "coupon-read",
         "--state",
@@ -627,66 +655,143 @@ fn three_proxies_follow_a_canary_that_is_rolled_back_within_one_interval_when_th
     assert!(stdout.contains("rolled back"), "{stdout}");
 }
 
-#[test]
-fn a_killed_controller_resumes_its_walk_and_takes_requests_from_people() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("msa-proxy-state.json");
-    let state = state.to_str().unwrap();
-    // No proxy is needed to steer: the controller writes the store. Its
-    // metrics cannot be read, so every judgement is inconclusive: the walk holds.
-    let start = |extra: &[&str]| {
-        let mut args = vec![
+/// A state store as a test reads it: a state file, or a PostgreSQL database.
+enum Store {
+    File(std::path::PathBuf),
+    Postgres(FreshDatabase),
+}
+
+impl Store {
+    fn location(&self) -> String {
+        match self {
+            Self::File(path) => path.display().to_string(),
+            Self::Postgres(database) => database.url.clone(),
+        }
+    }
+
+    /// A route's stage as the store holds it (`null` when it has none).
+    fn stage(&self, route: &str) -> Value {
+        match self {
+            Self::File(path) => {
+                serde_json::from_str::<Value>(&std::fs::read_to_string(path).unwrap_or_default())
+                    .map(|v| v["routes"][route].clone())
+                    .unwrap_or(Value::Null)
+            }
+            Self::Postgres(database) => {
+                // Before the controller's first write the tables do not exist
+                // yet: no stage, not an error.
+                let out = Command::new("psql")
+                    .args([
+                        &database.url,
+                        "-tAc",
+                        &format!("SELECT stage FROM msa_route_stages WHERE route = '{route}'"),
+                    ])
+                    .output()
+                    .expect("psql runs");
+                serde_json::from_slice(out.stdout.trim_ascii()).unwrap_or(Value::Null)
+            }
+        }
+    }
+
+    fn audit(&self) -> Vec<Value> {
+        match self {
+            Self::File(path) => {
+                let audit = path.with_file_name("msa-proxy-audit.jsonl");
+                std::fs::read_to_string(audit)
+                    .unwrap_or_default()
+                    .lines()
+                    .map(|l| serde_json::from_str(l).unwrap())
+                    .collect()
+            }
+            Self::Postgres(database) => audit_rows(&database.url),
+        }
+    }
+}
+
+/// Starts a controller of coupon-read on `store` that no proxy feeds: its
+/// metrics cannot be read, so every judgement is inconclusive and the walk
+/// holds wherever people put it.
+fn held_controller(store: &str) -> std::process::Child {
+    Command::new(workspace_binary("msa-migrate"))
+        .args([
             "canary",
             "coupon",
             "--routes",
             "coupon-read",
             "--state",
-            state,
+            store,
             "--steps",
             "5,50,100",
             "--interval",
             "300ms",
             "--admin",
             "http://127.0.0.1:9",
-        ];
-        args.extend_from_slice(extra);
-        Command::new(workspace_binary("msa-migrate"))
-            .args(&args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let stored = || -> Value {
-        serde_json::from_str::<Value>(&std::fs::read_to_string(state).unwrap_or_default())
-            .map(|v| v["routes"]["coupon-read"].clone())
-            .unwrap_or(Value::Null)
-    };
+            "--actor",
+            "ci",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn a_killed_controller_resumes_and_takes_every_request(store: &Store) {
+    let location = store.location();
+    let state = location.as_str();
     let wait_for = |expected: Value| {
         poll(Duration::from_secs(10), Duration::from_millis(20), || {
-            (stored() == expected).then_some(())
+            (store.stage("coupon-read") == expected).then_some(())
         })
-        .unwrap_or_else(|| panic!("never {expected}: {}", stored()));
+        .unwrap_or_else(|| panic!("never {expected}: {}", store.stage("coupon-read")));
     };
-    let mut first = start(&[]);
+    let status = || msa_migrate(&["canary", "status", "coupon", "--state", state]).1;
+    let mut first = held_controller(state);
     wait_for(json!({"mode": "canary", "weight_bp": 500}));
     let (code, stdout, stderr) = msa_migrate(&["canary", "promote", "coupon", "--state", state]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.contains("asked the running controller"), "{stdout}");
     wait_for(json!({"mode": "canary", "weight_bp": 5000}));
 
+    // Two requests in quick succession both reach the controller, in order
+    // (one record slot kept only the second: issue 7).
+    for verb in ["pause", "resume"] {
+        let (code, _, stderr) = msa_migrate(&[
+            "canary", verb, "coupon", "--state", state, "--actor", "erin",
+        ]);
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+    let acted = poll(Duration::from_secs(10), Duration::from_millis(50), || {
+        let actions: Vec<String> = store
+            .audit()
+            .iter()
+            .filter(|e| e["actor"] == "erin")
+            .map(|e| e["action"].as_str().unwrap().to_owned())
+            .collect();
+        (actions.len() == 2).then_some(actions)
+    })
+    .unwrap_or_else(|| panic!("both requests acted on: {:?}", store.audit()));
+    assert_eq!(acted, ["canary_pause", "canary_resume"]);
+    poll(Duration::from_secs(5), Duration::from_millis(50), || {
+        let now = status();
+        (now.contains("step 2/3 (50%)") && !now.contains("paused")).then_some(())
+    })
+    .unwrap_or_else(|| panic!("paused, then resumed: {}", status()));
+
     // Killed: its walk stays in the store, and a new controller resumes it.
     first.kill().unwrap();
     first.wait().unwrap();
-    let (_, status, _) = msa_migrate(&["canary", "status", "coupon", "--state", state]);
-    assert!(status.contains("step 2/3 (50%)"), "{status}");
-    assert!(status.contains("no controller is running"), "{status}");
-    let mut second = start(&[]);
+    let now = status();
+    assert!(now.contains("step 2/3 (50%)"), "{now}");
+    assert!(now.contains("no controller is running"), "{now}");
+    let mut second = held_controller(state);
     let mut out = BufReader::new(second.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
     assert!(line.contains("resuming the walk"), "{line}");
     assert!(line.contains("step 2/3 (50%)"), "{line}");
-    assert_eq!(stored(), json!({"mode": "canary", "weight_bp": 5000}));
+    assert_eq!(
+        store.stage("coupon-read"),
+        json!({"mode": "canary", "weight_bp": 5000})
+    );
 
     // An abort from a person rolls back at once, and the controller ends.
     let (code, _, stderr) = msa_migrate(&[
@@ -695,11 +800,7 @@ fn a_killed_controller_resumes_its_walk_and_takes_requests_from_people() {
     assert_eq!(code, Some(0), "{stderr}");
     wait_for(json!({"mode": "legacy"}));
     assert_eq!(second.wait().unwrap().code(), Some(1));
-    let audit = std::fs::read_to_string(dir.path().join("msa-proxy-audit.jsonl")).unwrap();
-    let entries: Vec<Value> = audit
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let entries = store.audit();
     let actions: Vec<&str> = entries
         .iter()
         .map(|e| e["action"].as_str().unwrap())
@@ -718,4 +819,426 @@ fn a_killed_controller_resumes_its_walk_and_takes_requests_from_people() {
         .find(|e| e["action"] == "canary_abort")
         .unwrap();
     assert_eq!(abort["actor"], "carol");
+    assert!(
+        status().contains("rolled back: aborted by a person"),
+        "{}",
+        status()
+    );
+    assert!(
+        entries.iter().all(|e| e["actor"] != "unknown"),
+        "every entry names someone: {actions:?}"
+    );
+
+    // A rollback by a person who gives no name and no reason: the audit log
+    // names them from the environment and says that no reason was given.
+    let rollback = Command::new(workspace_binary("msa-migrate"))
+        .args([
+            "rollback",
+            "coupon",
+            "--routes",
+            "coupon-read",
+            "--state",
+            state,
+        ])
+        .env("USER", "frank")
+        .output()
+        .unwrap();
+    assert_eq!(
+        rollback.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&rollback.stderr)
+    );
+    let last = store.audit().pop().unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(last["actor"], format!("frank@{}", host.trim()));
+    assert_eq!(last["reason"], "(no reason given)");
+}
+
+#[test]
+fn a_killed_controller_resumes_its_walk_and_takes_requests_from_people() {
+    let dir = tempfile::tempdir().unwrap();
+    a_killed_controller_resumes_and_takes_every_request(&Store::File(
+        dir.path().join("msa-proxy-state.json"),
+    ));
+}
+
+#[test]
+fn a_killed_controller_resumes_its_walk_from_postgresql() {
+    let store = Store::Postgres(FreshDatabase::create());
+    a_killed_controller_resumes_and_takes_every_request(&store);
+}
+
+/// A playbook of coupon-read for these tests: readiness judges performance
+/// (summed over the replicas) and the stage; the gates whose evidence needs
+/// other tools (analysis, verify, shadow) are not critical here.
+fn write_playbook(dir: &tempfile::TempDir, extra: &str) -> String {
+    let playbooks = dir.path().join("playbooks");
+    std::fs::create_dir_all(&playbooks).unwrap();
+    std::fs::write(
+        playbooks.join("coupon.yaml"),
+        format!(
+            "domain: coupon
+owner: team-coupon
+upstream: coupon
+routes:
+  - name: coupon-read
+    methods: [GET]
+    path: /api/coupons/{{id}}
+gates:
+  coupling: {{critical: false}}
+  data: {{critical: false}}
+  behaviour: {{critical: false}}
+  performance: {{min_requests: 30, max_error_rate_delta: 0.05, max_latency_shift: 0.45}}
+  stage: {{critical: true, require: canary}}
+{extra}"
+        ),
+    )
+    .unwrap();
+    playbooks.display().to_string()
+}
+
+/// Coupon reads through the replicas in turn, each as its own user: `count`
+/// of them, all answered.
+fn reads(replicas: &[Replica], count: u64) {
+    let client = reqwest::blocking::Client::new();
+    for user in 0..count {
+        let replica = &replicas[usize::try_from(user).unwrap() % replicas.len()];
+        let answer = client
+            .get(format!(
+                "{}/api/coupons/{}",
+                replica.proxy.url,
+                user % 5 + 1
+            ))
+            .header("X-User-Id", user.to_string())
+            .send()
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+}
+
+#[test]
+fn a_multi_replica_cutover_on_postgresql_passes_readiness_on_every_replicas_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = FreshDatabase::create();
+    let (monolith, coupon) = services(&dir);
+    let replicas = replicas(&dir, 3, &database.url, &monolith, &coupon);
+    let playbooks = write_playbook(&dir, "");
+    let log = readiness_log(&dir);
+    let cutover = |extra: &[&str]| {
+        let mut args = vec![
+            "cutover",
+            "coupon",
+            "--playbooks",
+            &playbooks,
+            "--state",
+            &database.url,
+            "--log",
+            &log,
+            "--reason",
+            "CAB-142",
+            "--actor",
+            "ci",
+        ];
+        for replica in &replicas {
+            args.extend(["--admin", replica.admin.as_str()]);
+        }
+        args.extend_from_slice(extra);
+        msa_migrate(&args)
+    };
+
+    // Before any canary the verdict is a real NOT READY (stage legacy, no
+    // traffic on the new service): refused, and nothing moves.
+    let (code, stdout, stderr) = cutover(&[]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("`coupon` is not ready for cutover: coupon is not ready"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("stage"),
+        "the failing gate is named: {stderr}"
+    );
+    assert_eq!(
+        stage(&replicas[0], "coupon-read"),
+        json!({"mode": "legacy"})
+    );
+
+    // A canary at 50% through one replica's batch endpoint, then traffic
+    // through all three: each replica sees a third of it.
+    let answer = reqwest::blocking::Client::new()
+        .put(format!("{}/routes", replicas[1].admin))
+        .bearer_auth(TOKEN)
+        .header("X-Msa-Actor", "alice")
+        .json(&json!({"routes": {"coupon-read": {"mode": "canary", "weight_bp": 5000}}, "reason": "canary"}))
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), 200, "{:?}", answer.text());
+    converge(
+        &replicas,
+        "coupon-read",
+        &json!({"mode": "canary", "weight_bp": 5000}),
+        Duration::from_secs(2),
+    );
+    reads(&replicas, 360);
+
+    let (code, stdout, stderr) = cutover(&[]);
+    assert_eq!(code, Some(0), "ready without --force: {stdout}{stderr}");
+    assert!(
+        stdout.contains("coupon-read: canary 50% -> cutover"),
+        "{stdout}"
+    );
+    converge(
+        &replicas,
+        "coupon-read",
+        &json!({"mode": "cutover"}),
+        Duration::from_secs(1),
+    );
+    // The verdict weighed all three replicas' traffic, and the stages from the store.
+    let last: Value = serde_json::from_str(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(last["verdict"]["ready"], true, "{last:#}");
+    let gates = last["verdict"]["gates"].as_array().unwrap();
+    let performance = gates.iter().find(|g| g["gate"] == "performance").unwrap();
+    let served = performance["inputs"]["new"]["requests"].as_u64().unwrap()
+        + performance["inputs"]["legacy"]["requests"]
+            .as_u64()
+            .unwrap();
+    assert_eq!(served, 360, "summed over the replicas: {performance:#}");
+    assert_eq!(performance["outcome"], "pass", "{performance:#}");
+    assert_eq!(last["sources"]["admin"].as_array().unwrap().len(), 3);
+    let entry = audit_rows(&database.url).pop().unwrap();
+    assert_eq!(
+        (&entry["actor"], &entry["action"], &entry["reason"]),
+        (&json!("ci"), &json!("cutover"), &json!("CAB-142"))
+    );
+
+    // Through the admin API a domain moves all at once or not at all: one
+    // route the proxy does not know refuses the whole change.
+    let refused = Command::new(workspace_binary("msa-migrate"))
+        .args([
+            "rollback",
+            "coupon",
+            "--routes",
+            "coupon-read,no-such-route",
+            "--admin",
+            &replicas[0].admin,
+            "--reason",
+            "half a domain",
+        ])
+        .env("MSA_ADMIN_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no route was changed"), "{stderr}");
+    assert!(stderr.contains("no-such-route"), "{stderr}");
+    assert_eq!(
+        stage(&replicas[0], "coupon-read"),
+        json!({"mode": "cutover"})
+    );
+    assert_eq!(
+        audit_rows(&database.url).pop().unwrap()["action"],
+        "cutover",
+        "nothing was recorded either"
+    );
+}
+
+#[test]
+fn canary_dry_run_shows_the_playbooks_walk_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let playbooks = write_playbook(
+        &dir,
+        "canary: {steps: [5, 25, 100], interval: 30s, advance_after: 2, max_failures: 2, approval: [100]}
+rollback: {automatic: false, to: shadow}
+",
+    );
+    let state = dir.path().join("msa-proxy-state.json");
+    let (code, stdout, stderr) = msa_migrate(&[
+        "canary",
+        "coupon",
+        "--playbooks",
+        &playbooks,
+        "--state",
+        state.to_str().unwrap(),
+        "--dry-run",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    for expected in [
+        "canary of `coupon` (dry run: nothing changes)",
+        "routes: coupon-read",
+        "steps: 5% -> 25% -> 100% (approval)",
+        "every 30s: 2 consecutive passes advance, 2 failure(s) roll back to shadow",
+        "at least 30 requests a side",
+        "rollback is not automatic",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} in:\n{stdout}");
+    }
+    assert!(!state.exists(), "a dry run writes no state");
+}
+
+/// One proxy on a state file in front of the monolith, its coupon upstream
+/// a port nobody listens on: every request the canary sends there fails.
+fn proxy_with_a_dead_service(dir: &tempfile::TempDir, monolith: &Running) -> Replica {
+    let token = dir.path().join("admin-token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_at = dead.local_addr().unwrap();
+    drop(dead);
+    let path = dir.path().join("proxy.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "listen: 127.0.0.1:0
+workers: 1
+legacy: monolith
+admin:
+  listen: 127.0.0.1:0
+  token_file: {}
+state:
+  file: msa-proxy-state.json
+upstreams:
+  monolith:
+    endpoints: [{}]
+  coupon:
+    endpoints: [{dead_at}]
+routes:
+  - name: coupon-read
+    methods: [GET]
+    path: /api/coupons/{{id}}
+    upstream: coupon
+    sticky: header:X-User-Id
+    mode: shadow
+",
+            token.display(),
+            monolith.authority(),
+        ),
+    )
+    .unwrap();
+    let mut proxy = Running::start(
+        "msa-migrate",
+        &["proxy", "--config", path.to_str().unwrap()],
+    );
+    let admin = proxy.next_url("admin");
+    Replica { proxy, admin }
+}
+
+#[test]
+fn a_playbook_driven_canary_halts_without_automatic_rollback_and_rolls_back_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (monolith, _coupon) = services(&dir);
+    let replica = proxy_with_a_dead_service(&dir, &monolith);
+    let replicas = [replica];
+    let state = dir.path().join("msa-proxy-state.json");
+    let state = state.to_str().unwrap();
+    let (stop, worker) = traffic(&replicas);
+    let run = |rollback: &str| {
+        let playbooks = write_playbook(
+            &dir,
+            &format!(
+                "canary: {{steps: [20, 60], interval: 1s, advance_after: 1, max_failures: 1}}
+rollback: {{automatic: {rollback}, to: shadow}}
+"
+            ),
+        );
+        Command::new(workspace_binary("msa-migrate"))
+            .args([
+                "canary",
+                "coupon",
+                "--playbooks",
+                &playbooks,
+                "--state",
+                state,
+                "--admin",
+                &replicas[0].admin,
+                "--min-requests",
+                "10",
+                "--actor",
+                "ci",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let status = || msa_migrate(&["canary", "status", "coupon", "--state", state]).1;
+
+    // rollback.automatic: false: the failure halts the walk at its weight
+    // and the controller waits for a person.
+    let mut controller = run("false");
+    poll(Duration::from_secs(15), Duration::from_millis(100), || {
+        status().contains("HALTED").then_some(())
+    })
+    .unwrap_or_else(|| panic!("never halted: {}", status()));
+    assert!(
+        status().contains("step 1/2 (20%)"),
+        "the playbook's first step: {}",
+        status()
+    );
+    // The proxy follows its state file (polled every 0.5 s).
+    let at =
+        |expected: Value| converge(&replicas, "coupon-read", &expected, Duration::from_secs(3));
+    at(json!({"mode": "canary", "weight_bp": 2000}));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        controller.try_wait().unwrap().is_none(),
+        "still running, still judging"
+    );
+    assert_eq!(
+        stage(&replicas[0], "coupon-read"),
+        json!({"mode": "canary", "weight_bp": 2000})
+    );
+    // A person decides: abort rolls back, to the playbook's `rollback.to`.
+    let (code, _, stderr) = msa_migrate(&[
+        "canary", "abort", "coupon", "--state", state, "--actor", "carol", "--reason", "dead",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(controller.wait().unwrap().code(), Some(1));
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut controller.stdout.take().unwrap(), &mut said).unwrap();
+    assert!(said.contains("HALTED at 20%"), "{said}");
+    assert!(said.contains("ROLLED BACK to shadow"), "{said}");
+    at(json!({"mode": "shadow"}));
+
+    // rollback.automatic: true: the same failure rolls back on its own.
+    let mut controller = run("true");
+    assert_eq!(
+        controller.wait().unwrap().code(),
+        Some(1),
+        "rolled back: exit 1"
+    );
+    stop.store(true, Ordering::Relaxed);
+    worker.join().unwrap();
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut controller.stdout.take().unwrap(), &mut said).unwrap();
+    assert!(said.contains("now at step 1/2 (20%)"), "{said}");
+    assert!(said.contains("judged FAIL"), "{said}");
+    assert!(said.contains("ROLLED BACK to shadow"), "{said}");
+    assert!(!said.contains("HALTED"), "{said}");
+    at(json!({"mode": "shadow"}));
+    let audit = std::fs::read_to_string(dir.path().join("msa-proxy-audit.jsonl")).unwrap();
+    let actions: Vec<String> = audit
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["action"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        actions.iter().filter(|a| *a == "canary_halt").count(),
+        1,
+        "{actions:?}"
+    );
+    assert_eq!(
+        actions.iter().filter(|a| *a == "canary_rollback").count(),
+        2,
+        "{actions:?}"
+    );
 }

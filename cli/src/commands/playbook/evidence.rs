@@ -13,7 +13,6 @@ use msa_playbook::readiness::{
 use serde_json::Value;
 
 use super::admin_http::http_get;
-use super::log::READINESS_LOG;
 use crate::args::ReadinessArgs;
 use crate::commands::runtime::runtime;
 
@@ -23,18 +22,19 @@ use crate::commands::runtime::runtime;
 pub(crate) struct Sources {
     /// The playbooks directory.
     pub(crate) playbooks: PathBuf,
-    /// The proxy's admin API base URL (`http://127.0.0.1:9901`).
-    pub(crate) admin: Option<String>,
-    /// The proxy's state file.
-    pub(crate) state: Option<PathBuf>,
-    /// Saved Prometheus text.
-    pub(crate) metrics: Option<PathBuf>,
+    /// Every proxy replica's admin API base URL (`http://127.0.0.1:9901`):
+    /// their metrics are summed, their routes give the stages without `state`.
+    pub(crate) admins: Vec<String>,
+    /// The state store the proxies follow: a state file or a postgres:// URL.
+    pub(crate) state: Option<String>,
+    /// Saved Prometheus text, one file per replica.
+    pub(crate) metrics: Vec<PathBuf>,
     /// The shadow store.
     pub(crate) shadow_store: Option<PathBuf>,
     /// The analysis directory.
     pub(crate) analysis: Option<PathBuf>,
-    /// Where the readiness log goes (default: `playbooks`).
-    pub(crate) state_dir: Option<PathBuf>,
+    /// The readiness log every verdict is appended to.
+    pub(crate) log: PathBuf,
     /// Skip the databases.
     pub(crate) no_data: bool,
 }
@@ -43,64 +43,135 @@ impl Sources {
     pub(super) fn from_args(args: &ReadinessArgs) -> Self {
         Self {
             playbooks: args.playbooks.clone(),
-            admin: args.admin.clone(),
+            admins: args.admins.clone(),
             state: args.state.clone(),
             metrics: args.metrics.clone(),
             shadow_store: args.shadow_store.clone(),
             analysis: args.analysis.clone(),
-            state_dir: args.state_dir.clone(),
+            log: args.log.clone(),
             no_data: args.no_data,
         }
-    }
-
-    pub(super) fn log_path(&self) -> PathBuf {
-        self.state_dir
-            .as_deref()
-            .unwrap_or(&self.playbooks)
-            .join(READINESS_LOG)
     }
 }
 
 /// Evidence that is the same for every domain: read once.
 pub(super) struct Shared {
     routes: Option<StageEvidence>,
-    metrics: Option<String>,
+    /// One Prometheus text per replica (or per `--metrics` file).
+    metrics: Vec<String>,
     shadow: Option<Value>,
     analysis: Option<(String, Value)>,
     runtime: tokio::runtime::Runtime,
 }
 
+/// Each replica's `GET /routes`, as stage evidence.
+fn replica_routes(admins: &[String]) -> anyhow::Result<Vec<StageEvidence>> {
+    admins
+        .iter()
+        .map(|admin| {
+            let text = http_get(admin, "/routes")?;
+            let value: Value = serde_json::from_str(&text)
+                .with_context(|| format!("{admin}/routes did not answer JSON"))?;
+            Ok(StageEvidence::from_json(&format!("{admin}/routes"), &value))
+        })
+        .collect()
+}
+
+/// One view of the replicas: for each route, the least advanced stage any
+/// of them serves (a replica that has not caught up yet is where some users
+/// are), and the first replica's upstreams and paths.
+fn merge_replicas(mut replicas: Vec<StageEvidence>) -> Option<StageEvidence> {
+    if replicas.is_empty() {
+        return None;
+    }
+    let mut merged = replicas.remove(0);
+    for other in replicas {
+        merged.source = format!("{}, {}", merged.source, other.source);
+        for (route, stage) in other.routes {
+            merged
+                .routes
+                .entry(route)
+                .and_modify(|held| {
+                    if (stage.mode, stage.weight_bp) < (held.mode, held.weight_bp) {
+                        *held = stage;
+                    }
+                })
+                .or_insert(stage);
+        }
+    }
+    Some(merged)
+}
+
+/// The stages the state store holds: the proxies follow it, so it is what
+/// they serve (a replica that lost the store keeps its last state; its own
+/// `/routes` tells).
+async fn store_stages(location: &str) -> anyhow::Result<StageEvidence> {
+    let store = msa_proxy::state::open(location, None)?;
+    let saved = store
+        .load()
+        .await
+        .with_context(|| format!("cannot read the route stages in {}", store.describe()))?;
+    let stages: serde_json::Map<String, Value> = saved
+        .stages
+        .iter()
+        .map(|(route, stage)| {
+            (
+                route.clone(),
+                serde_json::to_value(stage).expect("stages serialise"),
+            )
+        })
+        .collect();
+    Ok(StageEvidence::from_json(
+        &store.describe(),
+        &serde_json::json!({ "routes": stages }),
+    ))
+}
+
+/// What the proxies serve when they follow the store: its stage for each
+/// route it has one for, else the configuration's (which the replicas'
+/// `/routes` show); their upstreams and paths, which the store does not know.
+fn serve_from_store(store: StageEvidence, replicas: Option<StageEvidence>) -> StageEvidence {
+    let Some(replicas) = replicas else {
+        return store;
+    };
+    let mut routes = replicas.routes;
+    routes.extend(store.routes);
+    StageEvidence {
+        source: format!(
+            "{} (routes without a stage there: {})",
+            store.source, replicas.source
+        ),
+        routes,
+        targets: replicas.targets,
+    }
+}
+
 impl Shared {
     pub(super) fn gather(sources: &Sources) -> anyhow::Result<Self> {
         let runtime = runtime()?;
-        let routes = match (&sources.admin, &sources.state) {
-            (Some(admin), _) => {
-                let text = http_get(admin, "/routes")?;
-                let value: Value = serde_json::from_str(&text)
-                    .with_context(|| format!("{admin}/routes did not answer JSON"))?;
-                Some(StageEvidence::from_json(&format!("{admin}/routes"), &value))
+        let replicas = merge_replicas(replica_routes(&sources.admins)?);
+        let routes = match (&sources.state, replicas) {
+            (Some(location), replicas) => {
+                let store = runtime.block_on(store_stages(location))?;
+                Some(serve_from_store(store, replicas))
             }
-            (None, Some(state)) => {
-                let text = std::fs::read_to_string(state).with_context(|| {
-                    format!("cannot read the proxy's state file {}", state.display())
-                })?;
-                let value: Value = serde_json::from_str(&text).with_context(|| {
-                    format!("{} is not the proxy's state file (JSON)", state.display())
-                })?;
-                Some(StageEvidence::from_json(
-                    &state.display().to_string(),
-                    &value,
-                ))
-            }
-            (None, None) => None,
+            (None, replicas) => replicas,
         };
-        let metrics = match (&sources.metrics, &sources.admin) {
-            (Some(file), _) => Some(
-                std::fs::read_to_string(file)
-                    .with_context(|| format!("cannot read {}", file.display()))?,
-            ),
-            (None, Some(admin)) => Some(http_get(admin, "/metrics")?),
-            (None, None) => None,
+        let metrics = if sources.metrics.is_empty() {
+            sources
+                .admins
+                .iter()
+                .map(|admin| http_get(admin, "/metrics"))
+                .collect::<anyhow::Result<_>>()?
+        } else {
+            sources
+                .metrics
+                .iter()
+                .map(|file| {
+                    std::fs::read_to_string(file)
+                        .with_context(|| format!("cannot read {}", file.display()))
+                })
+                .collect::<anyhow::Result<_>>()?
         };
         let shadow = match &sources.shadow_store {
             None => None,
@@ -236,10 +307,14 @@ pub(super) fn judge_one(
             .map(|(source, value)| coupling_evidence(source, value, &playbook.domain)),
         data: data_evidence(playbook, sources, shared),
         behaviour: shared.shadow.as_ref().map(BehaviourEvidence::from_report),
-        performance: shared
-            .metrics
-            .as_deref()
-            .map(|text| PerformanceEvidence::from_prometheus(text, &route_names)),
+        // Every replica serves part of the traffic: the evidence is their sum.
+        performance: (!shared.metrics.is_empty()).then(|| {
+            let mut sum = PerformanceEvidence::default();
+            for text in &shared.metrics {
+                sum.add(&PerformanceEvidence::from_prometheus(text, &route_names));
+            }
+            sum
+        }),
         stage: shared.routes.clone(),
     };
     Ok(msa_playbook::readiness::judge(
@@ -278,5 +353,43 @@ mod tests {
             "another domain's shared write"
         );
         assert!(!coupling_evidence("a.json", &analysis, "ranking").domain_known);
+    }
+
+    fn stages(source: &str, pairs: &[(&str, &str, u64)]) -> StageEvidence {
+        let routes: Vec<Value> = pairs
+            .iter()
+            .map(|(name, mode, weight)| {
+                json!({"name": name, "upstream": "coupon", "path": format!("/{name}"),
+                       "stage": {"mode": mode, "weight_bp": weight}})
+            })
+            .collect();
+        StageEvidence::from_json(source, &json!({ "routes": routes }))
+    }
+
+    #[test]
+    fn replicas_show_their_least_advanced_stage_and_the_store_overrides_them() {
+        let merged = merge_replicas(vec![
+            stages("r1", &[("a", "canary", 5_000), ("b", "legacy", 0)]),
+            stages("r2", &[("a", "canary", 1_000), ("b", "legacy", 0)]),
+        ])
+        .unwrap();
+        assert_eq!(merged.source, "r1, r2");
+        assert_eq!(
+            merged.routes["a"].weight_bp, 1_000,
+            "a replica not caught up yet"
+        );
+        let store = StageEvidence::from_json(
+            "postgres://msa@db/msa",
+            &json!({"routes": {"a": {"mode": "cutover"}}}),
+        );
+        let served = serve_from_store(store, Some(merged));
+        assert_eq!(served.routes["a"].mode, msa_playbook::Mode::Cutover);
+        assert_eq!(
+            served.routes["b"].mode,
+            msa_playbook::Mode::Legacy,
+            "no stage in the store: the configuration's"
+        );
+        assert_eq!(served.targets["a"].upstream, "coupon");
+        assert!(merge_replicas(Vec::new()).is_none());
     }
 }

@@ -12,22 +12,29 @@ use serde_json::{Value, json};
 use super::evidence::Sources;
 use crate::commands::clock;
 
-/// The readiness log's file name, in `--state-dir` or beside the playbooks.
-pub(super) const READINESS_LOG: &str = "readiness-log.jsonl";
-
 pub(super) fn append_log(path: &Path, verdict: &Verdict, sources: &Sources) -> anyhow::Result<()> {
     let entry = json!({
         "at": clock::now(),
         "sources": {
             "playbooks": sources.playbooks,
-            "admin": sources.admin,
-            "state": sources.state,
+            "admin": sources.admins,
+            // A password in a URL never reaches the log.
+            "state": sources.state.as_deref().map(msa_proxy::state::masked),
             "metrics": sources.metrics,
             "shadow_store": sources.shadow_store.as_ref().map(|s| msa_backfill::redact(&s.to_string_lossy())),
             "analysis": sources.analysis,
         },
         "verdict": verdict,
     });
+    // `.msa/` by default: created on first use, kept out of version control.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| {
+            format!(
+                "cannot create {} for the readiness log: give --log FILE",
+                dir.display()
+            )
+        })?;
+    }
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

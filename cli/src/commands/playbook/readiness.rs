@@ -19,7 +19,7 @@ pub(crate) fn domain_ready(domain: &str, sources: &Sources) -> anyhow::Result<Ve
     let playbook = load(&playbook_path(&sources.playbooks, domain)?)?;
     let shared = Shared::gather(sources)?;
     let verdict = judge_one(&playbook, sources, &shared)?;
-    append_log(&sources.log_path(), &verdict, sources)?;
+    append_log(&sources.log, &verdict, sources)?;
     Ok(verdict)
 }
 
@@ -28,7 +28,7 @@ pub(crate) fn domain_ready(domain: &str, sources: &Sources) -> anyhow::Result<Ve
 pub(crate) fn readiness(args: ReadinessArgs) -> anyhow::Result<Outcome> {
     let sources = Sources::from_args(&args);
     let entries: Vec<Value> = if args.last {
-        last_logged(&sources.log_path(), args.domain.as_deref())?
+        last_logged(&sources.log, args.domain.as_deref())?
     } else {
         let paths = match &args.domain {
             Some(domain) => vec![playbook_path(&args.playbooks, domain)?],
@@ -43,7 +43,7 @@ pub(crate) fn readiness(args: ReadinessArgs) -> anyhow::Result<Outcome> {
         let mut entries = Vec::new();
         for playbook in &playbooks {
             let verdict = judge_one(playbook, &sources, &shared)?;
-            append_log(&sources.log_path(), &verdict, &sources)?;
+            append_log(&sources.log, &verdict, &sources)?;
             entries.push(json!({
                 "at": clock::now(),
                 "verdict": verdict,

@@ -9,10 +9,10 @@ use msa_playbook::canary::{Canary, Plan, percent_to_bp};
 use msa_proxy::state::{self, client::AdminClient};
 
 use super::actor;
-use super::control::control_canary;
+use super::control::{canary_status, control_canary};
 use super::controller::Controller;
 use super::domain::domain;
-use super::judge::MetricsJudge;
+use super::judge::ProxyJudge;
 use crate::Outcome;
 use crate::args::CanaryArgs;
 use crate::commands::runtime::runtime;
@@ -20,15 +20,19 @@ use crate::commands::runtime::runtime;
 /// `msa-migrate canary`.
 pub(crate) fn canary(args: CanaryArgs) -> anyhow::Result<Outcome> {
     if let Some(action) = args.action {
-        let (verb, control) = action.split();
-        let actor = actor(control.audit.actor.as_ref());
-        return runtime()?.block_on(control_canary(
-            verb,
-            &control.domain,
-            &control.state,
-            &actor,
-            control.audit.reason,
-        ));
+        return match action.split() {
+            Err(status) => runtime()?.block_on(canary_status(&status.domain, &status.state)),
+            Ok((verb, control)) => {
+                let actor = actor(control.audit.actor.as_ref())?;
+                runtime()?.block_on(control_canary(
+                    verb,
+                    &control.domain,
+                    &control.state,
+                    &actor,
+                    control.audit.reason,
+                ))
+            }
+        };
     }
     let run = args.run;
     let (Some(name), Some(location)) = (run.domain.as_deref(), run.state.as_deref()) else {
@@ -37,9 +41,14 @@ pub(crate) fn canary(args: CanaryArgs) -> anyhow::Result<Outcome> {
         );
     };
     let domain = domain(name, &run.playbooks, &run.routes)?;
-    let policy = domain.playbook.as_ref().map(|p| &p.canary);
+    // The playbook's walk (its `canary` section and `rollback.automatic`),
+    // else the defaults; each flag overrides its part.
+    let policy = domain
+        .playbook
+        .as_ref()
+        .map(msa_playbook::Playbook::canary_plan);
     let steps_bp = if run.steps.is_empty() {
-        policy.map_or_else(
+        policy.as_ref().map_or_else(
             || vec![100, 500, 2_500, 5_000, 10_000],
             |p| p.steps_bp.clone(),
         )
@@ -51,7 +60,10 @@ pub(crate) fn canary(args: CanaryArgs) -> anyhow::Result<Outcome> {
             .context("--steps")?
     };
     let approval_bp = if run.approval.is_empty() {
-        policy.map(|p| p.approval_bp.clone()).unwrap_or_default()
+        policy
+            .as_ref()
+            .map(|p| p.approval_bp.clone())
+            .unwrap_or_default()
     } else {
         run.approval
             .iter()
@@ -64,17 +76,18 @@ pub(crate) fn canary(args: CanaryArgs) -> anyhow::Result<Outcome> {
         approval_bp,
         advance_after: run
             .advance_after
-            .or(policy.map(|p| p.advance_after))
+            .or(policy.as_ref().map(|p| p.advance_after))
             .unwrap_or(3),
         max_failures: run
             .max_failures
-            .or(policy.map(|p| p.max_failures))
+            .or(policy.as_ref().map(|p| p.max_failures))
             .unwrap_or(1),
+        automatic_rollback: policy.as_ref().is_none_or(|p| p.automatic_rollback),
     };
     let fresh = Canary::new(plan).context("the canary's plan")?;
     let interval = run
         .interval
-        .or(policy.map(|p| p.interval))
+        .or(domain.playbook.as_ref().map(|p| p.canary.interval))
         .unwrap_or(Duration::from_secs(600));
     if interval.is_zero() {
         bail!("--interval must be more than 0");
@@ -120,10 +133,10 @@ pub(crate) fn canary(args: CanaryArgs) -> anyhow::Result<Outcome> {
         .collect::<Result<Vec<_>, _>>()?;
     if admins.is_empty() && !run.dry_run {
         bail!(
-            "give the proxies' admin APIs whose /metrics judge the steps: --admin http://HOST:PORT (repeat for every replica)"
+            "give the proxies' admin APIs whose /metrics and /shadow judge the steps: --admin http://HOST:PORT (repeat for every replica)"
         );
     }
-    let actor = actor(run.audit.actor.as_ref());
+    let actor = actor(run.audit.actor.as_ref())?;
     let rollback_to = domain.back_to(None);
     runtime()?.block_on(async {
         let store = state::open(location, None)?;
@@ -137,7 +150,7 @@ pub(crate) fn canary(args: CanaryArgs) -> anyhow::Result<Outcome> {
         if run.dry_run {
             controller.dry_run(&fresh, rollback_to, &gate).await
         } else {
-            let judge = MetricsJudge::new(admins, controller.domain.routes.clone(), gate);
+            let judge = ProxyJudge::new(admins, controller.domain.routes.clone(), gate);
             controller.run(fresh, rollback_to, judge).await
         }
     })

@@ -18,7 +18,7 @@ use msa_proxy::state::{AuditEntry, StateStore};
 
 use super::domain::Domain;
 use super::judge::Judge;
-use super::record::{Record, Request, record_key, request_key};
+use super::record::{Intent, Record, Request, Resume, drift, record_key, requests_key, resume};
 use super::show;
 use super::target::Target;
 use crate::Outcome;
@@ -76,7 +76,7 @@ impl Controller {
         rollback_to: Stage,
         gate: &PerformanceGate,
     ) -> anyhow::Result<Outcome> {
-        let resumed = self.saved().await?.filter(|r| !r.canary.is_over());
+        let resumed = self.saved().await?.filter(Record::is_live);
         println!(
             "canary of `{}` (dry run: nothing changes)",
             self.domain.name
@@ -118,48 +118,82 @@ impl Controller {
         println!(
             "  judged by: the performance gate on each window, at least {} requests a side: \
              the new service's 5xx rate not shown more than {:.2} points over legacy's, \
-             nor slower than legacy more than {:.0}% of the time{p99} (alpha {:.4} a window)",
+             nor slower than legacy more than {:.0}% of the time{p99} (alpha {:.4} a window); \
+             and behaviour: no new high-severity shadow difference on the domain's routes",
             gate.min_requests,
             gate.max_error_rate_delta * 100.0,
             (0.5 + gate.max_latency_shift) * 100.0,
             gate.alpha
         );
+        if !fresh.plan.automatic_rollback {
+            println!(
+                "  rollback is not automatic (playbook `rollback.automatic: false`): \
+                 at the failure limit the walk halts for a person"
+            );
+        }
         Ok(Outcome::Success)
     }
 
-    /// Puts the routes at `stage`, audited; stops if they were changed by
-    /// someone else since the controller set them.
-    async fn set(&self, by: &str, stage: Stage, action: &str, why: &str) -> anyhow::Result<()> {
-        let changes: Vec<(String, Stage)> = self
-            .domain
-            .routes
-            .iter()
-            .map(|r| (r.clone(), stage))
-            .collect();
-        let reason = match &self.reason {
-            Some(given) => format!("{why} ({given})"),
-            None => why.to_owned(),
-        };
-        Target::Store(Arc::clone(&self.store))
-            .set(&self.domain.name, &changes, by, action, &reason)
-            .await?;
-        Ok(())
-    }
-
-    /// The stages of the domain's routes, when all are `expected`; else who
-    /// changed them is a person, and the controller must stop.
+    /// The routes' stages in the store, and the first that is not
+    /// `expected`, in words: someone else moved it.
     async fn drifted(&self, expected: Stage) -> anyhow::Result<Option<String>> {
         let saved = self.store.load().await?;
-        Ok(self.domain.routes.iter().find_map(|route| {
-            let stage = saved.stages.get(route).copied();
-            (stage != Some(expected)).then(|| {
-                format!(
-                    "route `{route}` is {} while the canary set {}",
-                    show(stage),
-                    show(Some(expected))
-                )
-            })
-        }))
+        Ok(drift(&self.domain.routes, &saved.stages, expected))
+    }
+
+    /// Moves every route to `to`, write-ahead: the intent is kept in the
+    /// walk's record before any route changes and cleared after, so a
+    /// controller killed in between finishes the move when it resumes.
+    async fn move_routes(
+        &self,
+        record: &mut Record,
+        to: Stage,
+        action: &str,
+        by: &str,
+        why: String,
+    ) -> anyhow::Result<()> {
+        let saved = self.store.load().await?;
+        let reason = match &self.reason {
+            Some(given) => format!("{why} ({given})"),
+            None => why,
+        };
+        record.intent = Some(Intent {
+            to,
+            from: record
+                .routes
+                .iter()
+                .map(|r| (r.clone(), saved.stages.get(r).copied()))
+                .collect(),
+            action: action.to_owned(),
+            by: by.to_owned(),
+            reason,
+        });
+        self.keep(record).await?;
+        self.make(record).await
+    }
+
+    /// Makes the move the record intends (one transaction for every route),
+    /// then forgets it.
+    async fn make(&self, record: &mut Record) -> anyhow::Result<()> {
+        let Some(intent) = record.intent.clone() else {
+            return Ok(());
+        };
+        let changes: Vec<(String, Stage)> = record
+            .routes
+            .iter()
+            .map(|r| (r.clone(), intent.to))
+            .collect();
+        Target::Store(Arc::clone(&self.store))
+            .set(
+                &self.domain.name,
+                &changes,
+                &intent.by,
+                &intent.action,
+                &intent.reason,
+            )
+            .await?;
+        record.intent = None;
+        self.keep(record).await
     }
 
     /// Carries out a decision, then keeps the walk in the store.
@@ -172,34 +206,46 @@ impl Controller {
     ) -> anyhow::Result<()> {
         match decision {
             Decision::SetWeight { weight_bp } => {
-                let stage = Stage::Canary {
+                let why = format!(
+                    "{cause}: step {}/{} ({})",
+                    record.canary.step + 1,
+                    record.canary.plan.steps_bp.len(),
+                    canary::percent(*weight_bp)
+                );
+                let to = Stage::Canary {
                     weight_bp: *weight_bp,
                 };
-                self.set(
-                    by,
-                    stage,
-                    "canary_step",
-                    &format!(
-                        "{cause}: step {}/{} ({})",
-                        record.canary.step + 1,
-                        record.canary.plan.steps_bp.len(),
-                        canary::percent(*weight_bp)
-                    ),
-                )
-                .await?;
+                self.move_routes(record, to, "canary_step", by, why).await?;
                 self.say(&format!("{cause} -> now at {}", record.canary.describe()));
             }
             Decision::RollBack { reason } => {
-                self.set(
-                    by,
-                    record.rollback_to,
+                let to = record.rollback_to;
+                self.move_routes(
+                    record,
+                    to,
                     "canary_rollback",
-                    &format!("{cause}: {reason}"),
+                    by,
+                    format!("{cause}: {reason}"),
                 )
                 .await?;
                 self.say(&format!(
                     "{cause} -> ROLLED BACK to {}: {reason}",
                     show(Some(record.rollback_to))
+                ));
+            }
+            Decision::Halt { reason } => {
+                self.audit(
+                    by,
+                    "canary_halt",
+                    format!("{cause}: {reason}; rollback is not automatic, waiting for a person"),
+                )
+                .await?;
+                self.say(&format!(
+                    "{cause} -> HALTED at {}: {reason}; rollback is not automatic (playbook \
+                     rollback.automatic: false): `msa-migrate canary abort {name}` rolls back, \
+                     `msa-migrate canary resume {name}` goes on",
+                    canary::percent(record.canary.weight_bp()),
+                    name = self.domain.name
                 ));
             }
             Decision::Complete => {
@@ -226,6 +272,102 @@ impl Controller {
         self.keep(record).await
     }
 
+    /// The walk ends because someone else moved its routes; they stay there.
+    async fn stop(&self, record: &mut Record, why: String) -> anyhow::Result<()> {
+        record.canary.stop(why.clone());
+        record.intent = None;
+        self.keep(record).await?;
+        self.audit(&self.actor, "canary_stopped", why.clone())
+            .await?;
+        self.say(&format!("stopped: {why} (changed by someone else)"));
+        Ok(())
+    }
+
+    /// A stored walk, made consistent with the routes before it goes on: a
+    /// move in flight when the last controller died is finished; routes
+    /// someone else moved stop it. `false` when it stopped.
+    async fn resume_walk(&self, record: &mut Record) -> anyhow::Result<bool> {
+        let stages = self.store.load().await?.stages;
+        match resume(record, &stages) {
+            Resume::Continue => {}
+            Resume::Made => {
+                record.intent = None;
+                self.keep(record).await?;
+            }
+            Resume::Finish(intent) => {
+                self.say(&format!(
+                    "finishing the move to {} decided before the restart ({})",
+                    show(Some(intent.to)),
+                    intent.reason
+                ));
+                self.make(record).await?;
+            }
+            Resume::Stopped(why) => {
+                self.stop(record, why).await?;
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// People's requests, in the order asked; several in quick succession
+    /// are all taken. Returns whether the weight changed.
+    async fn take_requests(&self, record: &mut Record) -> anyhow::Result<bool> {
+        let queued = match self
+            .store
+            .take_record(&requests_key(&self.domain.name))
+            .await
+        {
+            Ok(queued) => queued.unwrap_or_default(),
+            Err(err) => {
+                self.say(&format!("cannot read requests: {err}; retrying"));
+                return Ok(false);
+            }
+        };
+        let weight = record.canary.weight_bp();
+        for request in Request::queue(&queued) {
+            let request = match request {
+                Ok(request) => request,
+                Err(junk) => {
+                    self.say(&format!("ignored a request that does not read: {junk}"));
+                    continue;
+                }
+            };
+            let event = match request.verb.as_str() {
+                "promote" => Event::Promote,
+                "pause" => Event::Pause,
+                "resume" => Event::Resume,
+                "abort" => Event::Abort,
+                other => {
+                    self.say(&format!(
+                        "ignored a request to `{other}` by {}: not a canary verb",
+                        request.actor
+                    ));
+                    continue;
+                }
+            };
+            let cause = format!(
+                "{} by {}{}",
+                request.verb,
+                request.actor,
+                request
+                    .reason
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            );
+            self.audit(
+                &request.actor,
+                &format!("canary_{}", request.verb),
+                cause.clone(),
+            )
+            .await?;
+            let decision = record.canary.on(event);
+            self.act(&request.actor, record, &decision, &cause).await?;
+        }
+        Ok(record.canary.weight_bp() != weight || record.canary.is_over())
+    }
+
     pub(super) async fn run(
         self,
         fresh: Canary,
@@ -242,12 +384,22 @@ impl Controller {
                 self.domain.name
             );
         };
-        // Requests left from before this controller are stale.
-        self.store
-            .take_record(&request_key(&self.domain.name))
-            .await?;
+        // Requests queued for a controller that died before taking them are
+        // stale: nobody saw them acted on. Say so rather than act late.
+        if let Some(stale) = self
+            .store
+            .take_record(&requests_key(&self.domain.name))
+            .await?
+        {
+            for request in Request::queue(&stale).into_iter().flatten() {
+                self.say(&format!(
+                    "dropped a request made to the previous controller: {} by {} at {}; ask again if still wanted",
+                    request.verb, request.actor, request.at
+                ));
+            }
+        }
         let mut record = match self.saved().await? {
-            Some(record) if !record.canary.is_over() => {
+            Some(mut record) if record.is_live() => {
                 if record.routes != self.domain.routes {
                     bail!(
                         "the canary of `{}` in progress moves routes {} but this run names {}: finish it first (canary abort)",
@@ -263,6 +415,9 @@ impl Controller {
                 ));
                 self.audit(&self.actor, "canary_resume", record.canary.describe())
                     .await?;
+                if !self.resume_walk(&mut record).await? {
+                    return Ok(Outcome::NotReady);
+                }
                 record
             }
             _ => {
@@ -272,6 +427,7 @@ impl Controller {
                     rollback_to,
                     interval_ms: u64::try_from(self.interval.as_millis()).unwrap_or(u64::MAX),
                     started: clock::now(),
+                    intent: None,
                 };
                 self.say(&format!(
                     "starting: routes {}, steps {}, every {}",
@@ -322,13 +478,7 @@ impl Controller {
                     }
                 }
                 Ok(Some(drift)) => {
-                    record.canary.phase = Phase::RolledBack {
-                        reason: format!("stopped: {drift}"),
-                    };
-                    self.keep(&record).await?;
-                    self.audit(&self.actor, "canary_stopped", drift.clone())
-                        .await?;
-                    self.say(&format!("stopped: {drift} (changed by someone else)"));
+                    self.stop(&mut record, drift).await?;
                     break;
                 }
                 Err(err) => {
@@ -341,53 +491,14 @@ impl Controller {
                     continue;
                 }
             }
-            // A person's request, as soon as it comes.
-            let request = match self
-                .store
-                .take_record(&request_key(&self.domain.name))
-                .await
-            {
-                Ok(request) => request,
-                Err(err) => {
-                    self.say(&format!("cannot read requests: {err}; retrying"));
-                    None
+            // People's requests, as soon as they come.
+            if self.take_requests(&mut record).await? {
+                if record.canary.is_over() {
+                    break;
                 }
-            };
-            if let Some(text) = request {
-                let request = Request::from_json(&text);
-                let event = match request.verb.as_str() {
-                    "promote" => Some(Event::Promote),
-                    "pause" => Some(Event::Pause),
-                    "resume" => Some(Event::Resume),
-                    "abort" => Some(Event::Abort),
-                    _ => None,
-                };
-                if let Some(event) = event {
-                    let cause = format!(
-                        "{} by {}{}",
-                        request.verb,
-                        request.actor,
-                        request
-                            .reason
-                            .map(|r| format!(" ({r})"))
-                            .unwrap_or_default()
-                    );
-                    self.audit(
-                        &request.actor,
-                        &format!("canary_{}", request.verb),
-                        cause.clone(),
-                    )
-                    .await?;
-                    let weight = record.canary.weight_bp();
-                    let decision = record.canary.on(event);
-                    self.act(&request.actor, &mut record, &decision, &cause)
-                        .await?;
-                    if record.canary.weight_bp() != weight {
-                        judge.rebaseline().await;
-                        next = Instant::now() + self.interval;
-                    }
-                    continue;
-                }
+                judge.rebaseline().await;
+                next = Instant::now() + self.interval;
+                continue;
             }
             let judged = if Instant::now() >= next {
                 next += self.interval;

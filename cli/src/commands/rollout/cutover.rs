@@ -6,14 +6,12 @@
     reason = "progress and outcomes are the commands' output"
 )]
 
-use msa_playbook::canary::Phase;
 use msa_proxy::Stage;
-use msa_proxy::state;
 
-use super::actor;
 use super::domain::domain;
 use super::record::{Record, record_key};
 use super::target::{Target, print_applied};
+use super::{NO_REASON, actor};
 use crate::Outcome;
 use crate::args::{CutoverArgs, RollbackArgs};
 use crate::commands::playbook::{self, Sources};
@@ -29,21 +27,17 @@ enum Readiness {
 }
 
 /// `msa-migrate readiness`'s verdict for the domain, on the evidence the
-/// cutover's arguments point at (the proxy's admin API or state file, the
-/// shadow store, the analysis).
+/// cutover's arguments point at: the stages in the state store (`--state`,
+/// a file or PostgreSQL), every replica's metrics and routes (`--admin`,
+/// summed), the shadow store, the analysis.
 fn domain_readiness(args: &CutoverArgs) -> Readiness {
-    let state = args
-        .target
-        .state
-        .as_deref()
-        .filter(|s| !state::is_postgres(s))
-        .map(std::path::PathBuf::from);
     let sources = Sources {
         playbooks: args.domain.playbooks.clone(),
-        admin: args.target.admin.clone(),
-        state,
+        admins: args.target.admins.clone(),
+        state: args.target.state.clone(),
         shadow_store: args.shadow_store.clone(),
         analysis: args.analysis.clone(),
+        log: args.log.clone(),
         ..Sources::default()
     };
     match playbook::domain_ready(&args.domain.domain, &sources) {
@@ -61,7 +55,7 @@ fn domain_readiness(args: &CutoverArgs) -> Readiness {
 fn refuse(message: &str) {
     eprintln!("error: {message}");
     eprintln!(
-        "hint: see `msa-migrate readiness`; to cut over anyway, say why: --force --reason TEXT (audited)"
+        "hint: see `msa-migrate readiness --explain`; to cut over anyway: --force (audited with your --reason and this verdict)"
     );
 }
 
@@ -78,12 +72,17 @@ pub(crate) fn cutover(args: CutoverArgs) -> anyhow::Result<Outcome> {
         let _entered = runtime.enter();
         Target::open(
             args.target.state.as_deref(),
-            args.target.admin.as_deref(),
+            &args.target.admins,
             &args.target.token_env,
         )?
     };
-    let actor = actor(args.audit.actor.as_ref());
-    let mut reason = args.audit.reason.clone().unwrap_or_default();
+    let actor = actor(args.actor.as_ref())?;
+    let mut reason = args.reason.trim().to_owned();
+    if reason.is_empty() {
+        anyhow::bail!(
+            "--reason is empty: say why the domain is cut over (a change ticket, a decision), for the audit log"
+        );
+    }
     // Readiness runs a runtime of its own, outside ours.
     let readiness = domain_readiness(&args);
     match readiness {
@@ -137,11 +136,20 @@ pub(crate) fn rollback(args: RollbackArgs) -> anyhow::Result<Outcome> {
     let _entered = runtime.enter();
     let target = Target::open(
         args.target.state.as_deref(),
-        args.target.admin.as_deref(),
+        &args.target.admins,
         &args.target.token_env,
     )?;
-    let actor = actor(args.audit.actor.as_ref());
-    let reason = args.audit.reason.clone().unwrap_or_default();
+    let actor = actor(args.audit.actor.as_ref())?;
+    // Rollback is never held up for want of words: an emergency may have
+    // none yet. The log says so outright.
+    let reason = args
+        .audit
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .unwrap_or(NO_REASON)
+        .to_owned();
     let back = domain.back_to(args.to.map(|t| t.mode()));
     let changes: Vec<(String, Stage)> = domain.routes.iter().map(|r| (r.clone(), back)).collect();
     let applied = runtime.block_on(async {
@@ -171,11 +179,11 @@ async fn stop_canary(target: &Target, domain: &str, actor: &str, why: &str) {
     let Ok(mut record) = Record::from_json(&text) else {
         return;
     };
-    if record.canary.is_over() {
+    if !record.is_live() {
         return;
     }
-    record.canary.phase = Phase::RolledBack {
-        reason: format!("ended by {why} (by {actor})"),
-    };
+    // Stopped, not rolled back: the routes are where this command put them.
+    record.canary.stop(format!("ended by {why} (by {actor})"));
+    record.intent = None;
     let _ = store.put_record(&key, record.to_json()).await;
 }

@@ -1,7 +1,9 @@
-//! Judging a canary step with the readiness performance gate
-//! ([`readiness::performance_gate`]): the new service's 5xx rate and latency
-//! against the monolith's, per window at one weight, from the proxies' own
-//! `/metrics` summed over every replica.
+//! Judging a canary step, per window at one weight, on the proxies' own
+//! evidence summed over every replica: performance with the readiness gate
+//! ([`readiness::performance_gate`]: the new service's 5xx rate and latency
+//! against the monolith's, from `/metrics`), and behaviour (new
+//! high-severity shadow differences on the domain's routes, from `/shadow`,
+//! see [`super::behaviour`]). Either failing fails the window.
 
 use std::future::Future;
 
@@ -9,6 +11,8 @@ use msa_playbook::PerformanceGate;
 use msa_playbook::readiness::{self, PerformanceEvidence, Proof, SideMetrics};
 use msa_playbook::verdict::Outcome as Gate;
 use msa_proxy::state::client::AdminClient;
+
+use super::behaviour::{self, ShadowTally};
 
 /// Judges a step: the gates' combined outcome, with the evidence in words.
 pub(super) trait Judge {
@@ -106,68 +110,128 @@ fn window(
     (window, unreachable)
 }
 
-/// Judges each window with the performance gate on the proxies' metrics.
+/// The window's two judgements as one: a failure of either fails it (a
+/// behaviour failure rolls back like a performance failure); otherwise the
+/// performance outcome decides, since the proxies compare shadow pairs only
+/// for routes in the shadow stage and a canary window often has none.
+fn combine(performance: (Gate, String), behaviour: (Gate, String)) -> (Gate, String) {
+    let outcome = if behaviour.0 == Gate::Fail {
+        Gate::Fail
+    } else {
+        performance.0
+    };
+    (
+        outcome,
+        format!("{}; behaviour: {}", performance.1, behaviour.1),
+    )
+}
+
+/// Judges each window on the proxies' metrics and shadow results.
 #[derive(Debug)]
-pub(super) struct MetricsJudge {
+pub(super) struct ProxyJudge {
     admins: Vec<AdminClient>,
     routes: Vec<String>,
     gate: PerformanceGate,
     /// Each replica's evidence when the window began (`None`: unreadable).
     baseline: Vec<Option<PerformanceEvidence>>,
+    /// Each replica's shadow results when the window began.
+    shadow_baseline: Vec<Option<ShadowTally>>,
     /// The monolith's traffic in the windows judged so far.
     legacy_before: SideMetrics,
 }
 
-impl MetricsJudge {
+/// One look at every replica: metrics, and shadow results when asked.
+struct Scrape {
+    metrics: Vec<Result<PerformanceEvidence, String>>,
+    shadow: Option<Vec<Result<ShadowTally, String>>>,
+}
+
+impl ProxyJudge {
     pub(super) fn new(
         admins: Vec<AdminClient>,
         routes: Vec<String>,
         gate: PerformanceGate,
     ) -> Self {
         let baseline = vec![None; admins.len()];
+        let shadow_baseline = vec![None; admins.len()];
         Self {
             admins,
             routes,
             gate,
             baseline,
+            shadow_baseline,
             legacy_before: SideMetrics::default(),
         }
     }
 
-    async fn scrape(&self) -> Vec<Result<PerformanceEvidence, String>> {
+    /// Every replica's metrics, and with `shadow` its shadow results, all
+    /// asked at once: a slow replica does not delay the others', so a
+    /// failure is seen as soon as it shows. (A shadow report is the heavier
+    /// answer: it is asked at judgements, not at every look in between.)
+    async fn scrape(&self, shadow: bool) -> Scrape {
         let routes: Vec<&str> = self.routes.iter().map(String::as_str).collect();
-        let mut out = Vec::new();
-        for admin in &self.admins {
-            out.push(
-                admin
-                    .metrics()
-                    .await
-                    .map(|text| PerformanceEvidence::from_prometheus(&text, &routes))
+        let mut asked = tokio::task::JoinSet::new();
+        for (i, admin) in self.admins.iter().enumerate() {
+            let admin = admin.clone();
+            asked.spawn(async move {
+                let report = async {
+                    if shadow {
+                        Some(admin.shadow().await)
+                    } else {
+                        None
+                    }
+                };
+                (i, tokio::join!(admin.metrics(), report))
+            });
+        }
+        let mut answers = Vec::new();
+        while let Some(answer) = asked.join_next().await {
+            answers.push(answer.expect("a scrape does not panic"));
+        }
+        answers.sort_by_key(|(i, _)| *i);
+        let mut metrics = Vec::new();
+        let mut reports = Vec::new();
+        for (_, (text, report)) in answers {
+            metrics.push(
+                text.map(|text| PerformanceEvidence::from_prometheus(&text, &routes))
                     .map_err(|e| e.to_string()),
             );
+            if let Some(report) = report {
+                reports.push(
+                    report
+                        .map(|report| ShadowTally::from_report(&report, &self.routes))
+                        .map_err(|e| e.to_string()),
+                );
+            }
         }
-        out
+        Scrape {
+            metrics,
+            shadow: shadow.then_some(reports),
+        }
     }
 
-    /// Ends the window: the next begins now.
-    fn close(
-        &mut self,
-        now: Vec<Result<PerformanceEvidence, String>>,
-        window: &PerformanceEvidence,
-    ) {
+    /// Ends the window: the next begins now. Without shadow results (a
+    /// look between judgements), the next window's behaviour is counted
+    /// from the same start as this one's.
+    fn close(&mut self, now: Scrape, window: &PerformanceEvidence) {
         self.legacy_before.add(&window.legacy);
-        self.baseline = now.into_iter().map(Result::ok).collect();
+        self.baseline = now.metrics.into_iter().map(Result::ok).collect();
+        if let Some(shadow) = now.shadow {
+            self.shadow_baseline = shadow.into_iter().map(Result::ok).collect();
+        }
     }
 }
 
-impl Judge for MetricsJudge {
+impl Judge for ProxyJudge {
     async fn rebaseline(&mut self) {
-        self.baseline = self.scrape().await.into_iter().map(Result::ok).collect();
+        let now = self.scrape(true).await;
+        self.baseline = now.metrics.into_iter().map(Result::ok).collect();
+        self.shadow_baseline = now.shadow.into_iter().flatten().map(Result::ok).collect();
     }
 
     async fn peek(&mut self) -> Option<(Gate, String)> {
-        let now = self.scrape().await;
-        let (window, _) = window(&now, &self.baseline);
+        let now = self.scrape(false).await;
+        let (window, _) = window(&now.metrics, &self.baseline);
         let (outcome, evidence) =
             judge_window(&peek_gate(&self.gate), &window, &self.legacy_before);
         if outcome != Gate::Fail {
@@ -181,15 +245,23 @@ impl Judge for MetricsJudge {
     }
 
     async fn judge(&mut self) -> (Gate, String) {
-        let now = self.scrape().await;
-        let (window, unreachable) = window(&now, &self.baseline);
-        let (outcome, evidence) = judge_window(&self.gate, &window, &self.legacy_before);
+        let now = self.scrape(true).await;
+        let (window, mut unreachable) = window(&now.metrics, &self.baseline);
+        let (shadowed, unshadowed) = behaviour::window(
+            now.shadow.as_deref().unwrap_or_default(),
+            &self.shadow_baseline,
+        );
+        unreachable.extend(unshadowed);
+        let (outcome, evidence) = combine(
+            judge_window(&self.gate, &window, &self.legacy_before),
+            behaviour::judge(&shadowed),
+        );
         self.close(now, &window);
         if !unreachable.is_empty() && outcome != Gate::Fail {
             // Part of the evidence is missing: never a pass on what is left.
             return (
                 Gate::Inconclusive,
-                format!("{evidence}; no metrics from: {}", unreachable.join("; ")),
+                format!("{evidence}; no evidence from: {}", unreachable.join("; ")),
             );
         }
         (outcome, evidence)
@@ -338,6 +410,30 @@ mod tests {
         assert_eq!(
             unreachable,
             vec!["replica 3: connection refused".to_owned()]
+        );
+    }
+
+    #[test]
+    fn a_behaviour_failure_fails_the_window_whatever_performance_says() {
+        let pass = (Gate::Pass, "perf ok".to_owned());
+        let fail = (Gate::Fail, "new diffs".to_owned());
+        let none = (Gate::NoData, "no pair".to_owned());
+        assert_eq!(combine(pass.clone(), fail.clone()).0, Gate::Fail);
+        assert_eq!(
+            combine((Gate::Inconclusive, "few".to_owned()), fail).0,
+            Gate::Fail
+        );
+        // No shadow pairs (routes in canary are not mirrored): performance decides.
+        let (outcome, said) = combine(pass, none);
+        assert_eq!(outcome, Gate::Pass);
+        assert_eq!(said, "perf ok; behaviour: no pair");
+        assert_eq!(
+            combine(
+                (Gate::Fail, "5xx".to_owned()),
+                (Gate::Pass, "ok".to_owned())
+            )
+            .0,
+            Gate::Fail
         );
     }
 }

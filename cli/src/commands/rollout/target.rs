@@ -21,25 +21,27 @@ pub(super) enum Target {
 }
 
 impl Target {
+    /// The store when `--state` is given, else the first admin API: replicas
+    /// that share a store follow a change made through any one of them.
     pub(super) fn open(
         state: Option<&str>,
-        admin: Option<&str>,
+        admins: &[String],
         token_env: &str,
     ) -> anyhow::Result<Self> {
-        match (state, admin) {
-            (_, Some(url)) => Ok(Self::Admin(Box::new(AdminClient::new(
+        match (state, admins.first()) {
+            (Some(location), _) => Ok(Self::Store(state::open(location, None)?)),
+            (None, Some(url)) => Ok(Self::Admin(Box::new(AdminClient::new(
                 url,
                 std::env::var(token_env).ok().filter(|t| !t.is_empty()),
             )?))),
-            (Some(location), None) => Ok(Self::Store(state::open(location, None)?)),
             (None, None) => bail!("say where the stages live: --state FILE|DSN or --admin URL"),
         }
     }
 
     /// Moves every route to its stage, audited as `action` by `actor` for
     /// `reason`; returns each route with its stage before (unknown when the
-    /// store has none yet) and after. Through a store, all routes change in
-    /// one transaction.
+    /// store has none yet) and after. All routes change in one transaction,
+    /// through the store or through the admin API's `PUT /routes`.
     pub(super) async fn set(
         &self,
         domain: &str,
@@ -74,36 +76,15 @@ impl Target {
                 Ok(applied)
             }
             Self::Admin(admin) => {
-                let mut applied = Vec::new();
-                for (route, stage) in changes {
-                    let before = admin
-                        .set_stage(
-                            route,
-                            *stage,
-                            actor,
-                            &format!("{action} {domain}: {reason}"),
-                        )
-                        .await
-                        .with_context(|| {
-                            format!(
-                                "route `{route}` was not changed{}",
-                                if applied.is_empty() {
-                                    String::new()
-                                } else {
-                                    format!(
-                                        "; these were: {}",
-                                        applied
-                                            .iter()
-                                            .map(|(r, _, _): &(String, _, _)| r.as_str())
-                                            .collect::<Vec<_>>()
-                                            .join(", ")
-                                    )
-                                }
-                            )
-                        })?;
-                    applied.push((route.clone(), Some(before), *stage));
-                }
-                Ok(applied)
+                // One request for every route: the proxy makes all or none.
+                let before = admin
+                    .set_stages(changes, actor, &format!("{action} {domain}: {reason}"))
+                    .await
+                    .context("no route was changed")?;
+                Ok(changes
+                    .iter()
+                    .map(|(route, stage)| (route.clone(), before.get(route).copied(), *stage))
+                    .collect())
             }
         }
     }
