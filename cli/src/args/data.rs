@@ -23,7 +23,8 @@ pub struct BackfillArgs {
     #[arg(long)]
     pub restart: bool,
 
-    /// Create missing target tables from the source's DDL (not built yet)
+    /// Create missing target tables from the source's DDL, by the documented type
+    /// rules (docs/backfill.md); with --dry-run, print the DDL and create nothing
     #[arg(long)]
     pub create_schema: bool,
 
@@ -42,12 +43,17 @@ pub struct BackfillArgs {
     pub updated_at: String,
 
     /// --follow: how far behind the watermark each pass starts (clock skew, late commits)
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration, requires = "follow")]
     pub overlap: Duration,
 
     /// --follow: pause between passes
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration, requires = "follow")]
     pub follow_interval: Duration,
+
+    /// --follow: target keys checked for deletion per pass (the sweep walks the
+    /// whole table, this many keys at a time, and wraps around)
+    #[arg(long, value_name = "ROWS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..), requires = "follow")]
+    pub sweep_rows: u64,
 
     /// Print the plan and the type mapping; move nothing
     #[arg(long)]

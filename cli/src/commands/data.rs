@@ -307,7 +307,7 @@ pub(crate) fn backfill(args: BackfillArgs) -> anyhow::Result<Outcome> {
                 column: args.updated_at.clone(),
                 overlap: args.overlap,
                 interval: args.follow_interval,
-                ..FollowOptions::default()
+                sweep_rows: usize::try_from(args.sweep_rows).unwrap_or(usize::MAX),
             }),
             ..CopyOptions::default()
         },
