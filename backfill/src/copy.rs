@@ -11,7 +11,8 @@ use tokio::sync::Semaphore;
 use crate::db::{Db, SqlBuilder, Stmt, quote};
 use crate::dsn::Engine;
 use crate::error::{Error, Result};
-use crate::plan::{BackfillPlan, Create, TablePlan, describe, resolve_with};
+use crate::plan::{BackfillPlan, TablePlan, describe};
+use crate::resolve::{Create, resolve_with};
 use crate::store::{self, Checkpoint};
 use crate::value::Value;
 
@@ -400,10 +401,10 @@ pub async fn backfill(plan: &BackfillPlan, events: Events, stop: Stop) -> Result
         (true, false) => Create::Apply,
     };
     let resolved = resolve_with(&source, &target, &plan.tables, &plan.mapping, create).await?;
-    let tables = resolved.plans;
     if let Some(follow) = &plan.options.follow {
         // A missing or non-timestamp column is refused before anything moves.
-        let problems: Vec<String> = tables
+        let problems: Vec<String> = resolved
+            .plans
             .iter()
             .filter_map(|t| crate::follow::check(t, follow).err())
             .flat_map(|e| match e {
@@ -412,11 +413,12 @@ pub async fn backfill(plan: &BackfillPlan, events: Events, stop: Stop) -> Result
             })
             .collect();
         if !problems.is_empty() {
+            resolved.undo(&target).await;
             return Err(Error::Plan { problems });
         }
     }
     let mut text = String::new();
-    for ddl in &resolved.created {
+    for (_, ddl) in &resolved.created {
         text.push_str(&format!(
             "{} in the target:\n{ddl};\n",
             if plan.options.dry_run {
@@ -426,7 +428,8 @@ pub async fn backfill(plan: &BackfillPlan, events: Events, stop: Stop) -> Result
             }
         ));
     }
-    text.push_str(&describe(&tables));
+    text.push_str(&describe(&resolved.plans));
+    let tables = resolved.plans;
     if plan.options.dry_run {
         return Ok(BackfillReport {
             plan: text,

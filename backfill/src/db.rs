@@ -838,7 +838,9 @@ impl<'q> BindValue<'q> for Query<'q, Postgres, PgArguments> {
                 Err(_) => self.bind(u.to_string()),
             },
             Value::Float(x) => self.bind(*x),
-            Value::Decimal(s) | Value::Text(s) | Value::Json(s) => self.bind(s.as_str()),
+            Value::Decimal(s) | Value::Text(s) | Value::Json(s) | Value::ZeroDate(s) => {
+                self.bind(s.as_str())
+            }
             Value::Bytes(b) => self.bind(b.as_slice()),
             Value::Date(d) => self.bind(*d),
             Value::Time(t) => self.bind(*t),
@@ -856,7 +858,9 @@ impl<'q> BindValue<'q> for Query<'q, MySql, MySqlArguments> {
             Value::Int(i) => self.bind(*i),
             Value::UInt(u) => self.bind(*u),
             Value::Float(x) => self.bind(*x),
-            Value::Decimal(s) | Value::Text(s) | Value::Json(s) => self.bind(s.as_str()),
+            Value::Decimal(s) | Value::Text(s) | Value::Json(s) | Value::ZeroDate(s) => {
+                self.bind(s.as_str())
+            }
             Value::Bytes(b) => self.bind(b.as_slice()),
             Value::Date(d) => self.bind(*d),
             Value::Time(t) => self.bind(*t),
@@ -877,7 +881,9 @@ impl<'q> BindValue<'q> for Query<'q, Sqlite, SqliteArguments> {
                 Err(_) => self.bind(u.to_string()),
             },
             Value::Float(x) => self.bind(*x),
-            Value::Decimal(s) | Value::Text(s) | Value::Json(s) => self.bind(s.as_str()),
+            Value::Decimal(s) | Value::Text(s) | Value::Json(s) | Value::ZeroDate(s) => {
+                self.bind(s.as_str())
+            }
             Value::Bytes(b) => self.bind(b.as_slice()),
             Value::Date(d) => self.bind(d.format("%F").to_string()),
             Value::Time(t) => self.bind(t.format("%T%.f").to_string()),
@@ -986,18 +992,30 @@ impl DecodeRow for MySqlRow {
                     Kind::Bytes => self
                         .try_get::<Option<Vec<u8>>, _>(i)
                         .map(|v| v.map(Value::Bytes)),
-                    Kind::Date => self
-                        .try_get::<Option<NaiveDate>, _>(i)
-                        .map(|v| v.map(Value::Date)),
+                    Kind::Date => mysql_dated(
+                        self,
+                        i,
+                        false,
+                        self.try_get::<Option<NaiveDate>, _>(i)
+                            .map(|v| v.map(Value::Date)),
+                    ),
                     Kind::Time => self
                         .try_get::<Option<NaiveTime>, _>(i)
                         .map(|v| v.map(Value::Time)),
-                    Kind::DateTime => self
-                        .try_get::<Option<NaiveDateTime>, _>(i)
-                        .map(|v| v.map(Value::DateTime)),
-                    Kind::Timestamptz => self
-                        .try_get::<Option<DateTime<Utc>>, _>(i)
-                        .map(|v| v.map(Value::Timestamptz)),
+                    Kind::DateTime => mysql_dated(
+                        self,
+                        i,
+                        true,
+                        self.try_get::<Option<NaiveDateTime>, _>(i)
+                            .map(|v| v.map(Value::DateTime)),
+                    ),
+                    Kind::Timestamptz => mysql_dated(
+                        self,
+                        i,
+                        true,
+                        self.try_get::<Option<DateTime<Utc>>, _>(i)
+                            .map(|v| v.map(Value::Timestamptz)),
+                    ),
                     kind @ (Kind::Text | Kind::Decimal | Kind::Json) => self
                         .try_get::<Option<String>, _>(i)
                         .map(|v| v.map(|s| text_value(kind, s))),
@@ -1008,6 +1026,58 @@ impl DecodeRow for MySqlRow {
             })
             .collect()
     }
+}
+
+/// A MySQL date or time value, zero dates told apart: sqlx reads a zero date
+/// (`0000-00-00`) as NULL and a zero month or day as an error.
+fn mysql_dated(
+    row: &MySqlRow,
+    i: usize,
+    with_time: bool,
+    decoded: Result<Option<Value>, sqlx::Error>,
+) -> Result<Option<Value>, sqlx::Error> {
+    match decoded {
+        Ok(Some(value)) => Ok(Some(value)),
+        Ok(None) => Ok(mysql_zero_date(row, i, with_time)),
+        Err(err) => mysql_zero_date(row, i, with_time).map(Some).ok_or(err),
+    }
+}
+
+/// A MySQL zero date (`0000-00-00`, a zero month or day), which chrono cannot
+/// hold, in the server's spelling; `None` for NULL or any other value.
+fn mysql_zero_date(row: &MySqlRow, i: usize, with_time: bool) -> Option<Value> {
+    // Unchecked: the raw bytes, which NULL alone lacks.
+    let raw: &[u8] = row.try_get_unchecked(i).ok()?;
+    let text = match *raw.first()? {
+        // The text protocol: the server's own spelling.
+        b'0'..=b'9' => {
+            let zero = raw.get(5..7) == Some(b"00") || raw.get(8..10) == Some(b"00");
+            return zero.then(|| Value::ZeroDate(String::from_utf8_lossy(raw).into_owned()));
+        }
+        // The binary protocol: a length byte, then year (u16 LE), month, day,
+        // and with a time hour, minute, second and microseconds (u32 LE).
+        len => {
+            let at = |n: usize| raw.get(1 + n).copied().unwrap_or(0);
+            if len >= 4 && at(2) != 0 && at(3) != 0 {
+                return None;
+            }
+            let mut text = format!(
+                "{:04}-{:02}-{:02}",
+                u16::from_le_bytes([at(0), at(1)]),
+                at(2),
+                at(3)
+            );
+            if with_time {
+                text.push_str(&format!(" {:02}:{:02}:{:02}", at(4), at(5), at(6)));
+                let micros = u32::from_le_bytes([at(7), at(8), at(9), at(10)]);
+                if len >= 11 && micros > 0 {
+                    text.push_str(&format!(".{micros:06}"));
+                }
+            }
+            text
+        }
+    };
+    Some(Value::ZeroDate(text))
 }
 
 impl DecodeRow for SqliteRow {

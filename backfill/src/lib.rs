@@ -18,6 +18,7 @@ mod dsn;
 mod error;
 mod follow;
 mod plan;
+mod resolve;
 mod schema;
 mod store;
 mod value;
@@ -29,8 +30,9 @@ pub use dsn::{Dsn, Engine, Side, redact};
 pub use error::{Error, Result};
 pub use plan::{
     BackfillPlan, CopyOptions, Feed, FollowOptions, PlanProblem, TablePlan, VerifyPlan,
-    WriteColumn, describe, plan_problems, resolve,
+    WriteColumn, describe,
 };
+pub use resolve::{plan_problems, resolve};
 pub use store::{CHECKPOINTS, Checkpoint, Lag, VERIFY_RUNS, VerifyRun, catch_up_lag, last_verify};
 pub use value::{Kind, Value};
 pub use verify::{ColumnDiff, RowDiff, TableReport, VerifyReport, verify};

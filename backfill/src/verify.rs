@@ -16,7 +16,8 @@ use crate::db::{Column, Db, SqlBuilder, quote, select_expr};
 use crate::dsn::Engine;
 use crate::error::{Error, Result};
 use crate::plan::Feed;
-use crate::plan::{TablePlan, VerifyPlan, resolve};
+use crate::plan::{TablePlan, VerifyPlan};
+use crate::resolve::resolve;
 use crate::store::{self, VerifyRun};
 use crate::value::Value;
 
@@ -284,6 +285,7 @@ fn pushdown_columns(
             index,
             values: None,
             cast: None,
+            ..
         } = &w.feed
         else {
             return None;

@@ -44,9 +44,13 @@ async fn missing_tables_keys_and_columns_are_refused_before_anything_moves() {
         "{err}"
     );
 
+    // One problem: the missing key, not also the missing target table.
     let err = refused(&source, &target, &["log"], Mapping::default()).await;
+    let problems = plan_problems(&err);
+    assert_eq!(problems.len(), 1, "{problems:#?}");
     assert!(
-        err.to_string().contains("table `log`") && err.to_string().contains("no primary key"),
+        problems[0].message.contains("table `log`")
+            && problems[0].message.contains("no primary key"),
         "{err}"
     );
 

@@ -2,6 +2,7 @@
 //! each test on fresh databases dropped afterwards.
 
 mod copy;
+mod create_schema;
 mod errors;
 mod follow;
 mod support;
