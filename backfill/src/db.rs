@@ -39,6 +39,16 @@ pub struct Db {
     dsn: Dsn,
 }
 
+/// A database's place in replication.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Replication {
+    /// Not a replica.
+    Primary,
+    /// A replica, this many seconds behind; `None` when unknown (replication
+    /// stopped, nothing replayed yet).
+    Replica(Option<f64>),
+}
+
 /// How a column is selected so that its driver can decode it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Read {
@@ -322,6 +332,11 @@ impl Db {
         &self.dsn
     }
 
+    /// What the driver said, the password removed.
+    pub(crate) fn error_text(&self, err: &sqlx::Error) -> String {
+        strip_password(&err.to_string(), &self.dsn)
+    }
+
     pub(crate) fn sql_error(&self, context: impl Into<String>, err: &sqlx::Error) -> Error {
         Error::Sql {
             dsn: self.dsn.to_string(),
@@ -488,6 +503,58 @@ impl Db {
                 })
                 .collect()
         })
+    }
+
+    /// Runs a probe query to its end; how long it took.
+    pub(crate) async fn probe(&self, sql: &str) -> Result<Duration, sqlx::Error> {
+        let started = std::time::Instant::now();
+        with_pool!(self, |pool| {
+            sqlx::raw_sql(AssertSqlSafe(sql)).fetch_all(pool).await?;
+        });
+        Ok(started.elapsed())
+    }
+
+    /// Whether this database is a replica, and how far behind its primary.
+    pub(crate) async fn replication(&self) -> Result<Replication, sqlx::Error> {
+        match &self.pool {
+            Pool::Sqlite(_) => Ok(Replication::Primary),
+            Pool::Postgres(pool) => {
+                // Caught up (all received WAL replayed) is 0 s, not the age of
+                // the last replayed transaction, which grows on an idle primary.
+                let row = sqlx::query(
+                    "SELECT pg_is_in_recovery(), CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() \
+                     THEN 0::float8 ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 END",
+                )
+                .fetch_one(pool)
+                .await?;
+                if !row.try_get::<bool, _>(0)? {
+                    return Ok(Replication::Primary);
+                }
+                Ok(Replication::Replica(row.try_get::<Option<f64>, _>(1)?))
+            }
+            Pool::MySql(pool) => {
+                // MariaDB 10.5+ and MySQL 8.0.22+ know REPLICA; older servers SLAVE.
+                let rows = match sqlx::raw_sql("SHOW REPLICA STATUS").fetch_all(pool).await {
+                    Ok(rows) => rows,
+                    Err(_) => sqlx::raw_sql("SHOW SLAVE STATUS").fetch_all(pool).await?,
+                };
+                if rows.is_empty() {
+                    return Ok(Replication::Primary);
+                }
+                // Several sources (MariaDB multi-source): the worst lag counts;
+                // NULL (replication stopped) makes it unknown.
+                let mut worst = Some(0.0_f64);
+                for row in &rows {
+                    let lag = ["Seconds_Behind_Master", "Seconds_Behind_Source"]
+                        .iter()
+                        .find_map(|column| row.try_get_unchecked::<Option<String>, _>(*column).ok())
+                        .flatten()
+                        .and_then(|text| text.parse::<f64>().ok());
+                    worst = worst.zip(lag).map(|(w, l)| w.max(l));
+                }
+                Ok(Replication::Replica(worst))
+            }
+        }
     }
 
     /// Whether a table exists.

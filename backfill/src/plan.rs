@@ -29,10 +29,18 @@ pub struct BackfillPlan {
 /// How `backfill` copies.
 #[derive(Debug, Clone)]
 pub struct CopyOptions {
-    /// Tables copied at the same time.
+    /// Workers copying at the same time: tables, and key ranges of a table.
     pub jobs: usize,
+    /// Key ranges a large table is split into, each copied by its own worker
+    /// with its own checkpoint (1: one range per table).
+    pub ranges: usize,
+    /// Tables with fewer rows than `ranges` times this are split into fewer
+    /// ranges (a worker per few rows costs more than it gains).
+    pub range_min_rows: i64,
     /// Upper bound on rows read from the source per second, across tables.
     pub rows_per_second: Option<u64>,
+    /// Pauses that protect the source: probe latency and replica lag.
+    pub throttle: ThrottleOptions,
     /// The time a chunk should take; the chunk size adapts toward it.
     pub chunk_time: Duration,
     /// First chunk size, in rows.
@@ -47,6 +55,42 @@ pub struct CopyOptions {
     pub create_schema: bool,
     /// After the copy, keep applying the source's changes until stopped.
     pub follow: Option<FollowOptions>,
+}
+
+/// When the copy pauses to protect the production source. Either check alone
+/// or both; while one fails, no worker reads its next chunk.
+#[derive(Debug, Clone)]
+pub struct ThrottleOptions {
+    /// Pause while the probe query takes longer than this on the source.
+    pub max_latency: Option<Duration>,
+    /// The probe query, run on a connection of its own (cheap, read-only).
+    pub probe_query: String,
+    /// Pause while replication lag is above this: on each of `replicas`, or on
+    /// the source itself when it is a replica and none are named.
+    pub max_replica_lag: Option<Duration>,
+    /// The replicas to watch.
+    pub replicas: Vec<Dsn>,
+    /// How often the checks run (and are re-run while paused).
+    pub interval: Duration,
+}
+
+impl Default for ThrottleOptions {
+    fn default() -> Self {
+        Self {
+            max_latency: None,
+            probe_query: "SELECT 1".to_owned(),
+            max_replica_lag: None,
+            replicas: Vec::new(),
+            interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl ThrottleOptions {
+    /// Whether any check is configured.
+    pub fn enabled(&self) -> bool {
+        self.max_latency.is_some() || self.max_replica_lag.is_some()
+    }
 }
 
 /// How `--follow` catches up: an `updated_at` watermark with an overlap window,
@@ -79,7 +123,10 @@ impl Default for CopyOptions {
     fn default() -> Self {
         Self {
             jobs: 4,
+            ranges: 1,
+            range_min_rows: 10_000,
             rows_per_second: None,
+            throttle: ThrottleOptions::default(),
             chunk_time: Duration::from_millis(500),
             initial_chunk: 1000,
             max_chunk: 50_000,

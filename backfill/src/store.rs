@@ -16,6 +16,8 @@ use crate::value::Value;
 pub const CHECKPOINTS: &str = "msa_backfill_checkpoints";
 /// The verify-run table's name.
 pub const VERIFY_RUNS: &str = "msa_verify_runs";
+/// The key-range table's name: one row per range of a table copied in ranges.
+pub const RANGES: &str = "msa_backfill_ranges";
 
 /// Where a table's copy stands.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -40,7 +42,8 @@ pub struct Checkpoint {
     pub updated_at: String,
     /// `--follow`: the source's `updated_at` up to which changes are applied.
     pub watermark: Option<Value>,
-    /// `--follow`: seconds between now and the watermark at the last pass.
+    /// `--follow`: the last pass's lag: the age, by the source's clock, of the
+    /// oldest change it found not yet applied (0 when it found none).
     pub lag_seconds: Option<i64>,
 }
 
@@ -70,8 +73,10 @@ pub struct Lag {
     pub status: String,
     /// Seconds since the checkpoint last moved.
     pub seconds_since_update: i64,
-    /// `--follow`: seconds between the follower's last pass and the newest
-    /// change it applied (its watermark); `None` when no follower ran.
+    /// `--follow`: the last pass's lag, the age by the source's clock of the
+    /// oldest change it found not yet applied (0: caught up); `None` when no
+    /// follower ran. Read with `seconds_since_update`: a follower that stopped
+    /// keeps its last lag.
     pub lag_seconds: Option<i64>,
 }
 
@@ -100,6 +105,16 @@ pub(crate) async fn ensure_checkpoints(db: &Db) -> Result<()> {
     db.execute(&Stmt::new(sql))
         .await
         .map_err(|e| db.sql_error(format!("creating {CHECKPOINTS}"), &e))?;
+    let sql = format!(
+        "CREATE TABLE IF NOT EXISTS {RANGES} (\
+         target_table VARCHAR(190) NOT NULL, range_no INTEGER NOT NULL, lower_key {text} NULL, \
+         upper_key {text} NOT NULL, last_key {text} NULL, rows_copied BIGINT NOT NULL, \
+         status VARCHAR(16) NOT NULL, updated_at VARCHAR(40) NOT NULL, \
+         PRIMARY KEY (target_table, range_no))"
+    );
+    db.execute(&Stmt::new(sql))
+        .await
+        .map_err(|e| db.sql_error(format!("creating {RANGES}"), &e))?;
     // Checkpoint tables made before --follow existed lack its two columns.
     for column in [
         format!("watermark {text} NULL"),
@@ -220,6 +235,109 @@ pub(crate) fn start_checkpoint(engine: Engine, cp: &Checkpoint, exists: bool) ->
     } else {
         vec![insert]
     }
+}
+
+/// One key range of a table copied by several workers: rows in
+/// `(lower, upper]`, copied up to `last_key`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Range {
+    /// Its number, from 0 in key order.
+    pub(crate) number: i64,
+    /// The exclusive lower bound; `None`: from the first key.
+    pub(crate) lower: Option<Vec<Value>>,
+    /// The inclusive upper bound.
+    pub(crate) upper: Vec<Value>,
+    /// The last key copied; `None` before the range's first chunk.
+    pub(crate) last_key: Option<Vec<Value>>,
+    /// `copying` or `copied`.
+    pub(crate) status: String,
+}
+
+/// Replaces a table's ranges (none: copied as one range, by its checkpoint):
+/// run in the transaction that starts the table's checkpoint.
+pub(crate) fn start_ranges(engine: Engine, target_table: &str, ranges: &[Range]) -> Vec<Stmt> {
+    let mut delete = Stmt::new(placeholders(
+        engine,
+        &format!("DELETE FROM {RANGES} WHERE target_table = ?"),
+    ));
+    delete.binds.push(Value::Text(target_table.to_owned()));
+    let mut stmts = vec![delete];
+    for range in ranges {
+        let mut insert = Stmt::new(placeholders(
+            engine,
+            &format!(
+                "INSERT INTO {RANGES} (target_table, range_no, lower_key, upper_key, last_key, \
+                 rows_copied, status, updated_at) VALUES (?, ?, ?, ?, NULL, 0, 'copying', ?)"
+            ),
+        ));
+        insert.binds = vec![
+            Value::Text(target_table.to_owned()),
+            Value::Int(range.number),
+            key_json(range.lower.as_deref()),
+            key_json(Some(&range.upper)),
+            Value::Text(now()),
+        ];
+        stmts.push(insert);
+    }
+    stmts
+}
+
+/// A table's ranges, in key order; empty when it is copied as one range.
+pub(crate) async fn load_ranges(db: &Db, target_table: &str) -> Result<Vec<Range>> {
+    let mut stmt = Stmt::new(placeholders(
+        db.engine(),
+        &format!(
+            "SELECT CAST(range_no AS CHAR(20)), lower_key, upper_key, last_key, status FROM {RANGES} \
+             WHERE target_table = ? ORDER BY range_no"
+        ),
+    ));
+    if db.engine() != Engine::MySql {
+        stmt.sql = stmt.sql.replace("AS CHAR(20)", "AS TEXT");
+    }
+    stmt.binds.push(Value::Text(target_table.to_owned()));
+    let rows = db
+        .fetch_text(&stmt, 5)
+        .await
+        .map_err(|e| db.sql_error(format!("reading {RANGES}"), &e))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(Range {
+                number: r[0].as_deref()?.parse().ok()?,
+                lower: parse_key(r[1].clone()),
+                upper: parse_key(r[2].clone())?,
+                last_key: parse_key(r[3].clone()),
+                status: r[4].clone().unwrap_or_default(),
+            })
+        })
+        .collect())
+}
+
+/// Moves a range: run in the same transaction as the chunk it records.
+pub(crate) fn advance_range(
+    engine: Engine,
+    target_table: &str,
+    number: i64,
+    last_key: Option<&[Value]>,
+    rows_added: i64,
+    status: &str,
+) -> Stmt {
+    let mut stmt = Stmt::new(placeholders(
+        engine,
+        &format!(
+            "UPDATE {RANGES} SET last_key = COALESCE(?, last_key), rows_copied = rows_copied + ?, \
+             status = ?, updated_at = ? WHERE target_table = ? AND range_no = ?"
+        ),
+    ));
+    stmt.binds = vec![
+        key_json(last_key),
+        Value::Int(rows_added),
+        Value::Text(status.to_owned()),
+        Value::Text(now()),
+        Value::Text(target_table.to_owned()),
+        Value::Int(number),
+    ];
+    stmt
 }
 
 /// Moves a checkpoint: run in the same transaction as the chunk it records.

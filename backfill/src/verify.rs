@@ -11,15 +11,16 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use xxhash_rust::xxh3::xxh3_128;
 
-use crate::copy::{Event, Events, culprit, upsert_statements};
 use crate::db::{Column, Db, SqlBuilder, quote, select_expr};
 use crate::dsn::Engine;
 use crate::error::{Error, Result};
+use crate::event::{Event, Events};
 use crate::plan::Feed;
 use crate::plan::{TablePlan, VerifyPlan};
 use crate::resolve::resolve;
 use crate::store::{self, VerifyRun};
 use crate::value::Value;
+use crate::write::{culprit, upsert_statements};
 
 /// Mismatch details kept per table for the report (all keys are still repaired).
 const DETAILS: usize = 1000;

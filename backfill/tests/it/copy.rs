@@ -330,3 +330,85 @@ async fn the_rows_per_second_limit_holds() {
     );
     assert_eq!(target.count("t").await, 400);
 }
+
+/// A table split into key ranges at quantile keys, one worker and one
+/// checkpoint per range: stopped midway, the checkpoints name exactly the rows
+/// present, and the next run resumes every range where it stopped.
+#[tokio::test]
+async fn key_ranges_split_at_quantiles_and_resume_exactly() {
+    let source = TestDb::new(Kind::Postgres).await;
+    let target = TestDb::new(Kind::MySql).await;
+    // Skewed keys: 2,000 dense ones, then 1,000 far above. Ranges of equal
+    // key width would leave one range almost all the rows.
+    source
+        .exec(
+            "CREATE TABLE events (id BIGINT PRIMARY KEY, payload TEXT NOT NULL);\n\
+             INSERT INTO events SELECT i, 'event ' || i FROM generate_series(-1000, 999) i;\n\
+             INSERT INTO events SELECT i, 'far ' || i FROM generate_series(1000000000, 1000000999) i;",
+        )
+        .await;
+    target
+        .exec("CREATE TABLE events (id BIGINT NOT NULL PRIMARY KEY, payload VARCHAR(40) NOT NULL)")
+        .await;
+    let mut plan = backfill_plan(&source, &target, &["events"], Mapping::default());
+    plan.options.ranges = 4;
+    plan.options.range_min_rows = 100;
+    plan.options.jobs = 4;
+    plan.options.initial_chunk = 50;
+    plan.options.max_chunk = 50;
+    let stop = no_stop();
+    let flag = stop.clone();
+    let chunks = Arc::new(AtomicUsize::new(0));
+    let seen = chunks.clone();
+    let events: msa_backfill::Events = Arc::new(move |e: &Event| {
+        if matches!(e, Event::Progress { .. }) && seen.fetch_add(1, Ordering::SeqCst) == 20 {
+            flag.store(true, Ordering::SeqCst);
+        }
+    });
+    let err = backfill(&plan, events, stop).await.expect_err("stopped");
+    assert!(matches!(err, Error::Stopped), "{err}");
+    // Quantile bounds: 750 rows per range.
+    assert_eq!(
+        target
+            .text(
+                "SELECT GROUP_CONCAT(upper_key ORDER BY range_no SEPARATOR ' ') FROM msa_backfill_ranges"
+            )
+            .await
+            .as_deref(),
+        Some("[{\"int\":-251}] [{\"int\":499}] [{\"int\":1000000249}] [{\"int\":1000000999}]")
+    );
+    let copied = target.count("events").await;
+    assert!(copied > 0 && copied < 3000, "stopped midway: {copied}");
+    let by_ranges: i64 = target
+        .text("SELECT CAST(SUM(rows_copied) AS CHAR) FROM msa_backfill_ranges")
+        .await
+        .and_then(|n| n.parse().ok())
+        .expect("a sum");
+    let by_table: i64 = target
+        .text("SELECT CAST(rows_copied AS CHAR) FROM msa_backfill_checkpoints WHERE target_table = 'events'")
+        .await
+        .and_then(|n| n.parse().ok())
+        .expect("a count");
+    assert_eq!(
+        (by_ranges, by_table),
+        (copied, copied),
+        "checkpoints move with their rows"
+    );
+    let report = backfill(&plan, quiet(), no_stop()).await.expect("resumes");
+    assert_eq!(report.tables[0].rows_copied, 3000);
+    assert_eq!(target.count("events").await, 3000);
+    assert_eq!(
+        target
+            .text("SELECT GROUP_CONCAT(CONCAT(status, ' ', rows_copied) ORDER BY range_no SEPARATOR ', ') FROM msa_backfill_ranges")
+            .await
+            .as_deref(),
+        Some("copied 750, copied 750, copied 750, copied 750")
+    );
+    let verified = verify(
+        &verify_plan(&source, &target, &["events"], Mapping::default(), false),
+        quiet(),
+    )
+    .await
+    .expect("verify");
+    assert!(verified.clean, "{verified:#?}");
+}

@@ -99,6 +99,6 @@ async fn a_run_that_fails_before_any_row_moves_leaves_no_table_behind() {
     backfill(&plan, quiet(), no_stop()).await.expect("copies");
     assert_eq!(
         public_tables(&target).await,
-        "a, b, msa_backfill_checkpoints"
+        "a, b, msa_backfill_checkpoints, msa_backfill_ranges"
     );
 }

@@ -6,5 +6,6 @@ mod create_schema;
 mod errors;
 mod follow;
 mod support;
+mod throttle;
 mod types;
 mod verify;

@@ -59,13 +59,46 @@ pub struct BackfillArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Tables copied at the same time
+    /// Workers copying at the same time: tables, and key ranges of a table
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub jobs: usize,
+
+    /// Split each large table into N key ranges at quantile keys, copied by
+    /// separate workers, each with its own checkpoint (tables with fewer than
+    /// 10,000 rows per range get fewer ranges)
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub ranges: u64,
 
     /// Read at most this many rows per second from the source, across tables
     #[arg(long, value_name = "N")]
     pub rows_per_second: Option<u64>,
+
+    /// Pause the copy while the source's probe query takes longer than this
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub max_source_latency: Option<Duration>,
+
+    /// The probe query --max-source-latency times, on a connection of its own
+    #[arg(
+        long,
+        value_name = "SQL",
+        default_value = "SELECT 1",
+        requires = "max_source_latency"
+    )]
+    pub probe_query: String,
+
+    /// Pause the copy while replication lag is above this: on each --replica,
+    /// or on the source itself when it is a replica
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub max_replica_lag: Option<Duration>,
+
+    /// A replica whose lag --max-replica-lag watches (repeat for several; its
+    /// password comes from MSA_SOURCE_PASSWORD when the URL has none)
+    #[arg(long, value_name = "DSN", requires = "max_replica_lag")]
+    pub replica: Vec<String>,
+
+    /// How often the throttle checks run, and run again while paused
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub throttle_interval: Duration,
 
     /// The time a chunk should take; the chunk size adapts toward it
     #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = humantime::parse_duration)]
@@ -117,7 +150,7 @@ pub enum Progress {
     Auto,
     /// Bars on stderr.
     Bar,
-    /// One JSON event per line on stdout.
+    /// One JSON event per line on stdout (stops, the copy going on, if stdout closes).
     Json,
     /// Nothing but the summary.
     None,
