@@ -80,6 +80,18 @@ pub enum Event {
         /// Target rows deleted in this pass (gone from the source).
         deleted: usize,
     },
+    /// Verify saved a table's progress (after each chunk, or each range of
+    /// chunks when counts and hashes are computed in SQL).
+    Checked {
+        /// `source → target`.
+        table: String,
+        /// Source rows checked so far (runs resumed from included).
+        rows_checked: i64,
+        /// Mismatches found so far.
+        mismatches: i64,
+        /// Whether this run resumed the table from saved progress.
+        resumed: bool,
+    },
     /// Verify finished a table.
     Verified {
         /// `source → target`.

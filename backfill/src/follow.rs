@@ -27,10 +27,10 @@ use crate::db::{Column, Db, SqlBuilder, select_expr};
 use crate::dsn::Engine;
 use crate::error::{Error, Result};
 use crate::event::{Event, Events, Stop};
+use crate::lookup::{by_keys, encode_key, source_rows_by_key};
 use crate::plan::{FollowOptions, TablePlan, select};
 use crate::store;
 use crate::value::{Kind, Value, parse_instant};
-use crate::verify::{by_keys, source_rows_by_key};
 use crate::write::write_rows;
 
 /// The column that dates each row's last write, checked.
@@ -250,11 +250,11 @@ pub(crate) async fn follow_table(
         let present = source_rows_by_key(source, plan, &keys).await?;
         let present: std::collections::HashSet<Vec<u8>> = present
             .iter()
-            .map(|r| encode(&plan.target_key_of(r)))
+            .map(|r| encode_key(&plan.target_key_of(r)))
             .collect();
         let gone: Vec<Vec<Value>> = keys
             .iter()
-            .filter(|k| !present.contains(&encode(k)))
+            .filter(|k| !present.contains(&encode_key(k)))
             .cloned()
             .collect();
         let mut stmts = Vec::new();
@@ -301,14 +301,6 @@ pub(crate) async fn follow_table(
             waited += step;
         }
     }
-}
-
-fn encode(key: &[Value]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for v in key {
-        v.encode(&mut out);
-    }
-    out
 }
 
 /// Whole seconds from the oldest change not yet applied to `now` (both in

@@ -18,6 +18,7 @@ mod dsn;
 mod error;
 mod event;
 mod follow;
+mod lookup;
 mod plan;
 mod resolve;
 mod schema;
@@ -38,7 +39,8 @@ pub use plan::{
 };
 pub use resolve::{plan_problems, resolve};
 pub use store::{
-    CHECKPOINTS, Checkpoint, Lag, RANGES, VERIFY_RUNS, VerifyRun, catch_up_lag, last_verify,
+    CHECKPOINTS, Checkpoint, Lag, RANGES, VERIFY_PROGRESS, VERIFY_RUNS, VerifyRun, catch_up_lag,
+    last_verify,
 };
 pub use value::{Kind, Value};
-pub use verify::{ColumnDiff, RowDiff, TableReport, VerifyReport, verify};
+pub use verify::{ColumnDiff, DETAILS, RowDiff, TableReport, VerifyReport, verify};

@@ -151,6 +151,8 @@ pub struct VerifyPlan {
     pub mapping: Mapping,
     /// Re-copy mismatched rows, delete extra ones, and verify them again.
     pub repair: bool,
+    /// Ignore saved progress and verify every table from the start.
+    pub restart: bool,
     /// Rows per verified chunk.
     pub chunk_rows: usize,
     /// Tables verified at the same time.

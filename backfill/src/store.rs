@@ -18,6 +18,8 @@ pub const CHECKPOINTS: &str = "msa_backfill_checkpoints";
 pub const VERIFY_RUNS: &str = "msa_verify_runs";
 /// The key-range table's name: one row per range of a table copied in ranges.
 pub const RANGES: &str = "msa_backfill_ranges";
+/// The verify-progress table's name: where an interrupted verify resumes.
+pub const VERIFY_PROGRESS: &str = "msa_verify_progress";
 
 /// Where a table's copy stands.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -408,7 +410,123 @@ pub(crate) async fn ensure_verify_runs(db: &Db) -> Result<()> {
     Ok(())
 }
 
-/// Records a verify run.
+/// Where one table's verify stands, as stored: keys and the report as JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct VerifyProgress {
+    /// What the saved progress is valid for (the plan, the chunk size).
+    pub(crate) fingerprint: String,
+    /// The last source key verified.
+    pub(crate) after: Option<Vec<Value>>,
+    /// The same bound as a target key.
+    pub(crate) after_target: Option<Vec<Value>>,
+    /// `verifying` or `verified`.
+    pub(crate) status: String,
+    /// The table's report so far, without its mismatch details (JSON).
+    pub(crate) counts: String,
+    /// The mismatch details kept so far, bounded (JSON).
+    pub(crate) details: String,
+}
+
+/// Creates the verify-progress table when missing.
+pub(crate) async fn ensure_verify_progress(db: &Db) -> Result<()> {
+    let text = text_type(db.engine());
+    let sql = format!(
+        "CREATE TABLE IF NOT EXISTS {VERIFY_PROGRESS} (\
+         target_table VARCHAR(190) NOT NULL PRIMARY KEY, fingerprint VARCHAR(40) NOT NULL, \
+         after_key {text} NULL, after_target {text} NULL, status VARCHAR(16) NOT NULL, \
+         counts {text} NOT NULL, details {text} NOT NULL, updated_at VARCHAR(40) NOT NULL)"
+    );
+    db.execute(&Stmt::new(sql))
+        .await
+        .map_err(|e| db.sql_error(format!("creating {VERIFY_PROGRESS}"), &e))?;
+    Ok(())
+}
+
+/// A table's saved verify progress, if any.
+pub(crate) async fn load_verify_progress(
+    db: &Db,
+    target_table: &str,
+) -> Result<Option<VerifyProgress>> {
+    let mut stmt = Stmt::new(placeholders(
+        db.engine(),
+        &format!(
+            "SELECT fingerprint, after_key, after_target, status, counts, details \
+             FROM {VERIFY_PROGRESS} WHERE target_table = ?"
+        ),
+    ));
+    stmt.binds.push(Value::Text(target_table.to_owned()));
+    let rows = db
+        .fetch_text(&stmt, 6)
+        .await
+        .map_err(|e| db.sql_error(format!("reading {VERIFY_PROGRESS}"), &e))?;
+    Ok(rows.into_iter().next().map(|r| VerifyProgress {
+        fingerprint: r[0].clone().unwrap_or_default(),
+        after: parse_key(r[1].clone()),
+        after_target: parse_key(r[2].clone()),
+        status: r[3].clone().unwrap_or_default(),
+        counts: r[4].clone().unwrap_or_default(),
+        details: r[5].clone().unwrap_or_default(),
+    }))
+}
+
+/// Starts a table's verify progress afresh (replacing any saved for another plan).
+pub(crate) fn start_verify_progress(
+    engine: Engine,
+    target_table: &str,
+    fingerprint: &str,
+) -> Vec<Stmt> {
+    let mut delete = Stmt::new(placeholders(
+        engine,
+        &format!("DELETE FROM {VERIFY_PROGRESS} WHERE target_table = ?"),
+    ));
+    delete.binds.push(Value::Text(target_table.to_owned()));
+    let mut insert = Stmt::new(placeholders(
+        engine,
+        &format!(
+            "INSERT INTO {VERIFY_PROGRESS} (target_table, fingerprint, after_key, after_target, status, \
+             counts, details, updated_at) VALUES (?, ?, NULL, NULL, 'verifying', '{{}}', '{{}}', ?)"
+        ),
+    ));
+    insert.binds = vec![
+        Value::Text(target_table.to_owned()),
+        Value::Text(fingerprint.to_owned()),
+        Value::Text(now()),
+    ];
+    vec![delete, insert]
+}
+
+/// Saves a table's verify progress; `details` only when they changed (they
+/// can be large, the counts are small).
+pub(crate) fn save_verify_progress(
+    engine: Engine,
+    target_table: &str,
+    progress: &VerifyProgress,
+    with_details: bool,
+) -> Stmt {
+    let details = if with_details { ", details = ?" } else { "" };
+    let mut update = Stmt::new(placeholders(
+        engine,
+        &format!(
+            "UPDATE {VERIFY_PROGRESS} SET after_key = ?, after_target = ?, status = ?, counts = ?, \
+             updated_at = ?{details} WHERE target_table = ?"
+        ),
+    ));
+    update.binds = vec![
+        key_json(progress.after.as_deref()),
+        key_json(progress.after_target.as_deref()),
+        Value::Text(progress.status.clone()),
+        Value::Text(progress.counts.clone()),
+        Value::Text(now()),
+    ];
+    if with_details {
+        update.binds.push(Value::Text(progress.details.clone()));
+    }
+    update.binds.push(Value::Text(target_table.to_owned()));
+    update
+}
+
+/// Records a verify run and clears the progress of its tables, in one
+/// transaction: the next verify starts afresh.
 pub(crate) async fn record_verify(db: &Db, run: &VerifyRun) -> Result<()> {
     ensure_verify_runs(db).await?;
     let mut stmt = Stmt::new(placeholders(
@@ -426,7 +544,16 @@ pub(crate) async fn record_verify(db: &Db, run: &VerifyRun) -> Result<()> {
         Value::Int(run.mismatches),
         Value::Int(i64::from(run.clean)),
     ];
-    db.transaction(std::slice::from_ref(&stmt))
+    let mut stmts = vec![stmt];
+    for table in &run.tables {
+        let mut clear = Stmt::new(placeholders(
+            db.engine(),
+            &format!("DELETE FROM {VERIFY_PROGRESS} WHERE target_table = ?"),
+        ));
+        clear.binds.push(Value::Text(table.clone()));
+        stmts.push(clear);
+    }
+    db.transaction(&stmts)
         .await
         .map_err(|e| db.sql_error(format!("recording the run in {VERIFY_RUNS}"), &e))?;
     Ok(())

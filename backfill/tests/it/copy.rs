@@ -119,9 +119,13 @@ async fn the_monoliths_coupons_land_in_the_coupon_services_schema() {
         target.text("SELECT to_char(created_at AT TIME ZONE 'UTC', 'HH24:MI:SS.US') FROM coupon WHERE coupon_id = 3").await.as_deref(),
         Some("10:35:03.123456")
     );
-    let verified = verify(&verify_plan(&source, &target, &tables, map, false), quiet())
-        .await
-        .expect("verify");
+    let verified = verify(
+        &verify_plan(&source, &target, &tables, map, false),
+        quiet(),
+        no_stop(),
+    )
+    .await
+    .expect("verify");
     assert!(verified.clean, "{verified:#?}");
     assert_eq!(verified.rows_checked, 70);
     let run = last_verify(&target.dsn(Side::Target))
@@ -170,7 +174,7 @@ async fn composite_text_and_negative_keys_copy_in_small_chunks() {
     assert!(chunks.load(Ordering::SeqCst) >= 300 / 7, "chunks of 7 rows");
     let mut vplan = verify_plan(&source, &target, &["stock"], Mapping::default(), false);
     vplan.chunk_rows = 13;
-    let verified = verify(&vplan, quiet()).await.expect("verify");
+    let verified = verify(&vplan, quiet(), no_stop()).await.expect("verify");
     assert!(verified.clean, "{verified:#?}");
     assert_eq!(verified.rows_checked, 300);
 }
@@ -235,6 +239,7 @@ async fn an_interrupted_copy_resumes_without_losing_or_doubling() {
     let verified = verify(
         &verify_plan(&source, &target, &["events"], Mapping::default(), false),
         quiet(),
+        no_stop(),
     )
     .await
     .expect("verify");
@@ -407,6 +412,7 @@ async fn key_ranges_split_at_quantiles_and_resume_exactly() {
     let verified = verify(
         &verify_plan(&source, &target, &["events"], Mapping::default(), false),
         quiet(),
+        no_stop(),
     )
     .await
     .expect("verify");

@@ -40,6 +40,7 @@ async fn text_keys_created_on_mariadb_compare_as_bytes() {
     let verified = verify(
         &verify_plan(&source, &target, &["regions"], Mapping::default(), false),
         quiet(),
+        no_stop(),
     )
     .await
     .expect("verify runs");

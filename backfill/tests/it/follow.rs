@@ -111,6 +111,7 @@ async fn follow_while_writing(kind: Kind) {
     let verified = verify(
         &verify_plan(&source, &target, &["accounts"], Mapping::default(), false),
         quiet(),
+        no_stop(),
     )
     .await
     .expect("verify");
@@ -146,6 +147,7 @@ async fn follow_while_writing(kind: Kind) {
     let verified = verify(
         &verify_plan(&source, &target, &["accounts"], Mapping::default(), false),
         quiet(),
+        no_stop(),
     )
     .await
     .expect("verify");

@@ -207,6 +207,7 @@ async fn round_trip(from: Kind, to: Kind) {
     let verified = verify(
         &verify_plan(&source, &target, &["typed"], Mapping::default(), false),
         quiet(),
+        no_stop(),
     )
     .await
     .expect("verify runs");
@@ -321,6 +322,7 @@ async fn created(from: Kind, to: Kind, expected: &str) {
     let verified = verify(
         &verify_plan(&source, &target, &["typed"], Mapping::default(), false),
         quiet(),
+        no_stop(),
     )
     .await
     .expect("verify runs");
@@ -469,6 +471,7 @@ async fn mariadb_specials(to: Kind) {
     let verified = verify(
         &verify_plan(&source, &target, &["special"], map, false),
         quiet(),
+        no_stop(),
     )
     .await
     .expect("verify runs");

@@ -162,6 +162,8 @@ pub enum Progress {
     after_help = "Compares by key-range chunks: exact counts, then a hash over canonical rows\n\
     after the mapping, then row by row inside chunks that differ. Each run is recorded\n\
     in the target's msa_verify_runs table (the evidence readiness reads).\n\n\
+    Progress is saved in the target after every chunk: run the same command again after\n\
+    an interruption (even kill -9) and it resumes; --restart verifies from the start.\n\n\
     Exit code: 0 identical, 1 differences found (after --repair: differences left), 2 an error.\n\n\
     Example:\n  msa-migrate verify --source mysql://app@db:3306/shop --target postgres://coupon@db2/coupon \\\n    \
     --tables coupons,user_coupons --map coupon-map.yaml --repair\n  \
@@ -174,6 +176,10 @@ pub struct VerifyArgs {
     /// Re-copy exactly the mismatched rows, delete extra ones, and verify them again
     #[arg(long)]
     pub repair: bool,
+
+    /// Ignore the progress an interrupted verify saved and verify from the start
+    #[arg(long)]
+    pub restart: bool,
 
     /// Output format
     #[arg(long, value_enum, default_value_t = VerifyFormat::Table)]

@@ -266,7 +266,7 @@ fn bars() -> Events {
                     "following: lag {seconds}s, last pass {applied} upserted, {deleted} deleted"
                 ));
             }
-            Event::Verified { .. } => {}
+            Event::Verified { .. } | Event::Checked { .. } => {}
         }
     })
 }
@@ -407,11 +407,16 @@ pub(crate) fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
         tables,
         mapping,
         repair: args.repair,
+        restart: args.restart,
         chunk_rows: args.chunk_rows.max(1),
         jobs: args.jobs.max(1),
     };
+    let stop: Stop = Arc::new(AtomicBool::new(false));
     let report = runtime()?
-        .block_on(msa_backfill::verify(&plan, Arc::new(|_: &Event| {})))
+        .block_on(async {
+            stop_on_signals(&stop);
+            msa_backfill::verify(&plan, Arc::new(|_: &Event| {}), stop.clone()).await
+        })
         .map_err(|e| explain(e, map_file.as_ref()))?;
     let stdout = Stdout::default();
     if args.format.is_json() {
@@ -432,13 +437,14 @@ fn table(report: &VerifyReport, repair: bool) -> String {
     for t in &report.tables {
         let _ = writeln!(
             out,
-            "{}: {} rows checked in {} chunks; {} missing, {} extra, {} different{}",
+            "{}: {} rows checked in {} chunks{}; {} missing, {} extra, {} different{}",
             t.table,
             t.rows_checked,
             t.chunks,
-            t.missing.len(),
-            t.extra.len(),
-            t.different.len(),
+            if t.resumed { " (resumed)" } else { "" },
+            t.missing_rows,
+            t.extra_rows,
+            t.different_rows,
             if repair && t.repaired > 0 {
                 format!("; {} repaired, {} left", t.repaired, t.remaining)
             } else {
@@ -464,8 +470,9 @@ fn table(report: &VerifyReport, repair: bool) -> String {
         {
             let _ = writeln!(
                 out,
-                "  … {} mismatches in all (the first 1000 of each kind are listed)",
-                t.mismatches
+                "  … {} mismatches in all (the first {} of each kind are listed)",
+                t.mismatches,
+                msa_backfill::DETAILS
             );
         }
     }
