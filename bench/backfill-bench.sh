@@ -4,20 +4,35 @@
 #   PostgreSQL → PostgreSQL: msa-migrate backfill vs `pg_dump -t orders | psql` (the COPY floor);
 #   verify on same-engine data (PostgreSQL → PostgreSQL).
 # Usage: bench/backfill-bench.sh [ROWS]   (default 5000000)
-# Needs: mysql and psql clients, pgloader (apt-get install -y pgloader), a release build.
+# Needs: mysql and psql clients, pgloader (apt-get install -y pgloader), a release build,
+# GNU time at /usr/bin/time (apt-get install -y time) for each run's peak memory (RSS).
 # BENCH_BIN=example skips the CLI and times the library through backfill/examples/backfill-bench.rs.
 set -euo pipefail
 ROWS=${1:-5000000}
 cd "$(dirname "$0")/.."
 # The CLI when it builds; otherwise the library's copy and verify through a
 # small example binary (the same code path without argument parsing).
+# Peak RSS of the last `measured` command, from GNU time -v ("n/a" without it):
+# memory must stay flat as tables grow, so compare it across ROWS.
+PEAK=n/a
+measured() {
+  if [ -x /usr/bin/time ]; then
+    local log rc=0
+    log=$(mktemp)
+    /usr/bin/time -v -o "$log" "$@" || rc=$?
+    PEAK=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f MB", $2 / 1024 }' "$log")
+    rm -f "$log"
+    return "$rc"
+  fi
+  "$@"
+}
 if [ "${BENCH_BIN:-cli}" = cli ] && cargo build --release -p msa-cli >&2; then
-  copy() { target/release/msa-migrate backfill --source "$1" --target "$2" --tables orders --progress none >/dev/null; }
-  check() { target/release/msa-migrate verify --source "$1" --target "$2" --tables orders >/dev/null; }
+  copy() { measured target/release/msa-migrate backfill --source "$1" --target "$2" --tables orders --progress none >/dev/null; }
+  check() { measured target/release/msa-migrate verify --source "$1" --target "$2" --tables orders --restart >/dev/null; }
 else
   cargo build --release -p msa-backfill --example backfill-bench >&2
-  copy() { target/release/examples/backfill-bench copy "$1" "$2" orders >/dev/null; }
-  check() { target/release/examples/backfill-bench verify "$1" "$2" orders >/dev/null; }
+  copy() { measured target/release/examples/backfill-bench copy "$1" "$2" orders >/dev/null; }
+  check() { measured target/release/examples/backfill-bench verify "$1" "$2" orders >/dev/null; }
 fi
 MY="mysql -uroot -h127.0.0.1 -P3306"
 PG="psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -q"
@@ -49,13 +64,13 @@ rate() { python3 -c "print(f'{$ROWS / ($2 - $1):,.0f} rows/s in {($2 - $1):.1f} 
 t0=$(secs)
 copy mysql://root@127.0.0.1:3306/msa_bench_src postgres://postgres@127.0.0.1:5432/msa_bench_pg
 t1=$(secs)
-echo "msa-migrate backfill MariaDB → PostgreSQL: $(rate "$t0" "$t1")"
+echo "msa-migrate backfill MariaDB → PostgreSQL: $(rate "$t0" "$t1"), peak RSS $PEAK"
 
 if command -v pgloader >/dev/null; then
   t0=$(secs)
-  pgloader --quiet mysql://root@127.0.0.1:3306/msa_bench_src postgresql://postgres@127.0.0.1:5432/msa_bench_pgloader >/dev/null
+  measured pgloader --quiet mysql://root@127.0.0.1:3306/msa_bench_src postgresql://postgres@127.0.0.1:5432/msa_bench_pgloader >/dev/null
   t1=$(secs)
-  echo "pgloader MariaDB → PostgreSQL:            $(rate "$t0" "$t1")"
+  echo "pgloader MariaDB → PostgreSQL:            $(rate "$t0" "$t1"), peak RSS $PEAK"
 else
   echo "pgloader: not installed (apt-get install -y pgloader)"
 fi
@@ -71,17 +86,17 @@ echo "pg_dump -t orders | psql:                 $(rate "$t0" "$t1")"
 t0=$(secs)
 copy postgres://postgres@127.0.0.1:5432/msa_bench_pgsrc postgres://postgres@127.0.0.1:5432/msa_bench_pg
 t1=$(secs)
-echo "msa-migrate backfill PostgreSQL → PostgreSQL: $(rate "$t0" "$t1")"
+echo "msa-migrate backfill PostgreSQL → PostgreSQL: $(rate "$t0" "$t1"), peak RSS $PEAK"
 
 t0=$(secs)
 check postgres://postgres@127.0.0.1:5432/msa_bench_pgsrc postgres://postgres@127.0.0.1:5432/msa_bench_pg
 t1=$(secs)
-echo "msa-migrate verify PostgreSQL → PostgreSQL: $(rate "$t0" "$t1")"
+echo "msa-migrate verify PostgreSQL → PostgreSQL: $(rate "$t0" "$t1"), peak RSS $PEAK"
 
 t0=$(secs)
 check mysql://root@127.0.0.1:3306/msa_bench_src postgres://postgres@127.0.0.1:5432/msa_bench_pg
 t1=$(secs)
-echo "msa-migrate verify MariaDB → PostgreSQL:    $(rate "$t0" "$t1")"
+echo "msa-migrate verify MariaDB → PostgreSQL:    $(rate "$t0" "$t1"), peak RSS $PEAK"
 
 if [ -z "${KEEP:-}" ]; then
   $MY -e "DROP DATABASE msa_bench_src"

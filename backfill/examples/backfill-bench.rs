@@ -34,10 +34,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tables: vec![table],
             mapping: msa_playbook::mapping::Mapping::default(),
             repair: false,
+            restart: true,
             chunk_rows: 10_000,
             jobs: 1,
         };
-        let report = msa_backfill::verify(&plan, events).await?;
+        let report = msa_backfill::verify(&plan, events, Arc::new(AtomicBool::new(false))).await?;
         if !report.clean {
             return Err(format!("not clean: {} mismatches", report.mismatches).into());
         }

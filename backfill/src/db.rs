@@ -39,6 +39,16 @@ pub struct Db {
     dsn: Dsn,
 }
 
+/// A database's place in replication.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Replication {
+    /// Not a replica.
+    Primary,
+    /// A replica, this many seconds behind; `None` when unknown (replication
+    /// stopped, nothing replayed yet).
+    Replica(Option<f64>),
+}
+
 /// How a column is selected so that its driver can decode it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Read {
@@ -322,6 +332,11 @@ impl Db {
         &self.dsn
     }
 
+    /// What the driver said, the password removed.
+    pub(crate) fn error_text(&self, err: &sqlx::Error) -> String {
+        strip_password(&err.to_string(), &self.dsn)
+    }
+
     pub(crate) fn sql_error(&self, context: impl Into<String>, err: &sqlx::Error) -> Error {
         Error::Sql {
             dsn: self.dsn.to_string(),
@@ -488,6 +503,58 @@ impl Db {
                 })
                 .collect()
         })
+    }
+
+    /// Runs a probe query to its end; how long it took.
+    pub(crate) async fn probe(&self, sql: &str) -> Result<Duration, sqlx::Error> {
+        let started = std::time::Instant::now();
+        with_pool!(self, |pool| {
+            sqlx::raw_sql(AssertSqlSafe(sql)).fetch_all(pool).await?;
+        });
+        Ok(started.elapsed())
+    }
+
+    /// Whether this database is a replica, and how far behind its primary.
+    pub(crate) async fn replication(&self) -> Result<Replication, sqlx::Error> {
+        match &self.pool {
+            Pool::Sqlite(_) => Ok(Replication::Primary),
+            Pool::Postgres(pool) => {
+                // Caught up (all received WAL replayed) is 0 s, not the age of
+                // the last replayed transaction, which grows on an idle primary.
+                let row = sqlx::query(
+                    "SELECT pg_is_in_recovery(), CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() \
+                     THEN 0::float8 ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 END",
+                )
+                .fetch_one(pool)
+                .await?;
+                if !row.try_get::<bool, _>(0)? {
+                    return Ok(Replication::Primary);
+                }
+                Ok(Replication::Replica(row.try_get::<Option<f64>, _>(1)?))
+            }
+            Pool::MySql(pool) => {
+                // MariaDB 10.5+ and MySQL 8.0.22+ know REPLICA; older servers SLAVE.
+                let rows = match sqlx::raw_sql("SHOW REPLICA STATUS").fetch_all(pool).await {
+                    Ok(rows) => rows,
+                    Err(_) => sqlx::raw_sql("SHOW SLAVE STATUS").fetch_all(pool).await?,
+                };
+                if rows.is_empty() {
+                    return Ok(Replication::Primary);
+                }
+                // Several sources (MariaDB multi-source): the worst lag counts;
+                // NULL (replication stopped) makes it unknown.
+                let mut worst = Some(0.0_f64);
+                for row in &rows {
+                    let lag = ["Seconds_Behind_Master", "Seconds_Behind_Source"]
+                        .iter()
+                        .find_map(|column| row.try_get_unchecked::<Option<String>, _>(*column).ok())
+                        .flatten()
+                        .and_then(|text| text.parse::<f64>().ok());
+                    worst = worst.zip(lag).map(|(w, l)| w.max(l));
+                }
+                Ok(Replication::Replica(worst))
+            }
+        }
     }
 
     /// Whether a table exists.
@@ -838,7 +905,9 @@ impl<'q> BindValue<'q> for Query<'q, Postgres, PgArguments> {
                 Err(_) => self.bind(u.to_string()),
             },
             Value::Float(x) => self.bind(*x),
-            Value::Decimal(s) | Value::Text(s) | Value::Json(s) => self.bind(s.as_str()),
+            Value::Decimal(s) | Value::Text(s) | Value::Json(s) | Value::ZeroDate(s) => {
+                self.bind(s.as_str())
+            }
             Value::Bytes(b) => self.bind(b.as_slice()),
             Value::Date(d) => self.bind(*d),
             Value::Time(t) => self.bind(*t),
@@ -856,7 +925,9 @@ impl<'q> BindValue<'q> for Query<'q, MySql, MySqlArguments> {
             Value::Int(i) => self.bind(*i),
             Value::UInt(u) => self.bind(*u),
             Value::Float(x) => self.bind(*x),
-            Value::Decimal(s) | Value::Text(s) | Value::Json(s) => self.bind(s.as_str()),
+            Value::Decimal(s) | Value::Text(s) | Value::Json(s) | Value::ZeroDate(s) => {
+                self.bind(s.as_str())
+            }
             Value::Bytes(b) => self.bind(b.as_slice()),
             Value::Date(d) => self.bind(*d),
             Value::Time(t) => self.bind(*t),
@@ -877,7 +948,9 @@ impl<'q> BindValue<'q> for Query<'q, Sqlite, SqliteArguments> {
                 Err(_) => self.bind(u.to_string()),
             },
             Value::Float(x) => self.bind(*x),
-            Value::Decimal(s) | Value::Text(s) | Value::Json(s) => self.bind(s.as_str()),
+            Value::Decimal(s) | Value::Text(s) | Value::Json(s) | Value::ZeroDate(s) => {
+                self.bind(s.as_str())
+            }
             Value::Bytes(b) => self.bind(b.as_slice()),
             Value::Date(d) => self.bind(d.format("%F").to_string()),
             Value::Time(t) => self.bind(t.format("%T%.f").to_string()),
@@ -986,18 +1059,30 @@ impl DecodeRow for MySqlRow {
                     Kind::Bytes => self
                         .try_get::<Option<Vec<u8>>, _>(i)
                         .map(|v| v.map(Value::Bytes)),
-                    Kind::Date => self
-                        .try_get::<Option<NaiveDate>, _>(i)
-                        .map(|v| v.map(Value::Date)),
+                    Kind::Date => mysql_dated(
+                        self,
+                        i,
+                        false,
+                        self.try_get::<Option<NaiveDate>, _>(i)
+                            .map(|v| v.map(Value::Date)),
+                    ),
                     Kind::Time => self
                         .try_get::<Option<NaiveTime>, _>(i)
                         .map(|v| v.map(Value::Time)),
-                    Kind::DateTime => self
-                        .try_get::<Option<NaiveDateTime>, _>(i)
-                        .map(|v| v.map(Value::DateTime)),
-                    Kind::Timestamptz => self
-                        .try_get::<Option<DateTime<Utc>>, _>(i)
-                        .map(|v| v.map(Value::Timestamptz)),
+                    Kind::DateTime => mysql_dated(
+                        self,
+                        i,
+                        true,
+                        self.try_get::<Option<NaiveDateTime>, _>(i)
+                            .map(|v| v.map(Value::DateTime)),
+                    ),
+                    Kind::Timestamptz => mysql_dated(
+                        self,
+                        i,
+                        true,
+                        self.try_get::<Option<DateTime<Utc>>, _>(i)
+                            .map(|v| v.map(Value::Timestamptz)),
+                    ),
                     kind @ (Kind::Text | Kind::Decimal | Kind::Json) => self
                         .try_get::<Option<String>, _>(i)
                         .map(|v| v.map(|s| text_value(kind, s))),
@@ -1008,6 +1093,58 @@ impl DecodeRow for MySqlRow {
             })
             .collect()
     }
+}
+
+/// A MySQL date or time value, zero dates told apart: sqlx reads a zero date
+/// (`0000-00-00`) as NULL and a zero month or day as an error.
+fn mysql_dated(
+    row: &MySqlRow,
+    i: usize,
+    with_time: bool,
+    decoded: Result<Option<Value>, sqlx::Error>,
+) -> Result<Option<Value>, sqlx::Error> {
+    match decoded {
+        Ok(Some(value)) => Ok(Some(value)),
+        Ok(None) => Ok(mysql_zero_date(row, i, with_time)),
+        Err(err) => mysql_zero_date(row, i, with_time).map(Some).ok_or(err),
+    }
+}
+
+/// A MySQL zero date (`0000-00-00`, a zero month or day), which chrono cannot
+/// hold, in the server's spelling; `None` for NULL or any other value.
+fn mysql_zero_date(row: &MySqlRow, i: usize, with_time: bool) -> Option<Value> {
+    // Unchecked: the raw bytes, which NULL alone lacks.
+    let raw: &[u8] = row.try_get_unchecked(i).ok()?;
+    let text = match *raw.first()? {
+        // The text protocol: the server's own spelling.
+        b'0'..=b'9' => {
+            let zero = raw.get(5..7) == Some(b"00") || raw.get(8..10) == Some(b"00");
+            return zero.then(|| Value::ZeroDate(String::from_utf8_lossy(raw).into_owned()));
+        }
+        // The binary protocol: a length byte, then year (u16 LE), month, day,
+        // and with a time hour, minute, second and microseconds (u32 LE).
+        len => {
+            let at = |n: usize| raw.get(1 + n).copied().unwrap_or(0);
+            if len >= 4 && at(2) != 0 && at(3) != 0 {
+                return None;
+            }
+            let mut text = format!(
+                "{:04}-{:02}-{:02}",
+                u16::from_le_bytes([at(0), at(1)]),
+                at(2),
+                at(3)
+            );
+            if with_time {
+                text.push_str(&format!(" {:02}:{:02}:{:02}", at(4), at(5), at(6)));
+                let micros = u32::from_le_bytes([at(7), at(8), at(9), at(10)]);
+                if len >= 11 && micros > 0 {
+                    text.push_str(&format!(".{micros:06}"));
+                }
+            }
+            text
+        }
+    };
+    Some(Value::ZeroDate(text))
 }
 
 impl DecodeRow for SqliteRow {

@@ -11,6 +11,10 @@
 //!   source no longer has (or that the filter now excludes); the sweep wraps
 //!   around the table.
 //!
+//! - The lag each pass reports is the age, by the source's clock at the start
+//!   of the pass, of the oldest change it found not yet applied (newer than
+//!   the watermark): 0 when it found none, so it stays 0 on an idle source.
+//!
 //! Limits (documented in docs/backfill.md): every write to the source must set
 //! the column (an indexed `updated_at`); a transaction that commits more than
 //! the overlap after the time it wrote into `updated_at` is missed until a
@@ -19,15 +23,15 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
-
-use crate::copy::{Event, Events, Stop, write_rows};
 use crate::db::{Column, Db, SqlBuilder, select_expr};
+use crate::dsn::Engine;
 use crate::error::{Error, Result};
+use crate::event::{Event, Events, Stop};
+use crate::lookup::{by_keys, encode_key, source_rows_by_key};
 use crate::plan::{FollowOptions, TablePlan, select};
 use crate::store;
 use crate::value::{Kind, Value, parse_instant};
-use crate::verify::{by_keys, source_rows_by_key};
+use crate::write::write_rows;
 
 /// The column that dates each row's last write, checked.
 fn updated_column<'a>(plan: &'a TablePlan, follow: &FollowOptions) -> Result<&'a Column> {
@@ -135,6 +139,10 @@ pub(crate) async fn follow_table(
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(());
         }
+        // Before reading: every change found after this instant is at most this old.
+        let now = source_clock(source).await?;
+        let applied_up_to = watermark.as_ref().and_then(micros);
+        let mut oldest_new: Option<i64> = None;
         // 1. Rows written since the watermark, minus the overlap.
         let lower = watermark.as_ref().map(|w| minus(w, follow.overlap));
         let mut after: Option<Vec<Value>> = None;
@@ -190,6 +198,14 @@ pub(crate) async fn follow_table(
                     })
                 })
                 .collect::<Result<_>>()?;
+            // Rows come in `updated_at` order: the first one past the
+            // watermark is the oldest change not yet applied.
+            if oldest_new.is_none() {
+                oldest_new = rows
+                    .iter()
+                    .filter_map(|r| micros(&r[position]))
+                    .find(|t| applied_up_to.is_none_or(|w| *t > w));
+            }
             let newest = last[position].clone();
             let mut stmts = Vec::new();
             if micros(&newest) > watermark.as_ref().and_then(micros) {
@@ -197,7 +213,7 @@ pub(crate) async fn follow_table(
                     target.engine(),
                     &plan.target.name,
                     &newest,
-                    lag(&newest),
+                    lag(now, oldest_new),
                 ));
                 watermark = Some(newest.clone());
             }
@@ -234,11 +250,11 @@ pub(crate) async fn follow_table(
         let present = source_rows_by_key(source, plan, &keys).await?;
         let present: std::collections::HashSet<Vec<u8>> = present
             .iter()
-            .map(|r| encode(&plan.target_key_of(r)))
+            .map(|r| encode_key(&plan.target_key_of(r)))
             .collect();
         let gone: Vec<Vec<Value>> = keys
             .iter()
-            .filter(|k| !present.contains(&encode(k)))
+            .filter(|k| !present.contains(&encode_key(k)))
             .cloned()
             .collect();
         let mut stmts = Vec::new();
@@ -254,7 +270,7 @@ pub(crate) async fn follow_table(
             keys.last().cloned()
         };
         // 3. The lag, recorded and reported even when nothing changed.
-        let lag = watermark.as_ref().map_or(0, lag);
+        let lag = lag(now, oldest_new);
         if let Some(w) = &watermark {
             stmts.push(store::follow_checkpoint(
                 target.engine(),
@@ -287,17 +303,41 @@ pub(crate) async fn follow_table(
     }
 }
 
-fn encode(key: &[Value]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for v in key {
-        v.encode(&mut out);
-    }
-    out
+/// Whole seconds from the oldest change not yet applied to `now` (both in
+/// microseconds since the epoch, by the source's clock); 0 without one, and
+/// never below 0 (a writer's clock ahead of the source's).
+pub(crate) fn lag(now: i64, oldest_new: Option<i64>) -> i64 {
+    oldest_new.map_or(0, |t| (now - t).max(0) / 1_000_000)
 }
 
-/// Seconds from a watermark to now (the source's clock is assumed close to ours).
-fn lag(watermark: &Value) -> i64 {
-    micros(watermark).map_or(0, |w| {
-        (Utc::now().timestamp_micros() - w).max(0) / 1_000_000
-    })
+/// The source's clock, in microseconds since the epoch (UTC), the way
+/// `updated_at` values are read: zoneless ones as UTC.
+async fn source_clock(source: &Db) -> Result<i64> {
+    let sql = match source.engine() {
+        Engine::Postgres => "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint",
+        // UNIX_TIMESTAMP reads NOW(6) in the session's zone (UTC): the epoch.
+        Engine::MySql => "SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)",
+        Engine::Sqlite => "SELECT CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)",
+    };
+    source
+        .fetch_i64(&crate::db::Stmt::new(sql))
+        .await
+        .map_err(|e| source.sql_error("reading the source's clock", &e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lag;
+
+    #[test]
+    fn lag_is_the_age_of_the_oldest_change_not_yet_applied() {
+        let now = 1_800_000_000_000_000;
+        assert_eq!(
+            lag(now, None),
+            0,
+            "nothing new: caught up, however old the watermark"
+        );
+        assert_eq!(lag(now, Some(now - 30_500_000)), 30);
+        assert_eq!(lag(now, Some(now + 2_000_000)), 0, "a writer's clock ahead");
+    }
 }

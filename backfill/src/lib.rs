@@ -16,21 +16,31 @@ mod copy;
 mod db;
 mod dsn;
 mod error;
+mod event;
 mod follow;
+mod lookup;
 mod plan;
+mod resolve;
 mod schema;
 mod store;
+mod throttle;
 mod value;
 mod verify;
+mod write;
 
-pub use copy::{BackfillReport, Event, Events, Stop, TableCopy, backfill};
+pub use copy::{BackfillReport, TableCopy, backfill};
 pub use db::{Column, Db, TableSchema};
 pub use dsn::{Dsn, Engine, Side, redact};
 pub use error::{Error, Result};
+pub use event::{Event, Events, Stop};
 pub use plan::{
-    BackfillPlan, CopyOptions, Feed, FollowOptions, PlanProblem, TablePlan, VerifyPlan,
-    WriteColumn, describe, plan_problems, resolve,
+    BackfillPlan, CopyOptions, Feed, FollowOptions, PlanProblem, TablePlan, ThrottleOptions,
+    VerifyPlan, WriteColumn, describe,
 };
-pub use store::{CHECKPOINTS, Checkpoint, Lag, VERIFY_RUNS, VerifyRun, catch_up_lag, last_verify};
+pub use resolve::{plan_problems, resolve};
+pub use store::{
+    CHECKPOINTS, Checkpoint, Lag, RANGES, VERIFY_PROGRESS, VERIFY_RUNS, VerifyRun, catch_up_lag,
+    last_verify,
+};
 pub use value::{Kind, Value};
-pub use verify::{ColumnDiff, RowDiff, TableReport, VerifyReport, verify};
+pub use verify::{ColumnDiff, DETAILS, RowDiff, TableReport, VerifyReport, verify};

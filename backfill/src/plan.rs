@@ -1,15 +1,14 @@
-//! Resolving what to copy: the tables, their keys and the mapping, checked
-//! against the real source and target schemas before any row moves.
+//! What to copy, resolved: the plans the command line and playbooks build, and
+//! each table's columns, key and mapping once checked against both databases.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use msa_playbook::mapping::{CastType, Mapping, TableMapping};
+use msa_playbook::mapping::Mapping;
 
 use crate::db::{Column, Db, SqlBuilder, Stmt, TableSchema, quote, select_expr};
 use crate::dsn::Dsn;
-use crate::error::{Error, Result};
 use crate::value::{Kind, Value};
 
 /// What `backfill` does: resolved input, from the command line or a playbook.
@@ -30,10 +29,18 @@ pub struct BackfillPlan {
 /// How `backfill` copies.
 #[derive(Debug, Clone)]
 pub struct CopyOptions {
-    /// Tables copied at the same time.
+    /// Workers copying at the same time: tables, and key ranges of a table.
     pub jobs: usize,
+    /// Key ranges a large table is split into, each copied by its own worker
+    /// with its own checkpoint (1: one range per table).
+    pub ranges: usize,
+    /// Tables with fewer rows than `ranges` times this are split into fewer
+    /// ranges (a worker per few rows costs more than it gains).
+    pub range_min_rows: i64,
     /// Upper bound on rows read from the source per second, across tables.
     pub rows_per_second: Option<u64>,
+    /// Pauses that protect the source: probe latency and replica lag.
+    pub throttle: ThrottleOptions,
     /// The time a chunk should take; the chunk size adapts toward it.
     pub chunk_time: Duration,
     /// First chunk size, in rows.
@@ -48,6 +55,42 @@ pub struct CopyOptions {
     pub create_schema: bool,
     /// After the copy, keep applying the source's changes until stopped.
     pub follow: Option<FollowOptions>,
+}
+
+/// When the copy pauses to protect the production source. Either check alone
+/// or both; while one fails, no worker reads its next chunk.
+#[derive(Debug, Clone)]
+pub struct ThrottleOptions {
+    /// Pause while the probe query takes longer than this on the source.
+    pub max_latency: Option<Duration>,
+    /// The probe query, run on a connection of its own (cheap, read-only).
+    pub probe_query: String,
+    /// Pause while replication lag is above this: on each of `replicas`, or on
+    /// the source itself when it is a replica and none are named.
+    pub max_replica_lag: Option<Duration>,
+    /// The replicas to watch.
+    pub replicas: Vec<Dsn>,
+    /// How often the checks run (and are re-run while paused).
+    pub interval: Duration,
+}
+
+impl Default for ThrottleOptions {
+    fn default() -> Self {
+        Self {
+            max_latency: None,
+            probe_query: "SELECT 1".to_owned(),
+            max_replica_lag: None,
+            replicas: Vec::new(),
+            interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl ThrottleOptions {
+    /// Whether any check is configured.
+    pub fn enabled(&self) -> bool {
+        self.max_latency.is_some() || self.max_replica_lag.is_some()
+    }
 }
 
 /// How `--follow` catches up: an `updated_at` watermark with an overlap window,
@@ -80,7 +123,10 @@ impl Default for CopyOptions {
     fn default() -> Self {
         Self {
             jobs: 4,
+            ranges: 1,
+            range_min_rows: 10_000,
             rows_per_second: None,
+            throttle: ThrottleOptions::default(),
             chunk_time: Duration::from_millis(500),
             initial_chunk: 1000,
             max_chunk: 50_000,
@@ -105,6 +151,8 @@ pub struct VerifyPlan {
     pub mapping: Mapping,
     /// Re-copy mismatched rows, delete extra ones, and verify them again.
     pub repair: bool,
+    /// Ignore saved progress and verify every table from the start.
+    pub restart: bool,
     /// Rows per verified chunk.
     pub chunk_rows: usize,
     /// Tables verified at the same time.
@@ -141,6 +189,9 @@ pub enum Feed {
         values: Option<BTreeMap<String, Value>>,
         /// A conversion before the target column's own.
         cast: Option<Kind>,
+        /// What a MySQL zero date becomes (`zero_dates` in the mapping);
+        /// without it NULL, or an error into a NOT NULL column.
+        zero_date: Option<Value>,
     },
     /// A constant.
     Constant(Value),
@@ -234,29 +285,26 @@ impl TablePlan {
                         index,
                         values,
                         cast,
+                        zero_date,
                     } => {
                         let mut value = row[*index].clone();
-                        if let Some(map) = values {
-                            let text = if matches!(value, Value::Null) {
-                                "null".to_owned()
-                            } else {
-                                value.as_text()
-                            };
-                            value = match map.get(&text) {
-                                Some(mapped) => mapped.clone(),
-                                None if matches!(value, Value::Null) => Value::Null,
-                                None => {
-                                    return Err(format!(
-                                        "column `{}`: value {value} is not in the value map",
-                                        self.read[*index].name
-                                    ));
-                                }
-                            };
-                        }
-                        if let Some(kind) = cast {
-                            value = value.coerce(*kind).map_err(|e| {
-                                format!("column `{}`: cast: {e}", self.read[*index].name)
-                            })?;
+                        if let Value::ZeroDate(text) = &value {
+                            // No calendar date to convert: the documented rule, before any other.
+                            value = zero_date_value(
+                                &self.read[*index],
+                                &w.column,
+                                text,
+                                zero_date.as_ref(),
+                            )?;
+                        } else {
+                            if let Some(map) = values {
+                                value = map_value(&self.read[*index], map, value)?;
+                            }
+                            if let Some(kind) = cast {
+                                value = value.coerce(*kind).map_err(|e| {
+                                    format!("column `{}`: cast: {e}", self.read[*index].name)
+                                })?;
+                            }
                         }
                         value
                     }
@@ -321,6 +369,50 @@ impl TablePlan {
     }
 }
 
+/// A value through a value map; a value the map does not list is an error.
+fn map_value(
+    column: &Column,
+    map: &BTreeMap<String, Value>,
+    value: Value,
+) -> Result<Value, String> {
+    let text = if matches!(value, Value::Null) {
+        "null".to_owned()
+    } else {
+        value.as_text()
+    };
+    match map.get(&text) {
+        Some(mapped) => Ok(mapped.clone()),
+        None if matches!(value, Value::Null) => Ok(Value::Null),
+        None => Err(format!(
+            "column `{}`: value {value} is not in the value map",
+            column.name
+        )),
+    }
+}
+
+/// What a MySQL zero date becomes: the column's `zero_dates` value, else NULL
+/// when the target column takes it, else an error saying how to choose.
+fn zero_date_value(
+    source: &Column,
+    target: &Column,
+    text: &str,
+    sentinel: Option<&Value>,
+) -> Result<Value, String> {
+    match sentinel {
+        Some(value) => Ok(value.clone()),
+        None if target.nullable => Ok(Value::Null),
+        None => Err(zero_date_refused(&source.name, &target.name, text)),
+    }
+}
+
+/// The error for a zero date bound for a NOT NULL column, with both fixes.
+pub(crate) fn zero_date_refused(source: &str, target: &str, text: &str) -> String {
+    format!(
+        "column `{source}` holds the MySQL zero date {text}, which has no calendar date, and target column `{target}` is NOT NULL: \
+         choose the value it becomes with `zero_dates: {{{source}: \"1970-01-01\"}}` in the mapping, or make `{target}` nullable (zero dates then become NULL)"
+    )
+}
+
 /// A keyset range query.
 #[allow(clippy::too_many_arguments, reason = "one query shape, spelled out")]
 pub(crate) fn select(
@@ -364,525 +456,6 @@ pub(crate) fn select(
     b.finish()
 }
 
-pub(crate) fn cast_kind(cast: CastType) -> Kind {
-    match cast {
-        CastType::Text => Kind::Text,
-        CastType::Integer => Kind::Int,
-        CastType::Decimal => Kind::Decimal,
-        CastType::Float => Kind::Float,
-        CastType::Boolean => Kind::Bool,
-        CastType::Date => Kind::Date,
-        CastType::Time => Kind::Time,
-        CastType::Timestamp => Kind::DateTime,
-        CastType::Timestamptz => Kind::Timestamptz,
-        CastType::Json => Kind::Json,
-        CastType::Bytes => Kind::Bytes,
-    }
-}
-
-/// Whether values of one kind can ever convert to another (text may need
-/// parsing, checked on the rows themselves).
-fn convertible(from: Kind, to: Kind) -> bool {
-    use Kind::{
-        Bool, Bytes, Date, DateTime, Decimal, Float, Int, Json, Text, Time, Timestamptz, UInt,
-    };
-    from == to
-        || to == Text
-        || from == Text
-        || matches!(
-            (from, to),
-            (
-                Bool | Int | UInt | Float | Decimal,
-                Bool | Int | UInt | Float | Decimal | Json
-            ) | (Date | DateTime | Timestamptz, Date | DateTime | Timestamptz)
-                | (Json, Bytes)
-        ) && !matches!((from, to), (Time, _) | (_, Time))
-}
-
-/// Resolves the tables of a plan against both databases; every problem at once.
-/// With `create_schema`, missing target tables are created first.
-pub async fn resolve(
-    source: &Db,
-    target: &Db,
-    tables: &[String],
-    mapping: &Mapping,
-    create_schema: bool,
-) -> Result<Vec<TablePlan>> {
-    let create = if create_schema {
-        Create::Apply
-    } else {
-        Create::No
-    };
-    Ok(resolve_with(source, target, tables, mapping, create)
-        .await?
-        .plans)
-}
-
-/// Whether missing target tables are created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Create {
-    /// No: a missing target table is an error.
-    No,
-    /// Show the DDL; create nothing (the tables concerned get no plan).
-    DryRun,
-    /// Create them, then resolve against them.
-    Apply,
-}
-
-/// Resolved tables, and the DDL of the target tables created (or to create).
-#[derive(Debug)]
-pub(crate) struct Resolved {
-    pub(crate) plans: Vec<TablePlan>,
-    pub(crate) created: Vec<String>,
-}
-
-pub(crate) async fn resolve_with(
-    source: &Db,
-    target: &Db,
-    tables: &[String],
-    mapping: &Mapping,
-    create: Create,
-) -> Result<Resolved> {
-    let mut created = Vec::new();
-    let mut skip = Vec::new();
-    if create != Create::No && mapping.validate().is_ok() {
-        for name in tables {
-            let table = mapping.table(name);
-            let target_name = table.target.clone().unwrap_or_else(|| name.clone());
-            if target.has_table(&target_name).await? {
-                continue;
-            }
-            let Some(src) = source.introspect(name).await? else {
-                continue;
-            };
-            if src.key.is_empty() {
-                continue;
-            }
-            let ddl = crate::schema::create_table(
-                target.engine(),
-                source.engine(),
-                &src,
-                &table,
-                &target_name,
-            );
-            if create == Create::Apply {
-                target
-                    .execute(&Stmt::new(ddl.clone()))
-                    .await
-                    .map_err(|e| target.sql_error(format!("creating table `{target_name}`"), &e))?;
-            } else {
-                skip.push(name.clone());
-            }
-            created.push(ddl);
-        }
-    }
-    let mut problems: Vec<PlanProblem> = Vec::new();
-    if let Err(found) = mapping.validate() {
-        problems.extend(found.into_iter().map(|p| PlanProblem {
-            field: Some(p.field),
-            message: p.message,
-        }));
-    }
-    if tables.is_empty() {
-        problems.push(PlanProblem {
-            field: None,
-            message: "no tables to copy: name them with --tables a,b".to_owned(),
-        });
-    }
-    let mut plans = Vec::new();
-    for name in tables {
-        if skip.contains(name) {
-            continue;
-        }
-        let table = mapping.table(name);
-        match resolve_table(source, target, name, &table, create != Create::No).await? {
-            Ok(plan) => plans.push(plan),
-            Err(found) => problems.extend(found),
-        }
-    }
-    if problems.is_empty() {
-        Ok(Resolved { plans, created })
-    } else {
-        Err(Error::Plan {
-            problems: problems.iter().map(ToString::to_string).collect(),
-        })
-    }
-}
-
-/// The problems in `problems` as structured values, for callers that locate fields.
-pub fn plan_problems(err: &Error) -> Vec<PlanProblem> {
-    match err {
-        Error::Plan { problems } => problems
-            .iter()
-            .map(|p| match p.split_once(": ") {
-                Some((field, message)) if field.starts_with("tables.") && !field.contains(' ') => {
-                    PlanProblem {
-                        field: Some(field.to_owned()),
-                        message: message.to_owned(),
-                    }
-                }
-                _ => PlanProblem {
-                    field: None,
-                    message: p.clone(),
-                },
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-async fn resolve_table(
-    source: &Db,
-    target: &Db,
-    name: &str,
-    mapping: &TableMapping,
-    create_schema: bool,
-) -> Result<Result<TablePlan, Vec<PlanProblem>>> {
-    let mut problems = Vec::new();
-    let at = |field: &str| Some(format!("tables.{name}{field}"));
-    let Some(src) = source.introspect(name).await? else {
-        problems.push(PlanProblem {
-            field: None,
-            message: format!(
-                "table `{name}` does not exist in {} (source): check --tables",
-                source.dsn()
-            ),
-        });
-        return Ok(Err(problems));
-    };
-    if src.key.is_empty() {
-        problems.push(PlanProblem {
-            field: None,
-            message: format!(
-                "table `{name}` in {} has no primary key and no unique NOT NULL key: rows could not be chunked or upserted exactly; add one (ALTER TABLE {name} ADD PRIMARY KEY (…))",
-                source.dsn()
-            ),
-        });
-    }
-    let source_names: Vec<&str> = src.columns.iter().map(|c| c.name.as_str()).collect();
-    let missing = |field: String, column: &str| PlanProblem {
-        field: Some(field),
-        message: format!(
-            "column `{column}` does not exist in source table `{name}` of {} (it has: {})",
-            source.dsn(),
-            source_names.join(", ")
-        ),
-    };
-    for column in mapping.rename.keys() {
-        if src.column(column).is_none() {
-            problems.push(missing(format!("tables.{name}.rename.{column}"), column));
-        }
-    }
-    for (i, column) in mapping.drop.iter().enumerate() {
-        if src.column(column).is_none() {
-            problems.push(missing(format!("tables.{name}.drop[{i}]"), column));
-        }
-    }
-    for column in mapping.cast.keys() {
-        if src.column(column).is_none() {
-            problems.push(missing(format!("tables.{name}.cast.{column}"), column));
-        }
-    }
-    for column in mapping.values.keys() {
-        if src.column(column).is_none() {
-            problems.push(missing(format!("tables.{name}.values.{column}"), column));
-        }
-    }
-    for &k in &src.key {
-        let column = &src.columns[k].name;
-        if mapping.drop.contains(column) {
-            problems.push(PlanProblem {
-                field: at(".drop"),
-                message: format!("`{column}` is part of the key of `{name}` and cannot be dropped"),
-            });
-        }
-        if mapping.values.contains_key(column) || mapping.cast.contains_key(column) {
-            problems.push(PlanProblem {
-                field: at(""),
-                message: format!(
-                    "`{column}` is part of the key of `{name}`: keys are copied as they are (rename only), without value maps or casts"
-                ),
-            });
-        }
-    }
-    let target_name = mapping.target.clone().unwrap_or_else(|| name.to_owned());
-    let tgt = match target.introspect(&target_name).await? {
-        Some(tgt) => tgt,
-        None if create_schema => {
-            problems.push(PlanProblem {
-                field: None,
-                message: "--create-schema is not built yet: create the target tables first"
-                    .to_owned(),
-            });
-            return Ok(Err(problems));
-        }
-        None => {
-            problems.push(PlanProblem {
-                field: if mapping.target.is_some() { at(".target") } else { None },
-                message: format!(
-                    "table `{target_name}` does not exist in {} (target): create it first, or map `{name}` to another table with `target:`",
-                    target.dsn()
-                ),
-            });
-            return Ok(Err(problems));
-        }
-    };
-    if !problems.is_empty() {
-        return Ok(Err(problems));
-    }
-    // Columns read and written.
-    let mut read = Vec::new();
-    let mut write = Vec::new();
-    let mut fed: BTreeMap<String, String> = BTreeMap::new();
-    for column in &src.columns {
-        let Some(target_column) = mapping.target_column(&column.name) else {
-            continue;
-        };
-        let index = read.len();
-        read.push(column.clone());
-        let Some(t) = tgt.column(target_column) else {
-            problems.push(PlanProblem {
-                field: mapping.rename.contains_key(&column.name).then(|| format!("tables.{name}.rename.{}", column.name)),
-                message: format!(
-                    "source column `{name}.{}` goes to `{target_name}.{target_column}`, which does not exist in {}: rename it (rename: {{{}: …}}) or drop it (drop: [{}])",
-                    column.name,
-                    target.dsn(),
-                    column.name,
-                    column.name
-                ),
-            });
-            continue;
-        };
-        let t = tgt.columns[t].clone();
-        let values = mapping.values.get(&column.name).map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), Value::from_scalar(v)))
-                .collect::<BTreeMap<_, _>>()
-        });
-        let cast = mapping.cast.get(&column.name).map(|c| cast_kind(*c));
-        let from_kind = match (&values, cast) {
-            (_, Some(kind)) => kind,
-            (Some(_), None) => Kind::Text,
-            (None, None) => column.kind,
-        };
-        if !convertible(from_kind, t.kind) {
-            problems.push(PlanProblem {
-                field: None,
-                message: format!(
-                    "source column `{name}.{}` ({}, {}) cannot be written to `{target_name}.{}` ({}, {}): add a cast or a value map",
-                    column.name, column.decl, column.kind, t.name, t.decl, t.kind
-                ),
-            });
-        }
-        fed.insert(t.name.clone(), column.name.clone());
-        write.push(WriteColumn {
-            column: t,
-            feed: Feed::Source {
-                index,
-                values,
-                cast,
-            },
-        });
-    }
-    for (column, value) in &mapping.defaults {
-        match tgt.column(column) {
-            Some(t) if !fed.contains_key(column) => {
-                let t = tgt.columns[t].clone();
-                let value = Value::from_scalar(value);
-                if let Err(e) = value.clone().coerce(t.kind) {
-                    problems.push(PlanProblem {
-                        field: Some(format!("tables.{name}.defaults.{column}")),
-                        message: format!("{e} for column `{target_name}.{column}` ({})", t.decl),
-                    });
-                }
-                write.push(WriteColumn {
-                    column: t,
-                    feed: Feed::Constant(value),
-                });
-            }
-            Some(_) => {}
-            None => problems.push(PlanProblem {
-                field: Some(format!("tables.{name}.defaults.{column}")),
-                message: format!(
-                    "target table `{target_name}` in {} has no column `{column}`",
-                    target.dsn()
-                ),
-            }),
-        }
-    }
-    // The key: the source key's columns must be exactly the target's key.
-    let source_key: Vec<usize> = src
-        .key
-        .iter()
-        .filter_map(|&k| read.iter().position(|c| c.name == src.columns[k].name))
-        .collect();
-    let target_key: Vec<usize> = source_key
-        .iter()
-        .filter_map(|&i| {
-            write
-                .iter()
-                .position(|w| matches!(w.feed, Feed::Source { index, .. } if index == i))
-        })
-        .collect();
-    let mut target_key_names: Vec<&str> = target_key
-        .iter()
-        .map(|&i| write[i].column.name.as_str())
-        .collect();
-    let mut key_names: Vec<&str> = tgt
-        .key
-        .iter()
-        .map(|&i| tgt.columns[i].name.as_str())
-        .collect();
-    target_key_names.sort_unstable();
-    key_names.sort_unstable();
-    if tgt.key.is_empty() {
-        problems.push(PlanProblem {
-            field: None,
-            message: format!(
-                "target table `{target_name}` in {} has no primary key and no unique NOT NULL key: upserts need one; add a primary key on ({})",
-                target.dsn(),
-                target_key_names.join(", ")
-            ),
-        });
-    } else if target_key.len() != source_key.len() || target_key_names != key_names {
-        problems.push(PlanProblem {
-            field: None,
-            message: format!(
-                "the key of source table `{name}` ({}) maps to ({}) but the key of target table `{target_name}` is ({}): rename the key columns to match",
-                src.key.iter().map(|&i| src.columns[i].name.as_str()).collect::<Vec<_>>().join(", "),
-                target_key_names.join(", "),
-                key_names.join(", ")
-            ),
-        });
-    }
-    if let Some(filter) = &mapping.filter
-        && let Err(e) = msa_playbook::mapping::check_filter(filter)
-    {
-        problems.push(PlanProblem {
-            field: at(".filter"),
-            message: e,
-        });
-    }
-    if !problems.is_empty() {
-        return Ok(Err(problems));
-    }
-    let plan = TablePlan {
-        source: src,
-        target: tgt,
-        read,
-        source_key,
-        write,
-        target_key,
-        filter: mapping.filter.clone(),
-    };
-    // Check the filter and the conversions on real rows before any row moves.
-    if let Some(filter) = &plan.filter {
-        let stmt = Stmt::new(format!(
-            "SELECT COUNT(*) FROM {} WHERE ({filter})",
-            quote(source.engine(), name)
-        ));
-        if let Err(err) = source.fetch_i64(&stmt).await {
-            problems.push(PlanProblem {
-                field: at(".filter"),
-                message: format!(
-                    "the source refused the filter `{filter}`: {}",
-                    source
-                        .sql_error("", &err)
-                        .to_string()
-                        .rsplit(": ")
-                        .next()
-                        .unwrap_or_default()
-                ),
-            });
-            return Ok(Err(problems));
-        }
-    }
-    for column in &plan.read {
-        let Some(map) = mapping.values.get(&column.name) else {
-            continue;
-        };
-        let stmt = Stmt::new(format!(
-            "SELECT DISTINCT {} FROM {}{} LIMIT 10001",
-            select_expr(source.engine(), column),
-            quote(source.engine(), name),
-            plan.filter
-                .as_ref()
-                .map(|f| format!(" WHERE ({f})"))
-                .unwrap_or_default()
-        ));
-        let rows = source
-            .fetch(&stmt, std::slice::from_ref(column))
-            .await
-            .map_err(|e| {
-                source.sql_error(
-                    format!("reading the values of `{name}.{}`", column.name),
-                    &e,
-                )
-            })?;
-        let unmapped: Vec<String> = rows
-            .iter()
-            .filter(|r| !matches!(r[0], Value::Null) && !map.contains_key(&r[0].as_text()))
-            .map(|r| r[0].to_string())
-            .take(10)
-            .collect();
-        if !unmapped.is_empty() {
-            problems.push(PlanProblem {
-                field: Some(format!("tables.{name}.values.{}", column.name)),
-                message: format!(
-                    "source table `{name}` has values of `{}` the map does not list: {}; add them",
-                    column.name,
-                    unmapped.join(", ")
-                ),
-            });
-        }
-    }
-    if !problems.is_empty() {
-        return Ok(Err(problems));
-    }
-    let sample = plan.source_select(source, None, None, Some(1000));
-    let rows = source
-        .fetch(&sample, &plan.read)
-        .await
-        .map_err(|e| source.sql_error(format!("reading table `{name}`"), &e))?;
-    for row in rows {
-        let mapped = plan.map_row(&row);
-        let error = match mapped {
-            Err(e) => Some(e),
-            Ok(mapped) => plan
-                .write
-                .iter()
-                .zip(&mapped)
-                .find(|(w, v)| !w.column.nullable && matches!(v, Value::Null))
-                .map(|(w, _)| {
-                    format!(
-                        "target column `{}` is NOT NULL but gets NULL",
-                        w.column.name
-                    )
-                }),
-        };
-        if let Some(e) = error {
-            if problems.iter().all(|p| !p.message.contains(&e)) {
-                problems.push(PlanProblem {
-                    field: None,
-                    message: format!(
-                        "row {} of source table `{name}` cannot be written to `{}`: {e}; add a cast or a value map, or fix the target's type",
-                        plan.show_key(&plan.key_of(&row)),
-                        plan.target.name
-                    ),
-                });
-            }
-            if problems.len() >= 5 {
-                break;
-            }
-        }
-    }
-    if problems.is_empty() {
-        Ok(Ok(plan))
-    } else {
-        Ok(Err(problems))
-    }
-}
-
 /// The plan as text: per table, the key, the filter and each column's type mapping.
 pub fn describe(plans: &[TablePlan]) -> String {
     let mut out = String::new();
@@ -911,9 +484,13 @@ pub fn describe(plans: &[TablePlan]) -> String {
                     index,
                     values,
                     cast,
+                    zero_date,
                 } => {
                     let c = &plan.read[*index];
                     let mut how = Vec::new();
+                    if let Some(value) = zero_date {
+                        how.push(format!("zero dates → {value}"));
+                    }
                     if let Some(map) = values {
                         let pairs: Vec<String> =
                             map.iter().map(|(k, v)| format!("{k}→{v}")).collect();

@@ -85,14 +85,23 @@ pub(crate) fn target_type(
         (Engine::MySql, Kind::Float) => "DOUBLE".to_owned(),
         (Engine::Sqlite, Kind::Float) => "REAL".to_owned(),
         (Engine::Sqlite, Kind::Text) => "TEXT".to_owned(),
-        (_, Kind::Text) => match length(&decl) {
-            Some(n) if engine == Engine::MySql && n > 16_383 => "LONGTEXT".to_owned(),
-            Some(n) => format!("VARCHAR({n})"),
-            // MySQL cannot key a TEXT column without a length.
-            None if engine == Engine::MySql && in_key => "VARCHAR(191)".to_owned(),
-            None if engine == Engine::MySql => "LONGTEXT".to_owned(),
-            None => "TEXT".to_owned(),
-        },
+        (_, Kind::Text) => {
+            let ty = match length(&decl) {
+                Some(n) if engine == Engine::MySql && n > 16_383 => "LONGTEXT".to_owned(),
+                Some(n) => format!("VARCHAR({n})"),
+                // MySQL cannot key a TEXT column without a length.
+                None if engine == Engine::MySql && in_key => "VARCHAR(191)".to_owned(),
+                None if engine == Engine::MySql => "LONGTEXT".to_owned(),
+                None => "TEXT".to_owned(),
+            };
+            if engine == Engine::MySql && in_key {
+                // The default collation is case- and accent-insensitive: 'KR' and
+                // 'kr' would be one key, and the upsert would overwrite one with the other.
+                format!("{ty} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+            } else {
+                ty
+            }
+        }
         (Engine::Postgres, Kind::Bytes) => "BYTEA".to_owned(),
         (Engine::MySql, Kind::Bytes) if in_key => "VARBINARY(255)".to_owned(),
         (Engine::MySql, Kind::Bytes) => "LONGBLOB".to_owned(),
@@ -144,16 +153,18 @@ pub(crate) fn create_table(
         .map(|&i| source.columns[i].name.as_str())
         .collect();
     let mut lines = Vec::new();
-    for column in &source.columns {
+    for (i, column) in source.columns.iter().enumerate() {
         let Some(name) = mapping.target_column(&column.name) else {
             continue;
         };
-        let in_key = key_names.contains(&column.name.as_str());
+        let in_primary = key_names.contains(&column.name.as_str());
+        // Part of the primary key or of a unique key carried over.
+        let in_key = in_primary || source.unique_keys.iter().any(|k| k.contains(&i));
         let kind = match (
             mapping.cast.get(&column.name),
             mapping.values.get(&column.name),
         ) {
-            (Some(cast), _) => crate::plan::cast_kind(*cast),
+            (Some(cast), _) => crate::resolve::cast_kind(*cast),
             (None, Some(values)) => mapped_kind(values),
             (None, None) => column.kind,
         };
@@ -162,7 +173,7 @@ pub(crate) fn create_table(
         } else {
             target_type(engine, from, column, kind, in_key)
         };
-        let null = if column.nullable && !in_key {
+        let null = if column.nullable && !in_primary {
             "NULL"
         } else {
             "NOT NULL"

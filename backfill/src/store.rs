@@ -16,6 +16,10 @@ use crate::value::Value;
 pub const CHECKPOINTS: &str = "msa_backfill_checkpoints";
 /// The verify-run table's name.
 pub const VERIFY_RUNS: &str = "msa_verify_runs";
+/// The key-range table's name: one row per range of a table copied in ranges.
+pub const RANGES: &str = "msa_backfill_ranges";
+/// The verify-progress table's name: where an interrupted verify resumes.
+pub const VERIFY_PROGRESS: &str = "msa_verify_progress";
 
 /// Where a table's copy stands.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -40,7 +44,8 @@ pub struct Checkpoint {
     pub updated_at: String,
     /// `--follow`: the source's `updated_at` up to which changes are applied.
     pub watermark: Option<Value>,
-    /// `--follow`: seconds between now and the watermark at the last pass.
+    /// `--follow`: the last pass's lag: the age, by the source's clock, of the
+    /// oldest change it found not yet applied (0 when it found none).
     pub lag_seconds: Option<i64>,
 }
 
@@ -70,8 +75,10 @@ pub struct Lag {
     pub status: String,
     /// Seconds since the checkpoint last moved.
     pub seconds_since_update: i64,
-    /// `--follow`: seconds between the follower's last pass and the newest
-    /// change it applied (its watermark); `None` when no follower ran.
+    /// `--follow`: the last pass's lag, the age by the source's clock of the
+    /// oldest change it found not yet applied (0: caught up); `None` when no
+    /// follower ran. Read with `seconds_since_update`: a follower that stopped
+    /// keeps its last lag.
     pub lag_seconds: Option<i64>,
 }
 
@@ -100,6 +107,16 @@ pub(crate) async fn ensure_checkpoints(db: &Db) -> Result<()> {
     db.execute(&Stmt::new(sql))
         .await
         .map_err(|e| db.sql_error(format!("creating {CHECKPOINTS}"), &e))?;
+    let sql = format!(
+        "CREATE TABLE IF NOT EXISTS {RANGES} (\
+         target_table VARCHAR(190) NOT NULL, range_no INTEGER NOT NULL, lower_key {text} NULL, \
+         upper_key {text} NOT NULL, last_key {text} NULL, rows_copied BIGINT NOT NULL, \
+         status VARCHAR(16) NOT NULL, updated_at VARCHAR(40) NOT NULL, \
+         PRIMARY KEY (target_table, range_no))"
+    );
+    db.execute(&Stmt::new(sql))
+        .await
+        .map_err(|e| db.sql_error(format!("creating {RANGES}"), &e))?;
     // Checkpoint tables made before --follow existed lack its two columns.
     for column in [
         format!("watermark {text} NULL"),
@@ -222,6 +239,109 @@ pub(crate) fn start_checkpoint(engine: Engine, cp: &Checkpoint, exists: bool) ->
     }
 }
 
+/// One key range of a table copied by several workers: rows in
+/// `(lower, upper]`, copied up to `last_key`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Range {
+    /// Its number, from 0 in key order.
+    pub(crate) number: i64,
+    /// The exclusive lower bound; `None`: from the first key.
+    pub(crate) lower: Option<Vec<Value>>,
+    /// The inclusive upper bound.
+    pub(crate) upper: Vec<Value>,
+    /// The last key copied; `None` before the range's first chunk.
+    pub(crate) last_key: Option<Vec<Value>>,
+    /// `copying` or `copied`.
+    pub(crate) status: String,
+}
+
+/// Replaces a table's ranges (none: copied as one range, by its checkpoint):
+/// run in the transaction that starts the table's checkpoint.
+pub(crate) fn start_ranges(engine: Engine, target_table: &str, ranges: &[Range]) -> Vec<Stmt> {
+    let mut delete = Stmt::new(placeholders(
+        engine,
+        &format!("DELETE FROM {RANGES} WHERE target_table = ?"),
+    ));
+    delete.binds.push(Value::Text(target_table.to_owned()));
+    let mut stmts = vec![delete];
+    for range in ranges {
+        let mut insert = Stmt::new(placeholders(
+            engine,
+            &format!(
+                "INSERT INTO {RANGES} (target_table, range_no, lower_key, upper_key, last_key, \
+                 rows_copied, status, updated_at) VALUES (?, ?, ?, ?, NULL, 0, 'copying', ?)"
+            ),
+        ));
+        insert.binds = vec![
+            Value::Text(target_table.to_owned()),
+            Value::Int(range.number),
+            key_json(range.lower.as_deref()),
+            key_json(Some(&range.upper)),
+            Value::Text(now()),
+        ];
+        stmts.push(insert);
+    }
+    stmts
+}
+
+/// A table's ranges, in key order; empty when it is copied as one range.
+pub(crate) async fn load_ranges(db: &Db, target_table: &str) -> Result<Vec<Range>> {
+    let mut stmt = Stmt::new(placeholders(
+        db.engine(),
+        &format!(
+            "SELECT CAST(range_no AS CHAR(20)), lower_key, upper_key, last_key, status FROM {RANGES} \
+             WHERE target_table = ? ORDER BY range_no"
+        ),
+    ));
+    if db.engine() != Engine::MySql {
+        stmt.sql = stmt.sql.replace("AS CHAR(20)", "AS TEXT");
+    }
+    stmt.binds.push(Value::Text(target_table.to_owned()));
+    let rows = db
+        .fetch_text(&stmt, 5)
+        .await
+        .map_err(|e| db.sql_error(format!("reading {RANGES}"), &e))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(Range {
+                number: r[0].as_deref()?.parse().ok()?,
+                lower: parse_key(r[1].clone()),
+                upper: parse_key(r[2].clone())?,
+                last_key: parse_key(r[3].clone()),
+                status: r[4].clone().unwrap_or_default(),
+            })
+        })
+        .collect())
+}
+
+/// Moves a range: run in the same transaction as the chunk it records.
+pub(crate) fn advance_range(
+    engine: Engine,
+    target_table: &str,
+    number: i64,
+    last_key: Option<&[Value]>,
+    rows_added: i64,
+    status: &str,
+) -> Stmt {
+    let mut stmt = Stmt::new(placeholders(
+        engine,
+        &format!(
+            "UPDATE {RANGES} SET last_key = COALESCE(?, last_key), rows_copied = rows_copied + ?, \
+             status = ?, updated_at = ? WHERE target_table = ? AND range_no = ?"
+        ),
+    ));
+    stmt.binds = vec![
+        key_json(last_key),
+        Value::Int(rows_added),
+        Value::Text(status.to_owned()),
+        Value::Text(now()),
+        Value::Text(target_table.to_owned()),
+        Value::Int(number),
+    ];
+    stmt
+}
+
 /// Moves a checkpoint: run in the same transaction as the chunk it records.
 pub(crate) fn advance_checkpoint(
     engine: Engine,
@@ -290,7 +410,123 @@ pub(crate) async fn ensure_verify_runs(db: &Db) -> Result<()> {
     Ok(())
 }
 
-/// Records a verify run.
+/// Where one table's verify stands, as stored: keys and the report as JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct VerifyProgress {
+    /// What the saved progress is valid for (the plan, the chunk size).
+    pub(crate) fingerprint: String,
+    /// The last source key verified.
+    pub(crate) after: Option<Vec<Value>>,
+    /// The same bound as a target key.
+    pub(crate) after_target: Option<Vec<Value>>,
+    /// `verifying` or `verified`.
+    pub(crate) status: String,
+    /// The table's report so far, without its mismatch details (JSON).
+    pub(crate) counts: String,
+    /// The mismatch details kept so far, bounded (JSON).
+    pub(crate) details: String,
+}
+
+/// Creates the verify-progress table when missing.
+pub(crate) async fn ensure_verify_progress(db: &Db) -> Result<()> {
+    let text = text_type(db.engine());
+    let sql = format!(
+        "CREATE TABLE IF NOT EXISTS {VERIFY_PROGRESS} (\
+         target_table VARCHAR(190) NOT NULL PRIMARY KEY, fingerprint VARCHAR(40) NOT NULL, \
+         after_key {text} NULL, after_target {text} NULL, status VARCHAR(16) NOT NULL, \
+         counts {text} NOT NULL, details {text} NOT NULL, updated_at VARCHAR(40) NOT NULL)"
+    );
+    db.execute(&Stmt::new(sql))
+        .await
+        .map_err(|e| db.sql_error(format!("creating {VERIFY_PROGRESS}"), &e))?;
+    Ok(())
+}
+
+/// A table's saved verify progress, if any.
+pub(crate) async fn load_verify_progress(
+    db: &Db,
+    target_table: &str,
+) -> Result<Option<VerifyProgress>> {
+    let mut stmt = Stmt::new(placeholders(
+        db.engine(),
+        &format!(
+            "SELECT fingerprint, after_key, after_target, status, counts, details \
+             FROM {VERIFY_PROGRESS} WHERE target_table = ?"
+        ),
+    ));
+    stmt.binds.push(Value::Text(target_table.to_owned()));
+    let rows = db
+        .fetch_text(&stmt, 6)
+        .await
+        .map_err(|e| db.sql_error(format!("reading {VERIFY_PROGRESS}"), &e))?;
+    Ok(rows.into_iter().next().map(|r| VerifyProgress {
+        fingerprint: r[0].clone().unwrap_or_default(),
+        after: parse_key(r[1].clone()),
+        after_target: parse_key(r[2].clone()),
+        status: r[3].clone().unwrap_or_default(),
+        counts: r[4].clone().unwrap_or_default(),
+        details: r[5].clone().unwrap_or_default(),
+    }))
+}
+
+/// Starts a table's verify progress afresh (replacing any saved for another plan).
+pub(crate) fn start_verify_progress(
+    engine: Engine,
+    target_table: &str,
+    fingerprint: &str,
+) -> Vec<Stmt> {
+    let mut delete = Stmt::new(placeholders(
+        engine,
+        &format!("DELETE FROM {VERIFY_PROGRESS} WHERE target_table = ?"),
+    ));
+    delete.binds.push(Value::Text(target_table.to_owned()));
+    let mut insert = Stmt::new(placeholders(
+        engine,
+        &format!(
+            "INSERT INTO {VERIFY_PROGRESS} (target_table, fingerprint, after_key, after_target, status, \
+             counts, details, updated_at) VALUES (?, ?, NULL, NULL, 'verifying', '{{}}', '{{}}', ?)"
+        ),
+    ));
+    insert.binds = vec![
+        Value::Text(target_table.to_owned()),
+        Value::Text(fingerprint.to_owned()),
+        Value::Text(now()),
+    ];
+    vec![delete, insert]
+}
+
+/// Saves a table's verify progress; `details` only when they changed (they
+/// can be large, the counts are small).
+pub(crate) fn save_verify_progress(
+    engine: Engine,
+    target_table: &str,
+    progress: &VerifyProgress,
+    with_details: bool,
+) -> Stmt {
+    let details = if with_details { ", details = ?" } else { "" };
+    let mut update = Stmt::new(placeholders(
+        engine,
+        &format!(
+            "UPDATE {VERIFY_PROGRESS} SET after_key = ?, after_target = ?, status = ?, counts = ?, \
+             updated_at = ?{details} WHERE target_table = ?"
+        ),
+    ));
+    update.binds = vec![
+        key_json(progress.after.as_deref()),
+        key_json(progress.after_target.as_deref()),
+        Value::Text(progress.status.clone()),
+        Value::Text(progress.counts.clone()),
+        Value::Text(now()),
+    ];
+    if with_details {
+        update.binds.push(Value::Text(progress.details.clone()));
+    }
+    update.binds.push(Value::Text(target_table.to_owned()));
+    update
+}
+
+/// Records a verify run and clears the progress of its tables, in one
+/// transaction: the next verify starts afresh.
 pub(crate) async fn record_verify(db: &Db, run: &VerifyRun) -> Result<()> {
     ensure_verify_runs(db).await?;
     let mut stmt = Stmt::new(placeholders(
@@ -308,7 +544,16 @@ pub(crate) async fn record_verify(db: &Db, run: &VerifyRun) -> Result<()> {
         Value::Int(run.mismatches),
         Value::Int(i64::from(run.clean)),
     ];
-    db.transaction(std::slice::from_ref(&stmt))
+    let mut stmts = vec![stmt];
+    for table in &run.tables {
+        let mut clear = Stmt::new(placeholders(
+            db.engine(),
+            &format!("DELETE FROM {VERIFY_PROGRESS} WHERE target_table = ?"),
+        ));
+        clear.binds.push(Value::Text(table.clone()));
+        stmts.push(clear);
+    }
+    db.transaction(&stmts)
         .await
         .map_err(|e| db.sql_error(format!("recording the run in {VERIFY_RUNS}"), &e))?;
     Ok(())

@@ -85,6 +85,10 @@ pub enum Value {
     Timestamptz(DateTime<Utc>),
     /// JSON text, canonical (object keys sorted, no spaces).
     Json(String),
+    /// A MySQL zero date (`0000-00-00`, or a zero month or day) as the server
+    /// spells it: no calendar date, so the mapping turns it into NULL or the
+    /// column's `zero_dates` value before anything is written.
+    ZeroDate(String),
 }
 
 impl PartialEq for Value {
@@ -120,7 +124,7 @@ impl Value {
             Self::UInt(u) => u.to_string(),
             Self::Decimal(d) => d.clone(),
             Self::Float(x) => x.to_string(),
-            Self::Text(s) | Self::Json(s) => s.clone(),
+            Self::Text(s) | Self::Json(s) | Self::ZeroDate(s) => s.clone(),
             Self::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
             Self::Date(d) => d.format("%F").to_string(),
             Self::Time(t) => t.format("%T%.f").to_string(),
@@ -191,6 +195,7 @@ impl Value {
                 out.extend_from_slice(&(t.timestamp_subsec_nanos() % 1000).to_le_bytes());
             }
             Self::Json(s) => bytes(out, 11, s.as_bytes()),
+            Self::ZeroDate(s) => bytes(out, 12, s.as_bytes()),
         }
     }
 
@@ -199,6 +204,8 @@ impl Value {
         let fail = |v: &Value| Err(format!("cannot convert {v} to {kind}"));
         match (self, kind) {
             (Self::Null, _) => Ok(Self::Null),
+            // Only the mapping decides what a zero date becomes (TablePlan::map_row).
+            (v @ Self::ZeroDate(_), _) => fail(&v),
             (v @ Self::Bool(_), Kind::Bool) => Ok(v),
             (Self::Int(i), Kind::Bool) if i == 0 || i == 1 => Ok(Self::Bool(i == 1)),
             (Self::UInt(u), Kind::Bool) if u <= 1 => Ok(Self::Bool(u == 1)),

@@ -14,6 +14,7 @@
 //!     values:                    # source value (as text) → target value
 //!       status: { ACTIVE: 1, PAUSED: 2 }
 //!     defaults: { region: KR }   # target columns with no source: a constant
+//!     zero_dates: { expires_on: "9999-12-31" }   # MySQL `0000-00-00` → this value
 //!     filter: "status <> 'DELETED'"   # one SQL expression, applied at the source
 //! ```
 
@@ -58,6 +59,11 @@ pub struct TableMapping {
     /// One SQL boolean expression over the source's columns; only matching rows move.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
+    /// Source date/time column → the value written for a MySQL zero date
+    /// (`0000-00-00`, or a zero month or day) in it. Without one, a zero date
+    /// becomes NULL, or is refused when the target column is NOT NULL.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub zero_dates: BTreeMap<String, Scalar>,
 }
 
 /// The types a `cast` converts to.
@@ -209,6 +215,7 @@ impl Mapping {
             for (kind, names) in [
                 ("cast", table.cast.keys().collect::<Vec<_>>()),
                 ("values", table.values.keys().collect()),
+                ("zero_dates", table.zero_dates.keys().collect()),
             ] {
                 for name in names {
                     if table.drop.contains(name) {

@@ -119,9 +119,13 @@ async fn the_monoliths_coupons_land_in_the_coupon_services_schema() {
         target.text("SELECT to_char(created_at AT TIME ZONE 'UTC', 'HH24:MI:SS.US') FROM coupon WHERE coupon_id = 3").await.as_deref(),
         Some("10:35:03.123456")
     );
-    let verified = verify(&verify_plan(&source, &target, &tables, map, false), quiet())
-        .await
-        .expect("verify");
+    let verified = verify(
+        &verify_plan(&source, &target, &tables, map, false),
+        quiet(),
+        no_stop(),
+    )
+    .await
+    .expect("verify");
     assert!(verified.clean, "{verified:#?}");
     assert_eq!(verified.rows_checked, 70);
     let run = last_verify(&target.dsn(Side::Target))
@@ -170,7 +174,7 @@ async fn composite_text_and_negative_keys_copy_in_small_chunks() {
     assert!(chunks.load(Ordering::SeqCst) >= 300 / 7, "chunks of 7 rows");
     let mut vplan = verify_plan(&source, &target, &["stock"], Mapping::default(), false);
     vplan.chunk_rows = 13;
-    let verified = verify(&vplan, quiet()).await.expect("verify");
+    let verified = verify(&vplan, quiet(), no_stop()).await.expect("verify");
     assert!(verified.clean, "{verified:#?}");
     assert_eq!(verified.rows_checked, 300);
 }
@@ -235,6 +239,7 @@ async fn an_interrupted_copy_resumes_without_losing_or_doubling() {
     let verified = verify(
         &verify_plan(&source, &target, &["events"], Mapping::default(), false),
         quiet(),
+        no_stop(),
     )
     .await
     .expect("verify");
@@ -329,4 +334,147 @@ async fn the_rows_per_second_limit_holds() {
         started.elapsed()
     );
     assert_eq!(target.count("t").await, 400);
+}
+
+/// A table split into key ranges at quantile keys, one worker and one
+/// checkpoint per range: stopped midway, the checkpoints name exactly the rows
+/// present, and the next run resumes every range where it stopped.
+#[tokio::test]
+async fn key_ranges_split_at_quantiles_and_resume_exactly() {
+    let source = TestDb::new(Kind::Postgres).await;
+    let target = TestDb::new(Kind::MySql).await;
+    // Skewed keys: 2,000 dense ones, then 1,000 far above. Ranges of equal
+    // key width would leave one range almost all the rows.
+    source
+        .exec(
+            "CREATE TABLE events (id BIGINT PRIMARY KEY, payload TEXT NOT NULL);\n\
+             INSERT INTO events SELECT i, 'event ' || i FROM generate_series(-1000, 999) i;\n\
+             INSERT INTO events SELECT i, 'far ' || i FROM generate_series(1000000000, 1000000999) i;",
+        )
+        .await;
+    target
+        .exec("CREATE TABLE events (id BIGINT NOT NULL PRIMARY KEY, payload VARCHAR(40) NOT NULL)")
+        .await;
+    let mut plan = backfill_plan(&source, &target, &["events"], Mapping::default());
+    plan.options.ranges = 4;
+    plan.options.range_min_rows = 100;
+    plan.options.jobs = 4;
+    plan.options.initial_chunk = 50;
+    plan.options.max_chunk = 50;
+    let stop = no_stop();
+    let flag = stop.clone();
+    let chunks = Arc::new(AtomicUsize::new(0));
+    let seen = chunks.clone();
+    let events: msa_backfill::Events = Arc::new(move |e: &Event| {
+        if matches!(e, Event::Progress { .. }) && seen.fetch_add(1, Ordering::SeqCst) == 20 {
+            flag.store(true, Ordering::SeqCst);
+        }
+    });
+    let err = backfill(&plan, events, stop).await.expect_err("stopped");
+    assert!(matches!(err, Error::Stopped), "{err}");
+    // Quantile bounds: 750 rows per range.
+    assert_eq!(
+        target
+            .text(
+                "SELECT GROUP_CONCAT(upper_key ORDER BY range_no SEPARATOR ' ') FROM msa_backfill_ranges"
+            )
+            .await
+            .as_deref(),
+        Some("[{\"int\":-251}] [{\"int\":499}] [{\"int\":1000000249}] [{\"int\":1000000999}]")
+    );
+    let copied = target.count("events").await;
+    assert!(copied > 0 && copied < 3000, "stopped midway: {copied}");
+    let by_ranges: i64 = target
+        .text("SELECT CAST(SUM(rows_copied) AS CHAR) FROM msa_backfill_ranges")
+        .await
+        .and_then(|n| n.parse().ok())
+        .expect("a sum");
+    let by_table: i64 = target
+        .text("SELECT CAST(rows_copied AS CHAR) FROM msa_backfill_checkpoints WHERE target_table = 'events'")
+        .await
+        .and_then(|n| n.parse().ok())
+        .expect("a count");
+    assert_eq!(
+        (by_ranges, by_table),
+        (copied, copied),
+        "checkpoints move with their rows"
+    );
+    let report = backfill(&plan, quiet(), no_stop()).await.expect("resumes");
+    assert_eq!(report.tables[0].rows_copied, 3000);
+    assert_eq!(target.count("events").await, 3000);
+    assert_eq!(
+        target
+            .text("SELECT GROUP_CONCAT(CONCAT(status, ' ', rows_copied) ORDER BY range_no SEPARATOR ', ') FROM msa_backfill_ranges")
+            .await
+            .as_deref(),
+        Some("copied 750, copied 750, copied 750, copied 750")
+    );
+    let verified = verify(
+        &verify_plan(&source, &target, &["events"], Mapping::default(), false),
+        quiet(),
+        no_stop(),
+    )
+    .await
+    .expect("verify");
+    assert!(verified.clean, "{verified:#?}");
+}
+
+/// `drop`, `cast` and `defaults`, end to end: the plan says what each column
+/// becomes, the target holds converted values, and verify compares after the
+/// mapping (a wrong constant in the target shows as a difference).
+#[tokio::test]
+async fn dropped_cast_and_defaulted_columns_copy_and_verify() {
+    let source = TestDb::new(Kind::MySql).await;
+    let target = TestDb::new(Kind::Postgres).await;
+    source
+        .exec(
+            "CREATE TABLE products (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(40) NOT NULL, \
+             price_text VARCHAR(20) NOT NULL, active_text VARCHAR(5) NOT NULL, legacy_flag INT NULL);\n\
+             INSERT INTO products VALUES (1, 'pen', '12.50', 'yes', 7), (2, 'ink', '0.99', 'no', NULL), \
+             (3, 'pad', '100', 'true', 1)",
+        )
+        .await;
+    target
+        .exec(
+            "CREATE TABLE product (product_id BIGINT PRIMARY KEY, title TEXT NOT NULL, \
+             price NUMERIC(10,2) NOT NULL, active BOOLEAN NOT NULL, region TEXT NOT NULL)",
+        )
+        .await;
+    let map = mapping(
+        "tables:\n  products:\n    target: product\n    rename: { id: product_id, name: title, price_text: price, active_text: active }\n    drop: [legacy_flag]\n    cast: { price_text: decimal, active_text: boolean }\n    defaults: { region: KR }\n",
+    );
+    let report = backfill(
+        &backfill_plan(&source, &target, &["products"], map.clone()),
+        quiet(),
+        no_stop(),
+    )
+    .await
+    .expect("copies");
+    for line in [
+        "  price_text varchar(20) (text) → price numeric(10,2) (decimal) [cast decimal]\n",
+        "  active_text varchar(5) (text) → active boolean (bool) [cast bool]\n",
+        "  constant \"KR\" → region text (text)\n",
+        "  legacy_flag int(11) dropped\n",
+    ] {
+        assert!(report.plan.contains(line), "{line:?} in\n{}", report.plan);
+    }
+    assert_eq!(
+        target
+            .text("SELECT string_agg(product_id || ' ' || title || ' ' || price || ' ' || active || ' ' || region, ', ' ORDER BY product_id) FROM product")
+            .await
+            .as_deref(),
+        Some("1 pen 12.50 true KR, 2 ink 0.99 false KR, 3 pad 100.00 true KR")
+    );
+    let plan = verify_plan(&source, &target, &["products"], map, false);
+    let verified = verify(&plan, quiet(), no_stop()).await.expect("verify");
+    assert!(verified.clean, "{verified:#?}");
+    target
+        .exec("UPDATE product SET region = 'US' WHERE product_id = 2")
+        .await;
+    let report = verify(&plan, quiet(), no_stop()).await.expect("verify");
+    let different = &report.tables[0].different;
+    assert_eq!(different.len(), 1, "{report:#?}");
+    assert_eq!(different[0].key, "(id=2)");
+    assert_eq!(different[0].columns[0].column, "region");
+    assert_eq!(different[0].columns[0].source, serde_json::json!("KR"));
 }

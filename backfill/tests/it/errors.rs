@@ -44,9 +44,13 @@ async fn missing_tables_keys_and_columns_are_refused_before_anything_moves() {
         "{err}"
     );
 
+    // One problem: the missing key, not also the missing target table.
     let err = refused(&source, &target, &["log"], Mapping::default()).await;
+    let problems = plan_problems(&err);
+    assert_eq!(problems.len(), 1, "{problems:#?}");
     assert!(
-        err.to_string().contains("table `log`") && err.to_string().contains("no primary key"),
+        problems[0].message.contains("table `log`")
+            && problems[0].message.contains("no primary key"),
         "{err}"
     );
 
@@ -157,6 +161,73 @@ async fn follow_without_an_updated_at_column_is_refused_before_anything_moves() 
         err.to_string()
             .contains("--follow needs column `updated_at` in source table `coupons`"),
         "{err}"
+    );
+    assert_eq!(target.count("coupon").await, 0);
+}
+
+#[tokio::test]
+async fn throttle_checks_that_cannot_run_are_refused_before_anything_moves() {
+    let (source, target) = pair().await;
+    let map = mapping(
+        "tables:\n  coupons:\n    target: coupon\n    rename: { id: coupon_id, name: title, status: state }\n    values:\n      status: { ACTIVE: 1, PAUSED: 2, EXPIRED: 3 }\n",
+    );
+    let plan = backfill_plan(&source, &target, &["coupons"], map);
+    let refused_with = |throttle: msa_backfill::ThrottleOptions| {
+        let mut plan = plan.clone();
+        plan.options.throttle = throttle;
+        async move {
+            let err = backfill(&plan, quiet(), no_stop())
+                .await
+                .expect_err("refused");
+            assert!(matches!(err, Error::Plan { .. }), "{err}");
+            err.to_string()
+        }
+    };
+    let lag = Some(std::time::Duration::from_secs(10));
+    // The source (MariaDB, not a replica) has no lag of its own to watch.
+    let message = refused_with(msa_backfill::ThrottleOptions {
+        max_replica_lag: lag,
+        ..Default::default()
+    })
+    .await;
+    assert!(
+        message.contains(&format!(
+            "--max-replica-lag: the source {} is not a replica",
+            source.dsn(Side::Source)
+        )) && message.contains("--replica DSN"),
+        "{message}"
+    );
+    // A named "replica" that is a primary (PostgreSQL, not in recovery).
+    let message = refused_with(msa_backfill::ThrottleOptions {
+        max_replica_lag: lag,
+        replicas: vec![target.dsn(Side::Source)],
+        ..Default::default()
+    })
+    .await;
+    assert!(
+        message.contains(&format!(
+            "--replica {} is not a replica",
+            target.dsn(Side::Source)
+        )),
+        "{message}"
+    );
+    // A probe query the source refuses.
+    let message = refused_with(msa_backfill::ThrottleOptions {
+        max_latency: Some(std::time::Duration::from_millis(100)),
+        probe_query: "SELECT nope FROM nowhere".to_owned(),
+        ..Default::default()
+    })
+    .await;
+    assert!(
+        message.contains("--probe-query `SELECT nope FROM nowhere`"),
+        "{message}"
+    );
+    assert_eq!(
+        target
+            .text("SELECT CAST(to_regclass('msa_backfill_checkpoints') AS TEXT)")
+            .await,
+        None,
+        "nothing written"
     );
     assert_eq!(target.count("coupon").await, 0);
 }

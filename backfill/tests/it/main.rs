@@ -2,8 +2,10 @@
 //! each test on fresh databases dropped afterwards.
 
 mod copy;
+mod create_schema;
 mod errors;
 mod follow;
 mod support;
+mod throttle;
 mod types;
 mod verify;

@@ -202,6 +202,7 @@ pub(crate) fn verify_plan(
         tables: tables.iter().map(|t| (*t).to_owned()).collect(),
         mapping: map,
         repair,
+        restart: false,
         chunk_rows: 1000,
         jobs: 2,
     }

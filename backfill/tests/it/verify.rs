@@ -33,7 +33,9 @@ async fn a_corrupted_target_row_is_found_and_repaired() {
         .await;
     let mut plan = verify_plan(&source, &target, &tables, map, false);
     plan.chunk_rows = 64;
-    let report = verify(&plan, quiet()).await.expect("verify runs");
+    let report = verify(&plan, quiet(), no_stop())
+        .await
+        .expect("verify runs");
     assert!(!report.clean);
     assert_eq!(report.mismatches, 3);
     let coupon = &report.tables[0];
@@ -66,7 +68,9 @@ async fn a_corrupted_target_row_is_found_and_repaired() {
     assert_eq!(recorded.mismatches, 3);
 
     plan.repair = true;
-    let repaired = verify(&plan, quiet()).await.expect("repair runs");
+    let repaired = verify(&plan, quiet(), no_stop())
+        .await
+        .expect("repair runs");
     assert_eq!(repaired.tables[0].repaired, 3);
     assert_eq!(repaired.tables[0].remaining, 0);
     assert!(repaired.clean, "{repaired:#?}");
@@ -79,7 +83,9 @@ async fn a_corrupted_target_row_is_found_and_repaired() {
     );
     assert_eq!(target.count("coupon").await, 300);
     plan.repair = false;
-    let again = verify(&plan, quiet()).await.expect("verify runs");
+    let again = verify(&plan, quiet(), no_stop())
+        .await
+        .expect("verify runs");
     assert!(again.clean, "{again:#?}");
     assert!(
         last_verify(&target.dsn(Side::Target))
@@ -110,7 +116,9 @@ async fn a_wrong_type_rule_shows_as_a_difference() {
         msa_playbook::mapping::Mapping::default(),
         false,
     );
-    let report = verify(&plan, quiet()).await.expect("verify runs");
+    let report = verify(&plan, quiet(), no_stop())
+        .await
+        .expect("verify runs");
     // Row 1 is the same instant written another way: equal. Row 2's amount differs.
     assert_eq!(report.mismatches, 1, "{report:#?}");
     assert_eq!(report.tables[0].different[0].key, "(id=2)");
@@ -141,14 +149,14 @@ async fn pushed_down(kind: Kind) {
     .expect("copies");
     let mut plan = verify_plan(&source, &target, &["t"], map, false);
     plan.chunk_rows = 50; // ranges of 500 rows
-    let clean = verify(&plan, quiet()).await.expect("verify");
+    let clean = verify(&plan, quiet(), no_stop()).await.expect("verify");
     assert!(clean.clean, "{clean:#?}");
     assert_eq!(clean.rows_checked, 3000);
     assert_eq!(clean.tables[0].chunks, 7);
     target
         .exec("UPDATE t SET amount = 0.26 WHERE id = 0; UPDATE t SET name = NULL WHERE id = 2001")
         .await;
-    let report = verify(&plan, quiet()).await.expect("verify");
+    let report = verify(&plan, quiet(), no_stop()).await.expect("verify");
     assert_eq!(report.mismatches, 2, "{report:#?}");
     assert_eq!(report.tables[0].chunks_mismatched, 2);
     let keys: Vec<&str> = report.tables[0]
@@ -168,4 +176,251 @@ async fn same_engine_chunks_are_hashed_in_postgres() {
 #[tokio::test]
 async fn same_engine_chunks_are_hashed_in_mariadb() {
     pushed_down(Kind::MySql).await;
+}
+
+/// Stopped midway (as a kill would, between chunks), verify keeps where each
+/// table stands in the target; the next run resumes there, and its counts
+/// are exact: no row checked twice, no mismatch counted twice.
+async fn resumed(from: Kind, chunk_rows: usize) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use msa_backfill::{Error, Event};
+
+    let source = TestDb::new(from).await;
+    let target = TestDb::new(Kind::Postgres).await;
+    source
+        .exec("CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(20) NOT NULL)")
+        .await;
+    let rows: Vec<String> = (0..3000).map(|i| format!("({i}, 'n{i}')")).collect();
+    source
+        .exec(&format!("INSERT INTO t VALUES {}", rows.join(", ")))
+        .await;
+    target
+        .exec("CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(20) NOT NULL)")
+        .await;
+    let map = msa_playbook::mapping::Mapping::default();
+    backfill(
+        &backfill_plan(&source, &target, &["t"], map.clone()),
+        quiet(),
+        no_stop(),
+    )
+    .await
+    .expect("copies");
+    // One mismatch early, two late: some found before the stop, some after.
+    target
+        .exec(
+            "UPDATE t SET name = 'x' WHERE id = 5; DELETE FROM t WHERE id = 2900; \
+             INSERT INTO t VALUES (2950, 'ghost') ON CONFLICT (id) DO UPDATE SET name = 'ghost'",
+        )
+        .await;
+    let mut plan = verify_plan(&source, &target, &["t"], map, false);
+    plan.chunk_rows = chunk_rows;
+    let stop = Arc::new(AtomicBool::new(false));
+    let saves = Arc::new(AtomicUsize::new(0));
+    let events: msa_backfill::Events = {
+        let (stop, saves) = (stop.clone(), saves.clone());
+        Arc::new(move |e: &Event| {
+            if matches!(e, Event::Checked { .. }) && saves.fetch_add(1, Ordering::SeqCst) == 4 {
+                stop.store(true, Ordering::SeqCst);
+            }
+        })
+    };
+    let err = verify(&plan, events, stop).await.expect_err("stopped");
+    assert!(matches!(err, Error::Stopped), "{err}");
+    let saved = target
+        .text("SELECT status || ' ' || (counts::json->>'rows_checked') FROM msa_verify_progress")
+        .await
+        .expect("progress saved");
+    assert!(saved.starts_with("verifying "), "{saved}");
+    let checked_before: i64 = saved["verifying ".len()..].parse().expect("a count");
+    assert!(checked_before > 0 && checked_before < 3000, "{saved}");
+    assert!(
+        last_verify(&target.dsn(Side::Target))
+            .await
+            .expect("readable")
+            .is_none()
+    );
+
+    let first = Arc::new(parking_lot::Mutex::new(None));
+    let events: msa_backfill::Events = {
+        let first = first.clone();
+        Arc::new(move |e: &Event| {
+            if let Event::Checked {
+                resumed,
+                rows_checked,
+                ..
+            } = e
+            {
+                first.lock().get_or_insert((*resumed, *rows_checked));
+            }
+        })
+    };
+    let report = verify(&plan, events, no_stop()).await.expect("resumes");
+    let (resumed, rows_checked) = first.lock().expect("progress reported");
+    assert!(
+        resumed && rows_checked > checked_before,
+        "{resumed} {rows_checked}"
+    );
+    let table = &report.tables[0];
+    assert!(table.resumed);
+    assert_eq!(table.rows_checked, 3000, "{table:#?}");
+    assert_eq!(
+        (table.missing_rows, table.extra_rows, table.different_rows),
+        (1, 0, 2),
+        "{table:#?}"
+    );
+    assert_eq!(report.mismatches, 3);
+    assert_eq!(
+        target
+            .text("SELECT CAST(count(*) AS TEXT) FROM msa_verify_progress")
+            .await
+            .as_deref(),
+        Some("0"),
+        "a finished run clears its progress"
+    );
+    let run = last_verify(&target.dsn(Side::Target))
+        .await
+        .expect("readable")
+        .expect("recorded");
+    assert_eq!((run.rows_checked, run.mismatches), (3000, 3));
+}
+
+#[tokio::test]
+async fn an_interrupted_verify_resumes_with_exact_counts() {
+    resumed(Kind::MySql, 100).await;
+}
+
+#[tokio::test]
+async fn an_interrupted_verify_in_sql_resumes_with_exact_counts() {
+    // Same engine: counts and hashes by ranges of ten chunks, in SQL.
+    resumed(Kind::Postgres, 20).await;
+}
+
+/// Beyond 1,000 mismatches of a kind, they are counted, not listed; repair
+/// goes chunk by chunk and fixes all of them.
+#[tokio::test]
+async fn mismatches_beyond_the_details_are_counted_and_repaired() {
+    let source = TestDb::new(Kind::Sqlite).await;
+    let target = TestDb::new(Kind::Postgres).await;
+    source
+        .exec("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+        .await;
+    let rows: Vec<String> = (0..2500).map(|i| format!("({i}, 'n{i}')")).collect();
+    source
+        .exec(&format!("INSERT INTO t VALUES {}", rows.join(", ")))
+        .await;
+    target
+        .exec("CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT NOT NULL)")
+        .await;
+    let map = msa_playbook::mapping::Mapping::default();
+    let mut plan = verify_plan(&source, &target, &["t"], map, false);
+    plan.chunk_rows = 300;
+    let report = verify(&plan, quiet(), no_stop())
+        .await
+        .expect("verify runs");
+    let table = &report.tables[0];
+    assert_eq!(table.missing_rows, 2500);
+    assert_eq!(table.missing.len(), msa_backfill::DETAILS);
+    assert_eq!(report.mismatches, 2500);
+    plan.repair = true;
+    let repaired = verify(&plan, quiet(), no_stop()).await.expect("repairs");
+    assert_eq!(
+        (repaired.tables[0].repaired, repaired.tables[0].remaining),
+        (2500, 0)
+    );
+    assert_eq!(target.count("t").await, 2500);
+    plan.repair = false;
+    assert!(
+        verify(&plan, quiet(), no_stop())
+            .await
+            .expect("verify")
+            .clean
+    );
+}
+
+/// A target range holding far more rows than its source chunk (extra rows
+/// between two source keys) is read in pages, never whole.
+#[tokio::test]
+async fn a_target_range_crowded_with_extra_rows_is_read_in_pages() {
+    let source = TestDb::new(Kind::MySql).await;
+    let target = TestDb::new(Kind::Postgres).await;
+    source
+        .exec(
+            "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(20) NOT NULL); \
+               INSERT INTO t VALUES (0, 'zero'), (1000, 'thousand'), (2000, 'two thousand')",
+        )
+        .await;
+    target
+        .exec(
+            "CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT NOT NULL);\n\
+             INSERT INTO t SELECT i, 'extra' FROM generate_series(1, 1999) i WHERE i <> 1000;\n\
+             INSERT INTO t VALUES (0, 'zero'), (1000, 'changed'), (2000, 'two thousand');",
+        )
+        .await;
+    let mut plan = verify_plan(
+        &source,
+        &target,
+        &["t"],
+        msa_playbook::mapping::Mapping::default(),
+        false,
+    );
+    plan.chunk_rows = 50;
+    let report = verify(&plan, quiet(), no_stop())
+        .await
+        .expect("verify runs");
+    let table = &report.tables[0];
+    assert_eq!(
+        (table.missing_rows, table.extra_rows, table.different_rows),
+        (0, 1998, 1),
+        "{table:#?}"
+    );
+    assert_eq!(table.different[0].key, "(id=1000)");
+    assert_eq!(table.extra.len(), 1000, "details stop at 1,000");
+}
+
+/// Collations that order text keys differently file a key in one chunk on the
+/// source and another on the target: it is neither missing nor extra, and a
+/// real difference in it counts once.
+#[tokio::test]
+async fn keys_ordered_differently_by_the_two_collations_count_once() {
+    let source = TestDb::new(Kind::Postgres).await;
+    let target = TestDb::new(Kind::MySql).await;
+    // "C" orders by bytes (B < a); MariaDB's default collation ignores case (a < B).
+    source
+        .exec(
+            "CREATE TABLE codes (code TEXT COLLATE \"C\" PRIMARY KEY, n INTEGER NOT NULL);\n\
+               INSERT INTO codes VALUES ('a', 1), ('B', 2), ('c', 3), ('D', 4), ('e', 5)",
+        )
+        .await;
+    target
+        .exec("CREATE TABLE codes (code VARCHAR(8) NOT NULL PRIMARY KEY, n INT NOT NULL) DEFAULT CHARSET = utf8mb4")
+        .await;
+    let map = msa_playbook::mapping::Mapping::default();
+    backfill(
+        &backfill_plan(&source, &target, &["codes"], map.clone()),
+        quiet(),
+        no_stop(),
+    )
+    .await
+    .expect("copies");
+    let mut plan = verify_plan(&source, &target, &["codes"], map, false);
+    plan.chunk_rows = 1;
+    let report = verify(&plan, quiet(), no_stop())
+        .await
+        .expect("verify runs");
+    assert!(report.clean, "{report:#?}");
+    assert_eq!(report.rows_checked, 5);
+    target
+        .exec("UPDATE codes SET n = 20 WHERE code = 'B'")
+        .await;
+    let report = verify(&plan, quiet(), no_stop())
+        .await
+        .expect("verify runs");
+    let table = &report.tables[0];
+    assert_eq!(
+        (table.missing_rows, table.extra_rows, table.different_rows),
+        (0, 0, 1),
+        "{table:#?}"
+    );
 }

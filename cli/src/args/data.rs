@@ -23,7 +23,8 @@ pub struct BackfillArgs {
     #[arg(long)]
     pub restart: bool,
 
-    /// Create missing target tables from the source's DDL (not built yet)
+    /// Create missing target tables from the source's DDL, by the documented type
+    /// rules (docs/backfill.md); with --dry-run, print the DDL and create nothing
     #[arg(long)]
     pub create_schema: bool,
 
@@ -42,24 +43,62 @@ pub struct BackfillArgs {
     pub updated_at: String,
 
     /// --follow: how far behind the watermark each pass starts (clock skew, late commits)
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration, requires = "follow")]
     pub overlap: Duration,
 
     /// --follow: pause between passes
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration, requires = "follow")]
     pub follow_interval: Duration,
+
+    /// --follow: target keys checked for deletion per pass (the sweep walks the
+    /// whole table, this many keys at a time, and wraps around)
+    #[arg(long, value_name = "ROWS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..), requires = "follow")]
+    pub sweep_rows: u64,
 
     /// Print the plan and the type mapping; move nothing
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Tables copied at the same time
+    /// Workers copying at the same time: tables, and key ranges of a table
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub jobs: usize,
+
+    /// Split each large table into N key ranges at quantile keys, copied by
+    /// separate workers, each with its own checkpoint (tables with fewer than
+    /// 10,000 rows per range get fewer ranges)
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub ranges: u64,
 
     /// Read at most this many rows per second from the source, across tables
     #[arg(long, value_name = "N")]
     pub rows_per_second: Option<u64>,
+
+    /// Pause the copy while the source's probe query takes longer than this
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub max_source_latency: Option<Duration>,
+
+    /// The probe query --max-source-latency times, on a connection of its own
+    #[arg(
+        long,
+        value_name = "SQL",
+        default_value = "SELECT 1",
+        requires = "max_source_latency"
+    )]
+    pub probe_query: String,
+
+    /// Pause the copy while replication lag is above this: on each --replica,
+    /// or on the source itself when it is a replica
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub max_replica_lag: Option<Duration>,
+
+    /// A replica whose lag --max-replica-lag watches (repeat for several; its
+    /// password comes from MSA_SOURCE_PASSWORD when the URL has none)
+    #[arg(long, value_name = "DSN", requires = "max_replica_lag")]
+    pub replica: Vec<String>,
+
+    /// How often the throttle checks run, and run again while paused
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub throttle_interval: Duration,
 
     /// The time a chunk should take; the chunk size adapts toward it
     #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = humantime::parse_duration)]
@@ -111,7 +150,7 @@ pub enum Progress {
     Auto,
     /// Bars on stderr.
     Bar,
-    /// One JSON event per line on stdout.
+    /// One JSON event per line on stdout (stops, the copy going on, if stdout closes).
     Json,
     /// Nothing but the summary.
     None,
@@ -123,6 +162,8 @@ pub enum Progress {
     after_help = "Compares by key-range chunks: exact counts, then a hash over canonical rows\n\
     after the mapping, then row by row inside chunks that differ. Each run is recorded\n\
     in the target's msa_verify_runs table (the evidence readiness reads).\n\n\
+    Progress is saved in the target after every chunk: run the same command again after\n\
+    an interruption (even kill -9) and it resumes; --restart verifies from the start.\n\n\
     Exit code: 0 identical, 1 differences found (after --repair: differences left), 2 an error.\n\n\
     Example:\n  msa-migrate verify --source mysql://app@db:3306/shop --target postgres://coupon@db2/coupon \\\n    \
     --tables coupons,user_coupons --map coupon-map.yaml --repair\n  \
@@ -135,6 +176,10 @@ pub struct VerifyArgs {
     /// Re-copy exactly the mismatched rows, delete extra ones, and verify them again
     #[arg(long)]
     pub repair: bool,
+
+    /// Ignore the progress an interrupted verify saved and verify from the start
+    #[arg(long)]
+    pub restart: bool,
 
     /// Output format
     #[arg(long, value_enum, default_value_t = VerifyFormat::Table)]

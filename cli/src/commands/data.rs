@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -10,8 +10,8 @@ use std::sync::{Arc, RwLock};
 use anyhow::{Context, anyhow, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use msa_backfill::{
-    BackfillPlan, CopyOptions, Dsn, Event, Events, FollowOptions, Side, Stop, VerifyPlan,
-    VerifyReport, plan_problems,
+    BackfillPlan, CopyOptions, Dsn, Event, Events, FollowOptions, Side, Stop, ThrottleOptions,
+    VerifyPlan, VerifyReport, plan_problems,
 };
 use msa_playbook::mapping::{Mapping, locate};
 
@@ -250,6 +250,12 @@ fn bars() -> Events {
             Event::Skipped { table, reason } => {
                 bar(table, 0).finish_with_message(reason.clone());
             }
+            Event::Paused { table, reason, .. } => {
+                bar(table, 0).set_message(format!("paused: {reason}"));
+            }
+            Event::Resumed { table, seconds } => {
+                bar(table, 0).set_message(format!("resumed after a {seconds:.0} s pause"));
+            }
             Event::Lag {
                 table,
                 seconds,
@@ -260,28 +266,52 @@ fn bars() -> Events {
                     "following: lag {seconds}s, last pass {applied} upserted, {deleted} deleted"
                 ));
             }
-            Event::Verified { .. } => {}
+            Event::Verified { .. } | Event::Checked { .. } => {}
         }
     })
 }
 
-#[allow(
-    clippy::print_stdout,
-    reason = "--progress json: the events are the command's output"
-)]
-fn json_events() -> Events {
-    Arc::new(|event: &Event| {
+/// The command's output on stdout. When stdout is closed (`--progress json |
+/// head`), output stops with one note on stderr and the run goes on: the copy
+/// is the job, its output a view of it, and the exit code stays the copy's.
+#[derive(Debug, Default)]
+struct Stdout {
+    closed: AtomicBool,
+}
+
+impl Stdout {
+    fn print(&self, text: &str) {
+        if self.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        if out
+            .write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .is_err()
+            && !self.closed.swap(true, Ordering::SeqCst)
+        {
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: stdout was closed; output stops here, the run goes on to its end"
+            );
+        }
+    }
+
+    fn line(&self, text: &str) {
+        self.print(&format!("{text}\n"));
+    }
+}
+
+fn json_events(stdout: Arc<Stdout>) -> Events {
+    Arc::new(move |event: &Event| {
         if let Ok(line) = serde_json::to_string(event) {
-            println!("{line}");
+            stdout.line(&line);
         }
     })
 }
 
 /// `msa-migrate backfill`.
-#[allow(
-    clippy::print_stdout,
-    reason = "the plan and the summary are the command's output"
-)]
 pub(crate) fn backfill(args: BackfillArgs) -> anyhow::Result<Outcome> {
     let Resolved {
         source,
@@ -290,6 +320,11 @@ pub(crate) fn backfill(args: BackfillArgs) -> anyhow::Result<Outcome> {
         mapping,
         map_file,
     } = resolve(&args.data)?;
+    let replicas = args
+        .replica
+        .iter()
+        .map(|r| Dsn::parse(r, Side::Source).map_err(|e| anyhow!("--replica: {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let plan = BackfillPlan {
         source,
         target,
@@ -297,7 +332,15 @@ pub(crate) fn backfill(args: BackfillArgs) -> anyhow::Result<Outcome> {
         mapping,
         options: CopyOptions {
             jobs: args.jobs.max(1),
+            ranges: usize::try_from(args.ranges).unwrap_or(1),
             rows_per_second: args.rows_per_second,
+            throttle: ThrottleOptions {
+                max_latency: args.max_source_latency,
+                probe_query: args.probe_query.clone(),
+                max_replica_lag: args.max_replica_lag,
+                replicas,
+                interval: args.throttle_interval,
+            },
             chunk_time: args.chunk_time,
             max_chunk: args.max_chunk.max(1),
             restart: args.restart,
@@ -307,13 +350,14 @@ pub(crate) fn backfill(args: BackfillArgs) -> anyhow::Result<Outcome> {
                 column: args.updated_at.clone(),
                 overlap: args.overlap,
                 interval: args.follow_interval,
-                ..FollowOptions::default()
+                sweep_rows: usize::try_from(args.sweep_rows).unwrap_or(usize::MAX),
             }),
             ..CopyOptions::default()
         },
     };
+    let stdout = Arc::new(Stdout::default());
     let events: Events = if args.progress.is_json() {
-        json_events()
+        json_events(stdout.clone())
     } else if args.progress.bars(std::io::stderr().is_terminal()) && !args.dry_run {
         bars()
     } else {
@@ -326,15 +370,12 @@ pub(crate) fn backfill(args: BackfillArgs) -> anyhow::Result<Outcome> {
     });
     let report = report.map_err(|e| explain(e, map_file.as_ref()))?;
     if report.dry_run {
-        print!("{}", report.plan);
-        println!("dry run: nothing was copied");
+        stdout.print(&report.plan);
+        stdout.line("dry run: nothing was copied");
         return Ok(Outcome::Success);
     }
     if args.progress.is_json() {
-        println!(
-            "{}",
-            serde_json::json!({"event": "summary", "tables": report.tables})
-        );
+        stdout.line(&serde_json::json!({"event": "summary", "tables": report.tables}).to_string());
     } else {
         for table in &report.tables {
             let what = if table.skipped {
@@ -342,14 +383,16 @@ pub(crate) fn backfill(args: BackfillArgs) -> anyhow::Result<Outcome> {
             } else {
                 "copied"
             };
-            println!("{}: {} rows {what}", table.table, table.rows_copied);
+            stdout.line(&format!(
+                "{}: {} rows {what}",
+                table.table, table.rows_copied
+            ));
         }
     }
     Ok(Outcome::Success)
 }
 
 /// `msa-migrate verify`.
-#[allow(clippy::print_stdout, reason = "the report is the command's output")]
 pub(crate) fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let Resolved {
         source,
@@ -364,16 +407,22 @@ pub(crate) fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
         tables,
         mapping,
         repair: args.repair,
+        restart: args.restart,
         chunk_rows: args.chunk_rows.max(1),
         jobs: args.jobs.max(1),
     };
+    let stop: Stop = Arc::new(AtomicBool::new(false));
     let report = runtime()?
-        .block_on(msa_backfill::verify(&plan, Arc::new(|_: &Event| {})))
+        .block_on(async {
+            stop_on_signals(&stop);
+            msa_backfill::verify(&plan, Arc::new(|_: &Event| {}), stop.clone()).await
+        })
         .map_err(|e| explain(e, map_file.as_ref()))?;
+    let stdout = Stdout::default();
     if args.format.is_json() {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        stdout.line(&serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", table(&report, args.repair));
+        stdout.print(&table(&report, args.repair));
     }
     Ok(if report.clean {
         Outcome::Success
@@ -388,13 +437,14 @@ fn table(report: &VerifyReport, repair: bool) -> String {
     for t in &report.tables {
         let _ = writeln!(
             out,
-            "{}: {} rows checked in {} chunks; {} missing, {} extra, {} different{}",
+            "{}: {} rows checked in {} chunks{}; {} missing, {} extra, {} different{}",
             t.table,
             t.rows_checked,
             t.chunks,
-            t.missing.len(),
-            t.extra.len(),
-            t.different.len(),
+            if t.resumed { " (resumed)" } else { "" },
+            t.missing_rows,
+            t.extra_rows,
+            t.different_rows,
             if repair && t.repaired > 0 {
                 format!("; {} repaired, {} left", t.repaired, t.remaining)
             } else {
@@ -420,8 +470,9 @@ fn table(report: &VerifyReport, repair: bool) -> String {
         {
             let _ = writeln!(
                 out,
-                "  … {} mismatches in all (the first 1000 of each kind are listed)",
-                t.mismatches
+                "  … {} mismatches in all (the first {} of each kind are listed)",
+                t.mismatches,
+                msa_backfill::DETAILS
             );
         }
     }

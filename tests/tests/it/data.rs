@@ -124,11 +124,21 @@ fn orders(pair: &Pair) {
 
 /// The checkpoint's count and the target's count: equal at every moment.
 fn counts(pair: &Pair) -> (u64, u64) {
-    let copied = sql(
+    // Killed before it made its checkpoint table: nothing copied yet.
+    let started = sql(
         "psql",
         &pair.name,
-        "SELECT COALESCE((SELECT rows_copied FROM msa_backfill_checkpoints WHERE target_table = 'orders'), 0)",
-    );
+        "SELECT to_regclass('msa_backfill_checkpoints') IS NOT NULL",
+    ) == "t";
+    let copied = if started {
+        sql(
+            "psql",
+            &pair.name,
+            "SELECT COALESCE((SELECT rows_copied FROM msa_backfill_checkpoints WHERE target_table = 'orders'), 0)",
+        )
+    } else {
+        "0".to_owned()
+    };
     let rows = sql("psql", &pair.name, "SELECT count(*) FROM orders");
     (
         copied.parse().expect("a count"),
@@ -136,24 +146,26 @@ fn counts(pair: &Pair) -> (u64, u64) {
     )
 }
 
-#[test]
-fn kill_9_at_random_points_then_resume_loses_and_doubles_nothing() {
-    let pair = Pair::new();
-    orders(&pair);
+/// Runs `backfill ARGS` four times, each killed (SIGKILL) at a random point
+/// if still running, checking after each that the checkpoint counts exactly
+/// the rows present; then once to its end, and verifies.
+fn kill_9_then_resume(pair: &Pair, extra: &[&str]) {
     let (source, target) = (pair.source(), pair.target());
     let args = [
-        "backfill",
-        "--source",
-        &source,
-        "--target",
-        &target,
-        "--tables",
-        "orders",
-        "--max-chunk",
-        "700",
-        "--jobs",
-        "1",
-    ];
+        &[
+            "backfill",
+            "--source",
+            &source,
+            "--target",
+            &target,
+            "--tables",
+            "orders",
+            "--max-chunk",
+            "700",
+        ][..],
+        extra,
+    ]
+    .concat();
     let mut seed = u64::from(
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -163,7 +175,7 @@ fn kill_9_at_random_points_then_resume_loses_and_doubles_nothing() {
     let mut kills = 0;
     for _ in 0..4 {
         let mut child = Command::new(workspace_binary("msa-migrate"))
-            .args(args)
+            .args(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -181,7 +193,7 @@ fn kill_9_at_random_points_then_resume_loses_and_doubles_nothing() {
             kills += 1;
         }
         let _ = child.wait();
-        let (copied, rows) = counts(&pair);
+        let (copied, rows) = counts(pair);
         assert_eq!(
             copied, rows,
             "the checkpoint moves with its rows, in one transaction"
@@ -194,7 +206,7 @@ fn kill_9_at_random_points_then_resume_loses_and_doubles_nothing() {
         kills > 0,
         "the copy finished before it could be killed: make it longer"
     );
-    assert_eq!(counts(&pair), (ROWS, ROWS));
+    assert_eq!(counts(pair), (ROWS, ROWS));
     let (code, stdout, stderr) = msa_migrate(&[
         "verify",
         "--source",
@@ -211,6 +223,14 @@ fn kill_9_at_random_points_then_resume_loses_and_doubles_nothing() {
         stdout.contains(&format!("clean: {ROWS} rows checked, 0 mismatching")),
         "{stdout}"
     );
+}
+
+#[test]
+fn kill_9_at_random_points_then_resume_loses_and_doubles_nothing() {
+    let pair = Pair::new();
+    orders(&pair);
+    let (source, target) = (pair.source(), pair.target());
+    kill_9_then_resume(&pair, &["--jobs", "1"]);
     assert_eq!(
         sql(
             "psql",
@@ -323,4 +343,173 @@ fn bad_input_gives_one_clear_message_and_moves_nothing() {
         ),
         "t"
     );
+}
+
+/// The same with the table split into key ranges, each with its own
+/// checkpoint, copied by four workers at once.
+#[test]
+fn kill_9_with_key_ranges_then_resume_loses_and_doubles_nothing() {
+    let pair = Pair::new();
+    orders(&pair);
+    kill_9_then_resume(&pair, &["--ranges", "4", "--jobs", "4"]);
+    assert_eq!(
+        sql(
+            "psql",
+            &pair.name,
+            "SELECT count(*) || ' ' || sum(rows_copied) FROM msa_backfill_ranges WHERE status = 'copied'"
+        ),
+        format!("4 {ROWS}")
+    );
+}
+
+/// A small `items` table in MariaDB and its empty twin in PostgreSQL.
+fn items(pair: &Pair, rows: u64) {
+    sql(
+        "mysql",
+        &pair.name,
+        &format!(
+            "CREATE TABLE items (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(40) NOT NULL); \
+             INSERT INTO items SELECT seq, CONCAT('item ', seq) FROM seq_1_to_{rows}"
+        ),
+    );
+    sql(
+        "psql",
+        &pair.name,
+        "CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT NOT NULL)",
+    );
+}
+
+#[test]
+fn progress_json_is_one_event_per_line_and_dry_run_moves_nothing() {
+    let pair = Pair::new();
+    items(&pair, 1000);
+    let (source, target) = (pair.source(), pair.target());
+    let base = [
+        "backfill", "--source", &source, "--target", &target, "--tables", "items",
+    ];
+
+    let (code, stdout, stderr) = msa_migrate(&[&base[..], &["--dry-run"]].concat());
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.starts_with("table items\n  key: (id)\n"), "{stdout}");
+    assert!(
+        stdout.contains("  name varchar(40) (text) → name text (text)\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("dry run: nothing was copied\n"),
+        "{stdout}"
+    );
+    assert_eq!(
+        sql(
+            "psql",
+            &pair.name,
+            "SELECT to_regclass('msa_backfill_checkpoints') IS NULL"
+        ),
+        "t",
+        "a dry run writes nothing"
+    );
+
+    let (code, stdout, stderr) =
+        msa_migrate(&[&base[..], &["--progress", "json", "--max-chunk", "300"]].concat());
+    assert_eq!(code, Some(0), "{stderr}");
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}")))
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().expect("an event name"))
+        .collect();
+    assert_eq!(kinds.first(), Some(&"start"), "{stdout}");
+    assert_eq!(&kinds[kinds.len() - 2..], ["done", "summary"], "{stdout}");
+    assert!(
+        kinds[1..kinds.len() - 2].iter().all(|k| *k == "progress"),
+        "{stdout}"
+    );
+    let last = &events[events.len() - 3];
+    assert_eq!(
+        (last["rows_copied"].as_i64(), last["rows_total"].as_i64()),
+        (Some(1000), Some(1000))
+    );
+    assert_eq!(events[events.len() - 1]["tables"][0]["rows_copied"], 1000);
+}
+
+/// `--progress json | head -1`: the reader goes away after one line. The copy
+/// does not panic on the closed pipe; it runs to its end, and says why its
+/// output stopped.
+#[test]
+fn a_closed_stdout_stops_the_output_not_the_copy() {
+    use std::io::{BufRead, BufReader};
+
+    let pair = Pair::new();
+    items(&pair, 3000);
+    let (source, target) = (pair.source(), pair.target());
+    let mut child = Command::new(workspace_binary("msa-migrate"))
+        .args([
+            "backfill",
+            "--source",
+            &source,
+            "--target",
+            &target,
+            "--tables",
+            "items",
+            "--progress",
+            "json",
+            "--max-chunk",
+            "100",
+            // About 1.5 s of copying left after the first line.
+            "--rows-per-second",
+            "2000",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("msa-migrate starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("one line");
+    assert!(first.starts_with("{\"event\":\"start\""), "{first}");
+    drop(stdout);
+    let out = child.wait_with_output().expect("it ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("stdout was closed; output stops here, the run goes on to its end"),
+        "{stderr}"
+    );
+    assert_eq!(
+        sql("psql", &pair.name, "SELECT count(*) FROM items"),
+        "3000"
+    );
+}
+
+#[test]
+fn follow_options_without_follow_are_refused() {
+    for option in [
+        ["--overlap", "3s"],
+        ["--follow-interval", "2s"],
+        ["--sweep-rows", "10"],
+    ] {
+        let (code, stdout, stderr) = msa_migrate(
+            &[
+                &[
+                    "backfill",
+                    "--source",
+                    "sqlite://a.db",
+                    "--target",
+                    "sqlite://b.db",
+                    "--tables",
+                    "t",
+                ][..],
+                &option[..],
+            ]
+            .concat(),
+        );
+        assert_eq!(code, Some(2), "{option:?}: {stdout}");
+        assert!(
+            stderr.contains(option[0]) && stderr.contains("--follow"),
+            "{option:?}: {stderr}"
+        );
+    }
 }
