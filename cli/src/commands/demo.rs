@@ -619,6 +619,11 @@ async fn walk(
     steps.run(&readiness, &[0], 12).await?;
     steps.say("the evidence behind each gate: the same command with --explain; the analysis: analysis/report.html");
     steps.done("coupon: READY, cut over");
+    // What the dashboard shows of the domain now (GET /domains), for the summary.
+    let domains: Value = match reqwest::get(format!("{admin_url}/domains")).await {
+        Ok(response) => response.json().await.unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
 
     let (sent, failed) = traffic.counts();
     let summary = json!({
@@ -633,6 +638,7 @@ async fn walk(
             "routes": rehearsal_routes,
         },
         "catch_up": { "passes": passes, "failed": passes_failed },
+        "domains": domains,
     });
     files::write(
         &dir.join(SUMMARY),

@@ -479,12 +479,44 @@ fn assert_the_data(walked: &Walked) {
     }
 }
 
+/// What the dashboard showed at the end (`GET /domains`, kept in the summary):
+/// the coupon domain from its playbook, cut over, its canary's walk completed,
+/// its last verdict READY.
+fn assert_the_dashboard(summary: &Value) {
+    let domains = &summary["domains"];
+    let coupon = &domains["domains"][0];
+    assert_eq!(coupon["name"], "coupon", "{domains}");
+    let routes: Vec<(&str, &Value)> = coupon["routes"]
+        .as_array()
+        .expect("the domain's routes")
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap_or_default(), &r["stage"]["mode"]))
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            ("coupon-read", &Value::from("cutover")),
+            ("coupon-issue", &Value::from("cutover")),
+            ("user-coupons", &Value::from("cutover")),
+        ],
+        "{domains}"
+    );
+    assert_eq!(
+        coupon["canary"]["canary"]["phase"]["phase"], "completed",
+        "{domains}"
+    );
+    assert_eq!(coupon["readiness"]["verdict"]["ready"], true, "{domains}");
+    assert_eq!(coupon["problems"], serde_json::json!([]), "{domains}");
+    assert_eq!(domains["unassigned"], serde_json::json!([]), "{domains}");
+}
+
 #[test]
 fn demo_walks_the_whole_path_on_sqlite() {
     let walked = walk(None);
     assert_the_path(&walked.stdout);
     assert_eq!(walked.summary["engine"], "sqlite");
     assert_the_data(&walked);
+    assert_the_dashboard(&walked.summary);
 }
 
 #[test]
