@@ -4,6 +4,33 @@
 use anyhow::{Context as _, bail};
 use sqlx::Connection as _;
 
+/// Creates both databases on `$conn`, or neither: when the second fails, the
+/// first is dropped again. (The names are ours: fixed text and digits.) A
+/// macro, for either engine's connection.
+macro_rules! create_both {
+    ($conn:expr, $names:expr, $base:expr) => {{
+        let names: [&String; 2] = $names;
+        let mut made: anyhow::Result<()> = Ok(());
+        for (i, name) in names.iter().enumerate() {
+            let created = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut $conn)
+                .await;
+            if let Err(err) = created {
+                if i == 1 {
+                    let first = names[0];
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {first}")))
+                        .execute(&mut $conn)
+                        .await;
+                }
+                made =
+                    Err(err).with_context(|| format!("cannot create database {name} on {}", $base));
+                break;
+            }
+        }
+        made
+    }};
+}
+
 /// A database server named by `--db`, checked before anything is created.
 #[derive(Debug)]
 pub(super) struct Server {
@@ -87,26 +114,16 @@ impl Server {
             let mut conn = sqlx::PgConnection::connect(&admin)
                 .await
                 .with_context(|| format!("cannot connect to {admin}"))?;
-            for name in [&monolith, &coupon] {
-                // The name is ours: fixed text and digits.
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await
-                    .with_context(|| format!("cannot create database {name} on {base}"))?;
-            }
+            let made = create_both!(conn, [&monolith, &coupon], base);
             conn.close().await.ok();
+            made?;
         } else {
             let mut conn = sqlx::MySqlConnection::connect(&admin)
                 .await
                 .with_context(|| format!("cannot connect to {admin}"))?;
-            for name in [&monolith, &coupon] {
-                // The name is ours: fixed text and digits.
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await
-                    .with_context(|| format!("cannot create database {name} on {base}"))?;
-            }
+            let made = create_both!(conn, [&monolith, &coupon], base);
             conn.close().await.ok();
+            made?;
         }
         let drop_hint = if self.postgres {
             format!(
