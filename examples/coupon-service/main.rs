@@ -1,4 +1,4 @@
-//! `coupon-service --db DSN --listen ADDR [--seed N] [--users-url URL] [--quirks]`:
+//! `coupon-service --db DSN --listen ADDR [--seed N] [--users-url URL] [--issue-through URL] [--quirks]`:
 //! the coupon domain extracted from the monolith.
 
 use std::process::ExitCode;
@@ -20,6 +20,12 @@ struct Args {
     #[arg(long, value_name = "URL")]
     users_url: Option<url::Url>,
 
+    /// Base URL of the monolith, asked to decide every client's issue while it
+    /// still owns the coupon data; the issue is recorded here under its id.
+    /// Shadow copies from the msa-migrate proxy are still decided here
+    #[arg(long, value_name = "URL")]
+    issue_through: Option<url::Url>,
+
     /// Answer with realistic rewrite differences: amounts as strings, timestamps
     /// with `+00:00`, a user's coupons newest first, an extra `couponType` field
     #[arg(long)]
@@ -33,6 +39,7 @@ async fn main() -> ExitCode {
     let options = Options {
         quirks: args.quirks,
         users_url: args.users_url,
+        issue_through: args.issue_through,
     };
     server::exit_code(async {
         let app = coupon_service::open(&args.server.db, args.server.seed, options).await?;

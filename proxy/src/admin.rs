@@ -2,13 +2,14 @@
 //!
 //! | route | what |
 //! | --- | --- |
-//! | `GET /` or `/dashboard` | the dashboard: routes, stages, shadow results, redacted examples |
+//! | `GET /` or `/dashboard` | the dashboard: domains, routes, stages, canary, readiness, shadow results, redacted examples |
 //! | `GET /healthz` | liveness |
 //! | `GET /readyz` | readiness: 503 once draining |
 //! | `GET /metrics` | Prometheus text |
 //! | `GET /routes` | routes with stage and live counters |
 //! | `GET /status` | configuration source and the last reload |
 //! | `GET /shadow` | what shadow traffic found, per route and field path |
+//! | `GET /domains` | routes by domain (from playbooks), with the canary's walk and the last readiness verdict |
 //! | `PUT /routes/{name}` | change a route's stage (token) |
 //! | `PUT /routes` | change several routes' stages, all or nothing (token) |
 //! | `POST /reload` | re-read the configuration (token) |
@@ -134,6 +135,9 @@ impl Admin {
             }
             (Method::GET, "/status") => json_response(StatusCode::OK, &self.live.status()),
             (Method::GET, "/shadow") => json_response(StatusCode::OK, &self.live.shadow_report()),
+            (Method::GET, "/domains") => {
+                json_response(StatusCode::OK, &crate::domains::view(&self.live).await)
+            }
             (Method::POST, "/reload") => match self.authorise(&request, client) {
                 Err(refusal) => self.refuse(refusal),
                 Ok(actor) => match self.live.reload(&actor).await {
@@ -159,7 +163,7 @@ impl Admin {
             _ => error(
                 StatusCode::NOT_FOUND,
                 "NOT_FOUND",
-                "no such admin route; see /routes, /status, /metrics",
+                "no such admin route; see /routes, /domains, /shadow, /status, /metrics",
             ),
         }
     }

@@ -12,6 +12,7 @@ mod admin;
 pub mod body;
 mod compare;
 pub mod config;
+mod domains;
 mod forward;
 mod guard;
 mod headers;

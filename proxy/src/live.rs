@@ -313,6 +313,12 @@ impl Live {
         }
     }
 
+    /// A named record of the state store (the canary controller's walk is
+    /// `canary/DOMAIN`), as written.
+    pub(crate) async fn record(&self, key: &str) -> Result<Option<String>, StateError> {
+        self.store.record(key).await
+    }
+
     /// The shadow results aggregate.
     pub(crate) fn shadow_results(&self) -> &Arc<ShadowResults> {
         &self.shadow

@@ -8,8 +8,11 @@ use std::path::PathBuf;
     after_help = "Starts the example monolith, the coupon service and the proxy on free loopback\n\
     ports, drives traffic through the proxy, and walks the whole path, running each real\n\
     command as a child process and showing it: analyze, plan, backfill, verify, shadow,\n\
-    canary, readiness, cutover, a rollback rehearsal. Keeps serving until Ctrl-C.\n\n\
-    Exit code: 0 the path completed, 2 a step failed (named, with the command to run by hand).\n\n\
+    canary, readiness, cutover, a rollback rehearsal, coupon issuing running through all of\n\
+    it. Writes demo-summary.json (what the traffic was answered) in the work directory.\n\
+    Keeps serving until Ctrl-C.\n\n\
+    Exit code: 0 the path completed, 2 a bad --db or a step failed (named, with the command\n\
+    to run by hand).\n\n\
     Examples:\n  msa-migrate demo\n  msa-migrate demo --dir /tmp/msa-demo --exit\n  \
     msa-migrate demo --db postgres://postgres@127.0.0.1:5432"
 )]

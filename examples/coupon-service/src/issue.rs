@@ -7,12 +7,14 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::CouponService;
 use super::queries::{coupon_not_found, find_coupon};
+use super::through::{Decided, SHADOW_COPY, record};
 use super::views::{ISSUED_COUPON_COLUMNS, IssuedCoupon, STATE_ACTIVE, Views};
 use crate::kit::db::{BeginWrite, is_unique_violation};
 use crate::kit::{ApiError, Db, TxError, parse_id, retry_tx, time, valid_id};
@@ -28,11 +30,30 @@ pub(super) struct IssueRequest {
 pub(super) async fn issue(
     State(app): State<Arc<CouponService>>,
     Path(raw_id): Path<String>,
+    headers: HeaderMap,
     body: Result<Json<IssueRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Response, ApiError> {
     let coupon_id = parse_id(&raw_id, "coupon")?;
     let Json(request) = body?;
     let member_id = valid_id(request.user_id, "user")?;
+    let views = Views { quirks: app.quirks };
+    // With --issue-through, the monolith decides a client's issue (through.rs).
+    if let Some(through) = &app.through
+        && !headers.contains_key(SHADOW_COPY)
+    {
+        return match through.issue(coupon_id, member_id).await? {
+            Decided::Refused(answer) => Ok(answer),
+            Decided::Issued {
+                id,
+                member_id,
+                coupon_id,
+                issued_at,
+            } => {
+                let issued = record(&app.db, id, coupon_id, member_id, issued_at).await?;
+                Ok((StatusCode::CREATED, Json(views.issued(&issued))).into_response())
+            }
+        };
+    }
     // Refusals come in the monolith's order: coupon, then user, then the rest.
     // The member check is an HTTP call, so it happens before the transaction.
     let coupon = find_coupon(&app, coupon_id)
@@ -43,10 +64,7 @@ pub(super) async fn issue(
     }
     app.members.require(member_id).await?;
     let issued = retry_tx(|| issue_once(&app.db, coupon_id, member_id)).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Views { quirks: app.quirks }.issued(&issued)),
-    ))
+    Ok((StatusCode::CREATED, Json(views.issued(&issued))).into_response())
 }
 
 async fn issue_once(db: &Db, coupon_id: i64, member_id: i64) -> Result<IssuedCoupon, TxError> {

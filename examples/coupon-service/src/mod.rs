@@ -10,6 +10,7 @@ mod issue;
 mod members;
 mod queries;
 mod seed;
+mod through;
 mod views;
 
 use std::sync::Arc;
@@ -29,6 +30,9 @@ pub struct Options {
     pub quirks: bool,
     /// Where to ask whether a member exists (`GET {url}/api/users/{id}`).
     pub users_url: Option<url::Url>,
+    /// The monolith that decides every issue (`POST {url}/api/coupons/{id}/issue`),
+    /// while it still owns the coupon data; see `through.rs`.
+    pub issue_through: Option<url::Url>,
 }
 
 /// The service's state.
@@ -37,6 +41,7 @@ pub struct CouponService {
     db: Db,
     quirks: bool,
     members: Members,
+    through: Option<through::Through>,
 }
 
 /// Connects to the service's own database, creates its schema, and seeds an
@@ -63,6 +68,10 @@ pub async fn open(
         db,
         quirks: options.quirks,
         members: Members::new(options.users_url)?,
+        through: options
+            .issue_through
+            .map(through::Through::new)
+            .transpose()?,
     }))
 }
 

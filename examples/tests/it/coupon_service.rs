@@ -13,6 +13,7 @@ on_every_engine!(
     answers_like_the_monolith,
     concurrent_issues_never_exceed_the_limit,
     quirks_differ_only_where_documented,
+    issues_through_the_monolith_never_exceed_the_limit,
 );
 
 /// The monolith and the coupon service side by side on the same seed, each on
@@ -189,4 +190,107 @@ async fn quirks_differ_only_where_documented(backend: Backend) {
         (status, error_code(&refused)),
         (StatusCode::CONFLICT, "COUPON_ALREADY_ISSUED")
     );
+}
+
+/// `--issue-through`: the monolith decides every client's issue, wherever it
+/// arrived, and the service records the monolith's. 200 users race for coupon
+/// 1 (limit 100), half of them at the monolith and half at the service:
+/// exactly 100 win. A shadow copy is decided by the service itself.
+async fn issues_through_the_monolith_never_exceed_the_limit(backend: Backend) {
+    let monolith_db = TestDb::create(backend).await;
+    let monolith = Service::start(MONOLITH, &monolith_db, &["--seed", "200"]).await;
+    let service_db = TestDb::create(backend).await;
+    let through = format!("{}/", monolith.url);
+    let service = Service::start(
+        COUPON_SERVICE,
+        &service_db,
+        &["--seed", "200", "--issue-through", &through],
+    )
+    .await;
+    let requests = (1..=200).map(|user| {
+        let app = if user % 2 == 0 { &monolith } else { &service };
+        async move {
+            let (status, body) = app
+                .post("/api/coupons/1/issue", json!({"userId": user}))
+                .await;
+            (user, status, body)
+        }
+    });
+    let answers = futures::future::join_all(requests).await;
+    let won: Vec<&(i64, StatusCode, Value)> = answers
+        .iter()
+        .filter(|(_, status, _)| *status == StatusCode::CREATED)
+        .collect();
+    let sold_out = answers
+        .iter()
+        .filter(|(_, s, body)| *s == StatusCode::CONFLICT && error_code(body) == "COUPON_SOLD_OUT")
+        .count();
+    let others: Vec<_> = answers
+        .iter()
+        .filter(|(_, s, body)| {
+            *s != StatusCode::CREATED
+                && !(*s == StatusCode::CONFLICT && error_code(body) == "COUPON_SOLD_OUT")
+        })
+        .collect();
+    assert_eq!(
+        (won.len(), sold_out),
+        (100, 100),
+        "every answer is a win or sold out, wherever it was asked; others: {others:?}"
+    );
+    let (_, legacy) = monolith.get("/api/coupons/1").await;
+    assert_eq!(legacy["issuedCount"], 100, "{legacy}");
+
+    // The service holds exactly the issues it answered, under the monolith's ids.
+    let mut conn = service_db.connect().await;
+    let held: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT issued_coupon_id, member_id FROM issued_coupon WHERE coupon_id = 1 ORDER BY issued_coupon_id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let mut answered: Vec<(i64, i64)> = won
+        .iter()
+        .filter(|(user, _, _)| user % 2 == 1)
+        .map(|(user, _, body)| (body["id"].as_i64().unwrap(), *user))
+        .collect();
+    answered.sort_unstable();
+    assert_eq!(held, answered);
+    for (id, user) in &held {
+        let (_, theirs) = monolith.get(&format!("/api/users/{user}/coupons")).await;
+        let (_, ours) = service.get(&format!("/api/users/{user}/coupons")).await;
+        assert_eq!(ours, theirs, "user {user}");
+        assert_eq!(theirs["coupons"][0]["id"], *id);
+    }
+    let (_, ours) = service.get("/api/coupons/1").await;
+    assert_eq!(ours["issuedCount"], held.len(), "{ours}");
+
+    // The monolith's refusal is passed on as it is.
+    let (status, refused) = service
+        .post("/api/coupons/1/issue", json!({"userId": 1}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (_, again) = monolith
+        .post("/api/coupons/1/issue", json!({"userId": 1}))
+        .await;
+    assert_eq!(refused, again);
+
+    // A shadow copy is the monolith's request, already decided there: the
+    // service decides it itself and does not ask the monolith again.
+    let copy = reqwest::Client::new()
+        .post(format!("{}/api/coupons/2/issue", service.url))
+        .header("x-msa-shadow", "1")
+        .json(&json!({"userId": 7}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(copy.status(), StatusCode::CREATED);
+    let holds_coupon_2 = |list: &Value| {
+        list["coupons"]
+            .as_array()
+            .is_some_and(|held| held.iter().any(|c| c["couponId"] == 2))
+    };
+    let (_, theirs) = monolith.get("/api/users/7/coupons").await;
+    assert!(!holds_coupon_2(&theirs), "the monolith was asked: {theirs}");
+    let (_, ours) = service.get("/api/users/7/coupons").await;
+    assert!(holds_coupon_2(&ours), "{ours}");
 }

@@ -59,6 +59,24 @@ pub struct ProxyConfig {
     /// The playbook files read (`playbooks:`), so a watcher can reload when
     /// one changes.
     pub playbooks: Vec<PathBuf>,
+    /// The domains those playbooks name, in their order; a route no playbook
+    /// claims belongs to none.
+    pub domains: Vec<DomainConfig>,
+}
+
+/// A domain, as its playbook names it: what the dashboard groups by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainConfig {
+    /// The playbook's `domain`.
+    pub name: String,
+    /// The playbook file.
+    pub playbook: PathBuf,
+    /// Its routes, by name, in the playbook's order.
+    pub routes: Vec<String>,
+    /// Where `msa-migrate readiness` logs its verdicts (`state.readiness_log`,
+    /// else `readiness-log.jsonl` beside the playbook, where the command
+    /// writes it by default).
+    pub readiness_log: PathBuf,
 }
 
 /// The shadow mirror, shared by all routes: mirrored requests wait in a
@@ -552,13 +570,18 @@ fn resolve(mut raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Prob
     }
 
     // Each playbook's routes become routes here (config/playbooks.rs).
-    let playbooks = playbooks::merge(
+    let (playbooks, mut domains) = playbooks::merge(
         &raw.playbooks,
         &mut raw.routes,
         &raw.upstreams,
         base,
         &mut problems,
     );
+    if let Some(log) = &raw_state.readiness_log {
+        for domain in &mut domains {
+            domain.readiness_log = base.join(log);
+        }
+    }
     let mut routes = Vec::with_capacity(raw.routes.len());
     for (i, route) in raw.routes.iter().enumerate() {
         if let Some(route) = resolve_route(&mut problems, i, route, &known, &raw.upstreams) {
@@ -610,6 +633,7 @@ fn resolve(mut raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Prob
             upstreams,
             routes,
             playbooks,
+            domains,
         })
     } else {
         Err(problems.0)

@@ -23,8 +23,8 @@ use msa_shadow_compare::Rules;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::Problems;
 use super::raw::{RawRoute, RawShadow, RawUpstream};
+use super::{DomainConfig, Problems};
 
 /// Where a playbook writes what a message may point at. Read leniently, after
 /// `msa_playbook::parse` has accepted the file, only for line numbers.
@@ -54,16 +54,18 @@ struct Claimed {
 /// Reads the playbooks named in the configuration and merges their routes into
 /// `routes` (see the module's comment). Problems are reported at the
 /// `playbooks[k]` entry or at the written route, with the playbook's
-/// `file:line` in the message. Returns the playbook files, for the watcher.
+/// `file:line` in the message. Returns the playbook files, for the watcher,
+/// and the domains they name, with the routes each claims.
 pub(super) fn merge(
     entries: &[Spanned<String>],
     routes: &mut Vec<Spanned<RawRoute>>,
     upstreams: &BTreeMap<String, Spanned<RawUpstream>>,
     base: &Path,
     problems: &mut Problems,
-) -> Vec<PathBuf> {
+) -> (Vec<PathBuf>, Vec<DomainConfig>) {
     let written = routes.len();
     let mut files = Vec::with_capacity(entries.len());
+    let mut domains: Vec<DomainConfig> = Vec::with_capacity(entries.len());
     let mut claimed: Vec<Claimed> = Vec::new();
     for (k, entry) in entries.iter().enumerate() {
         let field = format!("playbooks[{k}]");
@@ -109,6 +111,24 @@ pub(super) fn merge(
             );
             continue;
         }
+        if let Some(other) = domains.iter().find(|d| d.name == playbook.domain) {
+            problems.at(
+                entry,
+                field.as_str(),
+                format!(
+                    "{shown} is domain `{}`, as {} is: a domain has one playbook",
+                    playbook.domain,
+                    other.playbook.display()
+                ),
+            );
+            continue;
+        }
+        let mut domain = DomainConfig {
+            name: playbook.domain.clone(),
+            playbook: path.clone(),
+            routes: Vec::with_capacity(playbook.routes.len()),
+            readiness_log: path.with_file_name("readiness-log.jsonl"),
+        };
         for (j, route) in playbook.routes.iter().enumerate() {
             let written_at = lines.as_ref().and_then(|l| l.routes.get(j));
             let here = Claimed {
@@ -158,11 +178,13 @@ pub(super) fn merge(
                 ),
                 None => routes.push(added(entry, &here.route, &playbook.upstream, rules)),
             }
+            domain.routes.push(route.name.clone());
             claimed.push(here);
         }
+        domains.push(domain);
     }
     refuse_lookalikes(problems, &routes[..written], &claimed);
-    files
+    (files, domains)
 }
 
 /// Fills what the written route `routes[i]` leaves out from the playbook's,

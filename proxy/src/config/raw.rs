@@ -104,6 +104,9 @@ pub(crate) struct RawState {
     pub(crate) file: Option<String>,
     pub(crate) audit_log: Option<String>,
     pub(crate) shadow_store: Option<String>,
+    /// Where `msa-migrate readiness` logs its verdicts, for the dashboard
+    /// (default: `readiness-log.jsonl` beside each playbook).
+    pub(crate) readiness_log: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use std::time::Duration;
 
-use crate::support::{Running, Users, chromium, msa_migrate, poll, start_services, stored_route};
+use crate::support::{Running, Users, msa_migrate, poll, start_services, stored_route};
 
 /// Writes the proxy's configuration into the test's directory (its state file
 /// and audit log land beside it) and returns its path.
@@ -341,11 +341,30 @@ fn suggested_rules_once_accepted_leave_no_difference() {
     );
 }
 
+/// Issue #8: the dashboard in headless Chromium, driven as a person uses it:
+/// the coupon domain (its routes from the playbook) is opened by a click,
+/// shows its routes' stages, the canary's walk and the last readiness verdict;
+/// a field's diff is opened by a click; a screenshot lands in the test output.
 #[test]
-fn the_dashboard_in_headless_chromium_shows_routes_and_opens_a_field_with_redacted_examples() {
+fn the_dashboard_in_headless_chromium_shows_a_domain_and_opens_a_diff_by_clicking() {
     let dir = tempfile::tempdir().unwrap();
     let (monolith, coupon) = services_with(&dir, &["--quirks"]);
+    // The coupon routes are the coupon domain's: the bundled playbook claims
+    // them. A route no playbook claims is unassigned.
+    let playbooks = dir.path().join("playbooks");
+    std::fs::create_dir_all(&playbooks).unwrap();
+    std::fs::copy(
+        crate::support::workspace().join("playbooks/coupon.yaml"),
+        playbooks.join("coupon.yaml"),
+    )
+    .unwrap();
     let file = config(&dir, &monolith, &coupon, "    mode: shadow");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text = text.replace(
+        "routes:\n",
+        "playbooks: [playbooks/coupon.yaml]\nroutes:\n  - name: user-points\n    methods: [GET]\n    path: /api/users/{id}/points\n    upstream: coupon\n",
+    );
+    std::fs::write(&file, text).unwrap();
     let mut proxy = Running::start("msa-migrate", &["proxy", "--config", &file]);
     let admin = proxy.next_url("admin");
     for id in 1..=3 {
@@ -362,45 +381,225 @@ fn the_dashboard_in_headless_chromium_shows_routes_and_opens_a_field_with_redact
             })
             .then_some(())
     });
-    let page = format!("{admin}/dashboard?route=coupon-read&path=%24.discountAmount");
-    let out = chromium(&["--dump-dom", &page], &dir.path().join("chromium"));
-    let dom = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        dom.contains(r#"data-loaded="true""#),
-        "the page did not load its data:\n{dom}"
+
+    // A readiness verdict, logged beside the playbook where the proxy reads it.
+    let playbooks_dir = playbooks.display().to_string();
+    let (code, verdict, errors) = msa_migrate(&[
+        "readiness",
+        "coupon",
+        "--playbooks",
+        &playbooks_dir,
+        "--admin",
+        &admin,
+        "--no-data",
+    ]);
+    assert_eq!(code, Some(1), "not ready yet:\n{verdict}\n{errors}");
+    // A canary walk in progress: the controller starts (routes to 10%), its
+    // walk is in the state store, and it is stopped there.
+    let state = dir
+        .path()
+        .join("msa-proxy-state.json")
+        .display()
+        .to_string();
+    let mut controller =
+        std::process::Command::new(crate::support::workspace_binary("msa-migrate"))
+            .args([
+                "canary",
+                "coupon",
+                "--playbooks",
+                &playbooks_dir,
+                "--state",
+                &state,
+                "--admin",
+                &admin,
+                "--steps",
+                "10,50,100",
+                "--interval",
+                "1h",
+                "--reason",
+                "dashboard test",
+            ])
+            .stdout(std::fs::File::create(dir.path().join("canary.out")).unwrap())
+            .stderr(std::fs::File::create(dir.path().join("canary.err")).unwrap())
+            .spawn()
+            .unwrap();
+    let walking = poll(Duration::from_secs(20), Duration::from_millis(100), || {
+        let domains = get(format!("{admin}/domains"));
+        let routes = get(format!("{admin}/routes"));
+        let at_ten = routes["routes"]
+            .as_array()?
+            .iter()
+            .filter(|r| r["name"] != "user-points")
+            .all(|r| r["stage"] == json!({"mode": "canary", "weight_bp": 1000}));
+        (at_ten && !domains["domains"][0]["canary"].is_null()).then_some(domains)
+    });
+    let _ = controller.kill();
+    let _ = controller.wait();
+    let domains = walking.unwrap_or_else(|| {
+        panic!(
+            "the canary's walk is not in GET /domains with its routes at 10%: {}\n{}\n{}{}",
+            get(format!("{admin}/domains")),
+            get(format!("{admin}/routes")),
+            std::fs::read_to_string(dir.path().join("canary.out")).unwrap_or_default(),
+            std::fs::read_to_string(dir.path().join("canary.err")).unwrap_or_default(),
+        )
+    });
+    assert_eq!(domains["domains"][0]["name"], "coupon", "{domains}");
+    assert_eq!(
+        domains["domains"][0]["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].clone())
+            .collect::<Vec<_>>(),
+        [
+            json!("coupon-read"),
+            json!("coupon-issue"),
+            json!("user-coupons")
+        ]
     );
-    for shown in [
-        ">coupon-read<",
-        r#"class="stage shadow">shadow<"#,
-        ">$.discountAmount<",
-        ">type_changed<",
-        r#"class="legacy">1000<"#,
-        r#"class="candidate">"1000"<"#,
-    ] {
-        assert!(
-            dom.contains(shown),
-            "the dashboard does not show `{shown}`:\n{dom}"
+    assert_eq!(
+        domains["domains"][0]["readiness"]["verdict"]["ready"],
+        false
+    );
+    assert_eq!(domains["unassigned"][0]["name"], "user-points", "{domains}");
+
+    let mut browser = crate::support::Browser::start();
+    browser.navigate(&format!("{admin}/dashboard"));
+    browser.wait_for(
+        "document.body.dataset.loaded === 'true'",
+        "the page did not load its data",
+    );
+    let nav = browser
+        .eval("[...document.querySelectorAll('nav#domains button')].map((b) => b.textContent)");
+    assert_eq!(
+        nav,
+        json!(["All routes", "couponNOT READY", "unassigned"]),
+        "the domains to choose from"
+    );
+    assert_eq!(
+        browser.eval("document.getElementById('domain').hidden"),
+        true,
+        "no domain is open before a click"
+    );
+
+    // To the coupon domain, by a click.
+    browser.click("nav#domains button[data-domain='coupon']");
+    browser.wait_for(
+        "document.getElementById('domain-name').textContent === 'Domain coupon'",
+        "the click did not open the coupon domain",
+    );
+    assert_eq!(browser.eval("location.hash"), "#domain=coupon");
+    let rows = browser.eval(
+        "[...document.querySelectorAll('#routes tbody tr')].map((r) => [...r.cells].map((c) => c.textContent))",
+    );
+    let rows = rows.as_array().unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r[0].clone()).collect::<Vec<_>>(),
+        [
+            json!("coupon-read"),
+            json!("coupon-issue"),
+            json!("user-coupons")
+        ],
+        "only the domain's routes: {rows:?}"
+    );
+    for row in rows {
+        assert_eq!(
+            (&row[1], &row[5]),
+            (&json!("coupon"), &json!("canary 10.00%")),
+            "{row}"
         );
     }
+    let canary = browser.eval(
+        "({ steps: [...document.querySelectorAll('#canary ol.steps li')].map((l) => [l.textContent, l.className]),
+            phase: document.querySelector('#canary .canary-phase').textContent })",
+    );
+    assert_eq!(
+        canary["steps"],
+        json!([["10%", "current"], ["50%", "todo"], ["100%", "todo"]]),
+        "{canary}"
+    );
+    assert!(
+        canary["phase"]
+            .as_str()
+            .unwrap()
+            .starts_with("step 1 of 3 (10%): "),
+        "{canary}"
+    );
+    let readiness = browser.eval(
+        "({ verdict: document.querySelector('#readiness .verdict').textContent,
+            gates: [...document.querySelectorAll('#readiness tr[data-gate]')].map((r) => r.dataset.gate) })",
+    );
+    assert_eq!(readiness["verdict"], "NOT READY", "{readiness}");
+    assert_eq!(
+        readiness["gates"],
+        json!(["coupling", "data", "behaviour", "performance", "stage"]),
+        "{readiness}"
+    );
+
+    // A field's diff, by a click on the field.
+    let field = "section.route[data-route='coupon-read'] button.path";
+    let fields = browser.eval(&format!(
+        "[...document.querySelectorAll(\"{field}\")].map((b) => b.textContent)"
+    ));
+    assert!(
+        fields
+            .as_array()
+            .unwrap()
+            .contains(&json!("$.discountAmount")),
+        "{fields}"
+    );
+    assert_eq!(
+        browser.eval("document.querySelectorAll('.examples').length"),
+        0,
+        "no diff is open before a click"
+    );
+    let index = fields
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|f| f == "$.discountAmount")
+        .unwrap();
+    browser.click(&format!(
+        "section.route[data-route='coupon-read'] tr:nth-child({}) button.path",
+        index + 1
+    ));
+    browser.wait_for(
+        "document.querySelector(\".examples[data-field='$.discountAmount'] pre.candidate\")",
+        "the click did not open the field's examples",
+    );
+    let diff = browser.eval(
+        "({ legacy: document.querySelector(\".examples[data-field='$.discountAmount'] pre.legacy\").textContent,
+            candidate: document.querySelector(\".examples[data-field='$.discountAmount'] pre.candidate\").textContent,
+            expanded: document.querySelector(\"section.route[data-route='coupon-read'] button.path[aria-expanded='true']\").textContent })",
+    );
+    assert_eq!(
+        diff,
+        json!({"legacy": "1000", "candidate": "\"1000\"", "expanded": "$.discountAmount"})
+    );
+
     // A picture for people, in the test's output directory.
     let picture = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
-    let out = chromium(
-        &[
-            "--window-size=1280,900",
-            &format!("--screenshot={}", picture.display()),
-            &page,
-        ],
-        &dir.path().join("chromium"),
-    );
+    let _ = std::fs::remove_file(&picture);
+    browser.screenshot(&picture);
+    let png = std::fs::read(&picture).unwrap();
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        std::fs::metadata(&picture).is_ok_and(|m| m.len() > 10_000),
+        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000,
         "no screenshot at {}",
         picture.display()
+    );
+
+    // The routes no playbook claims, by a click too.
+    browser.click("nav#domains button[data-domain='unassigned']");
+    browser.wait_for(
+        "document.getElementById('domain-name').textContent === 'Routes no playbook claims'",
+        "the click did not open the unassigned routes",
+    );
+    assert_eq!(
+        browser.eval(
+            "[...document.querySelectorAll('#routes tbody tr')].map((r) => r.cells[0].textContent)"
+        ),
+        json!(["user-points"])
     );
 }
 

@@ -221,3 +221,197 @@ pub(crate) fn start_services(
     let coupon = Running::start("coupon-service", &args);
     (monolith, coupon)
 }
+
+/// Headless Chromium driven over the DevTools protocol (a websocket to one
+/// page): navigate, evaluate, click with real mouse events, screenshot.
+/// Killed when dropped. Fails with how to install Chromium when it is missing.
+pub(crate) struct Browser {
+    child: Child,
+    socket: tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+    next_id: u64,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts Chromium (window 1280×900) and connects to its first page.
+    pub(crate) fn start() -> Self {
+        let profile = tempfile::tempdir().expect("a profile directory");
+        let child = Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--window-size=1280,900",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!(
+                    "cannot run chromium ({err}): apt-get install -y chromium, or run `bash .ci/run`"
+                )
+            });
+        // Chromium writes the port it took into the profile.
+        let active = profile.path().join("DevToolsActivePort");
+        let port = poll(Duration::from_secs(30), Duration::from_millis(50), || {
+            std::fs::read_to_string(&active)
+                .ok()?
+                .lines()
+                .next()?
+                .trim()
+                .parse::<u16>()
+                .ok()
+        })
+        .expect("Chromium did not open its DevTools port within 30 s");
+        let page = poll(Duration::from_secs(10), Duration::from_millis(50), || {
+            let targets: serde_json::Value =
+                reqwest::blocking::get(format!("http://127.0.0.1:{port}/json/list"))
+                    .ok()?
+                    .json()
+                    .ok()?;
+            targets.as_array()?.iter().find(|t| t["type"] == "page")?["webSocketDebuggerUrl"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .expect("Chromium has no page to drive");
+        let (socket, _) = tungstenite::connect(page.as_str()).expect("the page's DevTools socket");
+        Self {
+            child,
+            socket,
+            next_id: 0,
+            _profile: profile,
+        }
+    }
+
+    /// Sends one DevTools command and returns its result (events are skipped).
+    pub(crate) fn call(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let message = serde_json::json!({ "id": id, "method": method, "params": params });
+        self.socket
+            .send(tungstenite::Message::text(message.to_string()))
+            .expect("a DevTools command sent");
+        loop {
+            let message = self.socket.read().expect("a DevTools message");
+            let tungstenite::Message::Text(text) = message else {
+                continue;
+            };
+            let answer: serde_json::Value =
+                serde_json::from_str(text.as_str()).expect("DevTools speaks JSON");
+            if answer["id"] == id {
+                assert!(
+                    answer["error"].is_null(),
+                    "{method} failed: {}",
+                    answer["error"]
+                );
+                return answer["result"].clone();
+            }
+        }
+    }
+
+    /// Loads `url` in the page.
+    pub(crate) fn navigate(&mut self, url: &str) {
+        self.call("Page.navigate", serde_json::json!({ "url": url }));
+    }
+
+    /// The value of a JavaScript expression in the page (awaited if a promise).
+    pub(crate) fn eval(&mut self, expression: &str) -> serde_json::Value {
+        let result = self.call(
+            "Runtime.evaluate",
+            serde_json::json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
+        );
+        assert!(
+            result["exceptionDetails"].is_null(),
+            "{expression} threw: {}",
+            result["exceptionDetails"]
+        );
+        result["result"]["value"].clone()
+    }
+
+    /// Waits until `expression` is true in the page (one that throws, e.g.
+    /// while the page loads, is not yet); panics with `what` after 10 s.
+    pub(crate) fn wait_for(&mut self, expression: &str, what: &str) {
+        let probe = format!(
+            "(() => {{ try {{ return Boolean({expression}); }} catch {{ return false; }} }})()"
+        );
+        let met = poll(Duration::from_secs(10), Duration::from_millis(50), || {
+            (self.eval(&probe) == true).then_some(())
+        });
+        assert!(
+            met.is_some(),
+            "{what}; the page shows:\n{}",
+            self.eval("document.body.innerText")
+        );
+    }
+
+    /// Clicks the first element `selector` matches, as a person does: the
+    /// mouse pressed and released at its centre (scrolled into view first).
+    pub(crate) fn click(&mut self, selector: &str) {
+        let quoted = serde_json::to_string(selector).expect("a selector");
+        let centre = self.eval(&format!(
+            "(() => {{ const e = document.querySelector({quoted}); if (!e) return null;
+                e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect();
+                return [r.left + r.width / 2, r.top + r.height / 2]; }})()"
+        ));
+        let (Some(x), Some(y)) = (centre[0].as_f64(), centre[1].as_f64()) else {
+            panic!(
+                "nothing to click at `{selector}`; the page shows:\n{}",
+                self.eval("document.body.innerText")
+            );
+        };
+        for kind in ["mousePressed", "mouseReleased"] {
+            self.call(
+                "Input.dispatchMouseEvent",
+                serde_json::json!({ "type": kind, "x": x, "y": y, "button": "left", "clickCount": 1 }),
+            );
+        }
+    }
+
+    /// A PNG of the whole page, written to `path`.
+    pub(crate) fn screenshot(&mut self, path: &std::path::Path) {
+        let shot = self.call(
+            "Page.captureScreenshot",
+            serde_json::json!({ "format": "png", "captureBeyondViewport": true }),
+        );
+        let data = shot["data"].as_str().expect("a screenshot");
+        std::fs::write(path, decode_base64(data)).expect("the screenshot written");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Standard base64 (what DevTools sends screenshots in); no crate for a few lines.
+fn decode_base64(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c:?}"),
+    };
+    let digits: Vec<u8> = text.bytes().filter(|c| *c != b'=').map(value).collect();
+    let mut bytes = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, d)| n | u32::from(*d) << (18 - 6 * i));
+        bytes.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
+    }
+    bytes
+}

@@ -131,7 +131,8 @@ pub(super) fn reviewed_playbook() -> anyhow::Result<String> {
          # playbook (which `plan`'s draft beside it was checked against) at demo scale.\n\
          # Changes from the bundled file, each on purpose:\n\
          # - canary: steps 10/50/100, judged every 2s, one pass advances, no approval\n\
-         #   (the demo has no person to approve).\n\
+         #   (the demo has no person to approve), a second failure rolls back (one\n\
+         #   machine runs everything: a single 2s window can catch its hiccup).\n\
          # - shadow: 200 samples at a 98% lower bound (minutes of traffic, not days).\n\
          # - performance: 50 requests per side.\n\
          # - coupling is NOT critical: the analysis finds the order transaction and the\n\
@@ -145,7 +146,7 @@ pub(super) fn reviewed_playbook() -> anyhow::Result<String> {
         ),
         (
             "  steps: [1, 5, 25, 50, 100]\n  interval: 10m\n  advance_after: 3\n  max_failures: 1\n  approval: [50, 100]\n",
-            "  steps: [10, 50, 100]\n  interval: 2s\n  advance_after: 1\n  max_failures: 1\n",
+            "  steps: [10, 50, 100]\n  interval: 2s\n  advance_after: 1\n  max_failures: 2\n",
         ),
         (
             "  coupling:\n    critical: true\n",
@@ -176,11 +177,14 @@ pub(super) enum Shadowing {
     Later,
 }
 
-/// A proxy configuration for the demo, paths relative to its own directory.
+/// A proxy configuration for the demo, paths relative to its own directory;
+/// with `playbook`, the coupon routes are also claimed by playbooks/coupon.yaml,
+/// which makes them the coupon domain's (the dashboard groups them so).
 pub(super) fn proxy_config(
     monolith: SocketAddr,
     coupon: SocketAddr,
     shadowing: Shadowing,
+    playbook: bool,
 ) -> String {
     let mode = match shadowing {
         Shadowing::Now => "shadow",
@@ -204,9 +208,14 @@ pub(super) fn proxy_config(
            shadow_store: msa-shadow.db\n\
          upstreams:\n  \
            monolith:\n    endpoints: [\"{monolith}\"]\n  \
-           coupon:\n    endpoints: [\"{coupon}\"]\n\
-         routes:\n"
+           coupon:\n    endpoints: [\"{coupon}\"]\n"
     );
+    if playbook {
+        yaml.push_str(
+            "playbooks: [playbooks/coupon.yaml]   # the coupon domain: the routes below are its\n",
+        );
+    }
+    yaml.push_str("routes:\n");
     // Each route with the comparison rules the team accepted, and why.
     let routes = [
         (

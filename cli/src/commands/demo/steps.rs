@@ -187,6 +187,15 @@ impl Steps {
         }
     }
 
+    /// Runs the same commands, unseen, from a task of its own.
+    pub(super) fn background(&self) -> Background {
+        Background {
+            exe: self.exe.clone(),
+            dir: self.dir.clone(),
+            env: self.env.clone(),
+        }
+    }
+
     /// Starts `msa-migrate ARGS` and keeps it running; waits for each of
     /// `announce` (a stdout line prefix) and returns the rest of those lines.
     pub(super) async fn spawn(
@@ -247,6 +256,36 @@ impl Steps {
         // Keep draining stdout, so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok((child, found))
+    }
+}
+
+/// Runs `msa-migrate` commands in the work directory without showing them.
+#[derive(Debug, Clone)]
+pub(super) struct Background {
+    exe: PathBuf,
+    dir: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Background {
+    /// Runs `msa-migrate ARGS` to its end: its exit code and stderr.
+    pub(super) async fn run(&self, args: &[String]) -> (Option<i32>, String) {
+        let output = Command::new(&self.exe)
+            .args(args)
+            .current_dir(&self.dir)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await;
+        match output {
+            Ok(output) => (
+                output.status.code(),
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+            ),
+            Err(err) => (None, format!("cannot run {}: {err}", self.exe.display())),
+        }
     }
 }
 

@@ -1,51 +1,114 @@
 //! The demo's users: browsing, charging points, issuing coupons and placing
 //! orders through the proxy, each with an `X-User-Id` so the canary is sticky.
+//!
+//! Besides counting, the driver keeps a ledger of what it was told: every
+//! order and every coupon issue answered 201, with its id, and each phase's
+//! answers. The ledger goes into the demo's summary, where a test compares it
+//! with the databases (nothing lost, nothing invented, nothing over-issued).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use serde::Serialize;
+use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 /// Shared counters and switches of the traffic driver.
 #[derive(Debug)]
 pub(super) struct Traffic {
-    base: ArcSwap<String>,
+    /// Where the browsing users send their requests.
+    readers: ArcSwap<String>,
+    /// Where the writer sends its requests.
+    writer: ArcSwap<String>,
     issuing: AtomicBool,
     stopped: AtomicBool,
+    /// Tasks still running.
+    running: AtomicUsize,
     users: u64,
     coupons: u64,
     sent: AtomicU64,
     failed: AtomicU64,
-    issued: AtomicU64,
-    /// Issue requests sent.
-    issues_sent: AtomicU64,
+    /// Issue requests answered (whatever the answer).
+    issues_answered: AtomicU64,
     /// The user a coupon is being issued to right now (0: none).
     issuing_to: AtomicU64,
-    failures: Mutex<Vec<String>>,
+    ledger: Mutex<Ledger>,
+}
+
+/// What the traffic was told, for the summary.
+#[derive(Debug, Default)]
+struct Ledger {
+    /// Each phase's counts, the current one last.
+    phases: Vec<Phase>,
+    /// Issues answered 201: (user, coupon, issued coupon id).
+    issued: Vec<(u64, u64, i64)>,
+    /// Orders answered 201: their ids.
+    orders: Vec<i64>,
+    /// A few failed requests, as examples.
+    failures: Vec<String>,
+}
+
+/// The answers of one phase of the walk (who serves what changes between phases).
+#[derive(Debug, Default, Serialize)]
+struct Phase {
+    phase: String,
+    requests: u64,
+    /// No answer, or a 5xx.
+    failed: u64,
+    orders_created: u64,
+    issues: IssueAnswers,
+}
+
+/// How issue requests were answered.
+#[derive(Debug, Default, Serialize)]
+struct IssueAnswers {
+    created: u64,
+    sold_out: u64,
+    already_issued: u64,
+    not_active: u64,
+    /// Any other answer below 500.
+    other: u64,
+    failed: u64,
 }
 
 /// Failures kept as examples.
 const KEPT_FAILURES: usize = 20;
 
+/// What one request was for, to book its answer.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Read,
+    Charge,
+    Order,
+    Issue { user: u64, coupon: u64 },
+}
+
 impl Traffic {
     /// Starts the driver against `base` (the proxy), with `readers` browsing tasks
-    /// and one writer.
-    pub(super) fn start(base: String, users: u32, readers: usize) -> Arc<Self> {
+    /// and one writer; the first phase is named `phase`.
+    pub(super) fn start(base: &str, users: u32, readers: usize, phase: &str) -> Arc<Self> {
         let users = u64::from(users.max(1));
         let traffic = Arc::new(Self {
-            base: ArcSwap::from_pointee(base),
-            issuing: AtomicBool::new(true),
+            readers: ArcSwap::from_pointee(base.to_owned()),
+            writer: ArcSwap::from_pointee(base.to_owned()),
+            issuing: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
+            running: AtomicUsize::new(readers + 1),
             users,
             coupons: (users / 20).max(5),
             sent: AtomicU64::new(0),
             failed: AtomicU64::new(0),
-            issued: AtomicU64::new(0),
-            issues_sent: AtomicU64::new(0),
+            issues_answered: AtomicU64::new(0),
             issuing_to: AtomicU64::new(0),
-            failures: Mutex::new(Vec::new()),
+            ledger: Mutex::new(Ledger {
+                phases: vec![Phase {
+                    phase: phase.to_owned(),
+                    ..Phase::default()
+                }],
+                ..Ledger::default()
+            }),
         });
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
@@ -53,68 +116,94 @@ impl Traffic {
             .unwrap_or_default();
         for seed in 0..readers {
             let (traffic, client) = (Arc::clone(&traffic), client.clone());
-            tokio::spawn(async move { traffic.browse(&client, seed as u64 + 1).await });
+            tokio::spawn(async move {
+                traffic.browse(&client, seed as u64 + 1).await;
+                traffic.running.fetch_sub(1, Ordering::SeqCst);
+            });
         }
         let (writer, client) = (Arc::clone(&traffic), client);
-        tokio::spawn(async move { writer.write(&client).await });
+        tokio::spawn(async move {
+            writer.write(&client).await;
+            writer.running.fetch_sub(1, Ordering::SeqCst);
+        });
         traffic
     }
 
-    /// Sends the traffic to another proxy from now on.
-    pub(super) fn retarget(&self, base: String) {
-        self.base.store(Arc::new(base));
+    /// Sends the browsing users to another proxy from now on.
+    pub(super) fn retarget_readers(&self, base: &str) {
+        self.readers.store(Arc::new(base.to_owned()));
     }
 
-    /// Whether coupons are issued (writes that the coupon service takes once it
-    /// serves them are not copied back to the monolith: the saga is not built).
+    /// Whether coupons are issued.
     pub(super) fn set_issuing(&self, on: bool) {
         self.issuing.store(on, Ordering::SeqCst);
     }
 
-    /// Stops issuing and waits for an issue in flight to be answered; returns
-    /// how many issue requests were sent in all.
-    pub(super) async fn pause_issuing(&self) -> u64 {
-        self.set_issuing(false);
-        for _ in 0..1000 {
-            if self.issuing_to.load(Ordering::SeqCst) == 0 {
-                break;
+    /// Books the answers from now on under a new phase.
+    pub(super) async fn set_phase(&self, phase: &str) {
+        self.ledger.lock().await.phases.push(Phase {
+            phase: phase.to_owned(),
+            ..Phase::default()
+        });
+    }
+
+    /// Issue requests answered so far (whatever the answer).
+    pub(super) fn issues_answered(&self) -> u64 {
+        self.issues_answered.load(Ordering::SeqCst)
+    }
+
+    /// Stops every task after its current request, and waits until they have.
+    pub(super) async fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        // A request takes at most the client's 10 s timeout.
+        for _ in 0..1200 {
+            if self.running.load(Ordering::SeqCst) == 0 {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        self.issues_sent.load(Ordering::SeqCst)
-    }
-
-    /// Issue requests sent so far.
-    pub(super) fn issues_sent(&self) -> u64 {
-        self.issues_sent.load(Ordering::SeqCst)
-    }
-
-    /// Stops every task after its current request.
-    pub(super) fn stop(&self) {
-        self.stopped.store(true, Ordering::Relaxed);
     }
 
     /// Requests sent and failed (no answer, or a 5xx) so far.
     pub(super) fn counts(&self) -> (u64, u64) {
         (
-            self.sent.load(Ordering::Relaxed),
-            self.failed.load(Ordering::Relaxed),
+            self.sent.load(Ordering::SeqCst),
+            self.failed.load(Ordering::SeqCst),
         )
     }
 
     /// Coupons issued (201) so far.
-    pub(super) fn issued(&self) -> u64 {
-        self.issued.load(Ordering::Relaxed)
+    pub(super) async fn issued(&self) -> usize {
+        self.ledger.lock().await.issued.len()
     }
 
     /// A few failed requests, as examples.
     pub(super) async fn failure_examples(&self) -> Vec<String> {
-        self.failures.lock().await.clone()
+        self.ledger.lock().await.failures.clone()
+    }
+
+    /// The ledger, for the demo's summary.
+    pub(super) async fn summary(&self) -> Value {
+        let ledger = self.ledger.lock().await;
+        let (sent, failed) = self.counts();
+        json!({
+            "requests": sent,
+            "failed": failed,
+            "failures": ledger.failures,
+            "orders": { "created": ledger.orders.len(), "ids": ledger.orders },
+            "issues": {
+                "created": ledger.issued.len(),
+                "issued": ledger.issued.iter()
+                    .map(|(user, coupon, id)| json!({"user": user, "coupon": coupon, "id": id}))
+                    .collect::<Vec<_>>(),
+            },
+            "phases": ledger.phases,
+        })
     }
 
     async fn browse(&self, client: &reqwest::Client, seed: u64) {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-        while !self.stopped.load(Ordering::Relaxed) {
+        while !self.stopped.load(Ordering::SeqCst) {
             let user = rng.below(self.users) + 1;
             let path = match rng.below(6) {
                 0 => format!("/api/products?page={}&size=20", rng.below(5) + 1),
@@ -128,55 +217,77 @@ impl Traffic {
                 }
                 _ => format!("/api/users/{user}/points"),
             };
-            self.send(client, reqwest::Method::GET, &path, user, None)
-                .await;
+            let base = self.readers.load_full();
+            self.send(
+                client,
+                &base,
+                reqwest::Method::GET,
+                &path,
+                user,
+                None,
+                Kind::Read,
+            )
+            .await;
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 
     async fn write(&self, client: &reqwest::Client) {
         let mut rng = Rng(0x2545_F491_4F6C_DD1D);
-        while !self.stopped.load(Ordering::Relaxed) {
+        while !self.stopped.load(Ordering::SeqCst) {
             let user = rng.below(self.users) + 1;
+            let base = self.writer.load_full();
             match rng.below(4) {
                 0 => {
-                    let body = serde_json::json!({ "amount": (rng.below(10) + 1) * 1000 });
+                    let body = json!({ "amount": (rng.below(10) + 1) * 1000 });
                     let path = format!("/api/users/{user}/points/charge");
-                    self.send(client, reqwest::Method::POST, &path, user, Some(body))
-                        .await;
+                    self.send(
+                        client,
+                        &base,
+                        reqwest::Method::POST,
+                        &path,
+                        user,
+                        Some(body),
+                        Kind::Charge,
+                    )
+                    .await;
                 }
                 1 => {
                     // Orders without a coupon: the monolith would otherwise mark
-                    // a coupon used that the coupon service never hears about.
-                    let body = serde_json::json!({
+                    // a coupon used, a write to the coupon tables that only the
+                    // order saga (not built) could make in the coupon service.
+                    let body = json!({
                         "userId": user,
                         "items": [{"productId": rng.below(self.users) + 1, "quantity": 1}],
                     });
                     self.send(
                         client,
+                        &base,
                         reqwest::Method::POST,
                         "/api/orders",
                         user,
                         Some(body),
+                        Kind::Order,
                     )
                     .await;
                 }
                 _ if self.issuing.load(Ordering::SeqCst) => {
-                    let body = serde_json::json!({ "userId": user });
-                    let path = format!("/api/coupons/{}/issue", rng.below(self.coupons) + 1);
+                    let coupon = rng.below(self.coupons) + 1;
+                    let body = json!({ "userId": user });
+                    let path = format!("/api/coupons/{coupon}/issue");
                     self.issuing_to.store(user, Ordering::SeqCst);
-                    if !self.issuing.load(Ordering::SeqCst) {
-                        self.issuing_to.store(0, Ordering::SeqCst);
-                        continue;
-                    }
-                    self.issues_sent.fetch_add(1, Ordering::SeqCst);
-                    let status = self
-                        .send(client, reqwest::Method::POST, &path, user, Some(body))
-                        .await;
+                    self.send(
+                        client,
+                        &base,
+                        reqwest::Method::POST,
+                        &path,
+                        user,
+                        Some(body),
+                        Kind::Issue { user, coupon },
+                    )
+                    .await;
                     self.issuing_to.store(0, Ordering::SeqCst);
-                    if status == Some(201) {
-                        self.issued.fetch_add(1, Ordering::Relaxed);
-                    }
+                    self.issues_answered.fetch_add(1, Ordering::SeqCst);
                 }
                 _ => {}
             }
@@ -184,46 +295,89 @@ impl Traffic {
         }
     }
 
-    /// Sends one request; counts it, and a failure (no answer or a 5xx).
+    /// Sends one request; counts it and books its answer.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one request's parts, each used once"
+    )]
     async fn send(
         &self,
         client: &reqwest::Client,
+        base: &str,
         method: reqwest::Method,
         path: &str,
         user: u64,
-        body: Option<serde_json::Value>,
-    ) -> Option<u16> {
-        let url = format!("{}{path}", self.base.load());
+        body: Option<Value>,
+        kind: Kind,
+    ) {
+        let url = format!("{base}{path}");
         let mut request = client
             .request(method.clone(), &url)
             .header("X-User-Id", user.to_string());
         if let Some(body) = body {
             request = request.json(&body);
         }
-        self.sent.fetch_add(1, Ordering::Relaxed);
-        let failure = match request.send().await {
-            Ok(response) if response.status().is_server_error() => {
-                let status = response.status().as_u16();
-                let text = response.text().await.unwrap_or_default();
-                Err(format!("{method} {path}: {status} {text}"))
-            }
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        // Read the body, so the connection is reused.
+        let answer = match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
-                // Read the body, so the connection is reused.
-                let _ = response.bytes().await;
-                Ok(status)
+                match response.bytes().await {
+                    Ok(bytes) => Ok((status, bytes)),
+                    Err(err) => Err(format!("{method} {path}: {status}, then {err}")),
+                }
             }
             Err(err) => Err(format!("{method} {path}: {err}")),
         };
-        match failure {
-            Ok(status) => Some(status),
+        let answer = match answer {
+            Ok((status, bytes)) if status >= 500 => Err(format!(
+                "{method} {path}: {status} {}",
+                String::from_utf8_lossy(&bytes)
+            )),
+            other => other,
+        };
+        let mut ledger = self.ledger.lock().await;
+        let ledger = &mut *ledger;
+        let Some(phase) = ledger.phases.last_mut() else {
+            return;
+        };
+        phase.requests += 1;
+        let (status, bytes) = match answer {
+            Ok(answer) => answer,
             Err(what) => {
-                self.failed.fetch_add(1, Ordering::Relaxed);
-                let mut kept = self.failures.lock().await;
-                if kept.len() < KEPT_FAILURES {
-                    kept.push(what);
+                self.failed.fetch_add(1, Ordering::SeqCst);
+                phase.failed += 1;
+                if let Kind::Issue { .. } = kind {
+                    phase.issues.failed += 1;
                 }
-                None
+                if ledger.failures.len() < KEPT_FAILURES {
+                    ledger.failures.push(what);
+                }
+                return;
+            }
+        };
+        let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        match kind {
+            Kind::Read | Kind::Charge => {}
+            Kind::Order => {
+                if status == 201 {
+                    phase.orders_created += 1;
+                    ledger.orders.push(answer["id"].as_i64().unwrap_or(0));
+                }
+            }
+            Kind::Issue { user, coupon } => {
+                let issues = &mut phase.issues;
+                match (status, answer["error"]["code"].as_str()) {
+                    (201, _) => {
+                        issues.created += 1;
+                        let id = answer["id"].as_i64().unwrap_or(0);
+                        ledger.issued.push((user, coupon, id));
+                    }
+                    (409, Some("COUPON_SOLD_OUT")) => issues.sold_out += 1,
+                    (409, Some("COUPON_ALREADY_ISSUED")) => issues.already_issued += 1,
+                    (409, Some("COUPON_NOT_ACTIVE")) => issues.not_active += 1,
+                    _ => issues.other += 1,
+                }
             }
         }
     }

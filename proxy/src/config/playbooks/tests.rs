@@ -313,6 +313,61 @@ fn a_missing_playbook_an_unknown_upstream_and_a_route_claimed_twice_are_refused(
 }
 
 #[test]
+fn a_playbook_makes_its_routes_a_domain_with_its_readiness_log() {
+    let written = format!(
+        "{HEAD}routes:\n  - name: user-points\n    path: /api/users/{{id}}/points\n    upstream: coupon\n"
+    );
+    let (dir, loaded) = load(PLAYBOOK, &written);
+    let config = loaded.unwrap();
+    assert_eq!(
+        config.domains,
+        [crate::config::DomainConfig {
+            name: "coupon".into(),
+            playbook: dir.path().join("coupon.yaml"),
+            routes: vec!["coupon-read".into(), "coupon-issue".into()],
+            // Where `msa-migrate readiness --playbooks DIR` writes it.
+            readiness_log: dir.path().join("readiness-log.jsonl"),
+        }]
+    );
+    let elsewhere = written.replace(
+        "playbooks: [coupon.yaml]\n",
+        "playbooks: [coupon.yaml]\nstate:\n  readiness_log: logs/readiness.jsonl\n",
+    );
+    let (dir, loaded) = load(PLAYBOOK, &elsewhere);
+    assert_eq!(
+        loaded.unwrap().domains[0].readiness_log,
+        dir.path().join("logs/readiness.jsonl")
+    );
+}
+
+#[test]
+fn two_playbooks_of_one_domain_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("coupon.yaml"), PLAYBOOK).unwrap();
+    std::fs::write(
+        dir.path().join("again.yaml"),
+        PLAYBOOK
+            .replace("  - name: coupon-read", "  - name: again-read")
+            .replace("{id}", "{code}/again")
+            .replace("coupon-issue", "again-issue"),
+    )
+    .unwrap();
+    let text = HEAD.replace(
+        "playbooks: [coupon.yaml]",
+        "playbooks: [coupon.yaml, again.yaml]",
+    );
+    let err = parse(&dir.path().join("proxy.yaml"), &text)
+        .unwrap_err()
+        .to_string();
+    let expected = format!(
+        "playbooks[1]: {} is domain `coupon`, as {} is: a domain has one playbook",
+        dir.path().join("again.yaml").display(),
+        dir.path().join("coupon.yaml").display()
+    );
+    assert!(err.contains(&expected), "missing\n  {expected}\nin\n{err}");
+}
+
+#[test]
 fn a_route_without_an_upstream_or_a_playbook_says_how_to_give_one() {
     let text = "listen: 127.0.0.1:8000
 legacy: monolith
