@@ -19,6 +19,9 @@ use serde_saphyr::Spanned;
 use crate::routes::RouteTable;
 use crate::split::StickyKey;
 
+/// Where `msa-migrate readiness` logs its verdicts by default, relative to the
+/// directory it runs in; the proxy reads it relative to its configuration's.
+pub const DEFAULT_READINESS_LOG: &str = ".msa/readiness-log.jsonl";
 /// A validated proxy configuration.
 #[derive(Debug, Clone)]
 pub struct ProxyConfig {
@@ -74,8 +77,7 @@ pub struct DomainConfig {
     /// Its routes, by name, in the playbook's order.
     pub routes: Vec<String>,
     /// Where `msa-migrate readiness` logs its verdicts (`state.readiness_log`,
-    /// else `readiness-log.jsonl` beside the playbook, where the command
-    /// writes it by default).
+    /// else [`DEFAULT_READINESS_LOG`] beside the configuration).
     pub readiness_log: PathBuf,
 }
 
@@ -577,10 +579,14 @@ fn resolve(mut raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Prob
         base,
         &mut problems,
     );
-    if let Some(log) = &raw_state.readiness_log {
-        for domain in &mut domains {
-            domain.readiness_log = base.join(log);
-        }
+    let readiness_log = base.join(
+        raw_state
+            .readiness_log
+            .as_deref()
+            .unwrap_or(DEFAULT_READINESS_LOG),
+    );
+    for domain in &mut domains {
+        domain.readiness_log.clone_from(&readiness_log);
     }
     let mut routes = Vec::with_capacity(raw.routes.len());
     for (i, route) in raw.routes.iter().enumerate() {

@@ -127,7 +127,8 @@ pub(super) fn merge(
             name: playbook.domain.clone(),
             playbook: path.clone(),
             routes: Vec::with_capacity(playbook.routes.len()),
-            readiness_log: path.with_file_name("readiness-log.jsonl"),
+            // Set with the state settings (config/mod.rs).
+            readiness_log: PathBuf::new(),
         };
         for (j, route) in playbook.routes.iter().enumerate() {
             let written_at = lines.as_ref().and_then(|l| l.routes.get(j));

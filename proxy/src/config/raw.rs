@@ -105,7 +105,8 @@ pub(crate) struct RawState {
     pub(crate) audit_log: Option<String>,
     pub(crate) shadow_store: Option<String>,
     /// Where `msa-migrate readiness` logs its verdicts, for the dashboard
-    /// (default: `readiness-log.jsonl` beside each playbook).
+    /// (default: `.msa/readiness-log.jsonl` beside this file, where
+    /// `msa-migrate readiness` writes it when run from here).
     pub(crate) readiness_log: Option<String>,
 }
 

@@ -382,8 +382,10 @@ fn the_dashboard_in_headless_chromium_shows_a_domain_and_opens_a_diff_by_clickin
             .then_some(())
     });
 
-    // A readiness verdict, logged beside the playbook where the proxy reads it.
+    // A readiness verdict, logged where the proxy reads it: the command's
+    // default log, run from the configuration's directory.
     let playbooks_dir = playbooks.display().to_string();
+    let log = dir.path().join(".msa/readiness-log.jsonl");
     let (code, verdict, errors) = msa_migrate(&[
         "readiness",
         "coupon",
@@ -392,6 +394,8 @@ fn the_dashboard_in_headless_chromium_shows_a_domain_and_opens_a_diff_by_clickin
         "--admin",
         &admin,
         "--no-data",
+        "--log",
+        &log.display().to_string(),
     ]);
     assert_eq!(code, Some(1), "not ready yet:\n{verdict}\n{errors}");
     // A canary walk in progress: the controller starts (routes to 10%), its

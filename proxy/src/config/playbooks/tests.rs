@@ -326,7 +326,7 @@ fn a_playbook_makes_its_routes_a_domain_with_its_readiness_log() {
             playbook: dir.path().join("coupon.yaml"),
             routes: vec!["coupon-read".into(), "coupon-issue".into()],
             // Where `msa-migrate readiness --playbooks DIR` writes it.
-            readiness_log: dir.path().join("readiness-log.jsonl"),
+            readiness_log: dir.path().join(".msa/readiness-log.jsonl"),
         }]
     );
     let elsewhere = written.replace(
