@@ -248,7 +248,9 @@ pub(crate) fn metrics(
         }
     }
 
-    // Mono2Micro: nodes are files (classes), links are calls in either direction.
+    // Mono2Micro (Kalia et al., public metric code: kaliaanup/Mono2Micro-FSE-2021,
+    // metrics/metrics_util.py; checked by hand in findings/tests.rs): nodes are
+    // files (classes), a pair is linked when either calls the other.
     let mut pairs: BTreeSet<(usize, usize)> = BTreeSet::new();
     for &(a, b) in file_calls.keys() {
         pairs.insert((a.min(b), a.max(b)));
@@ -281,6 +283,7 @@ pub(crate) fn metrics(
         } else {
             0.0
         };
+        // scoh = μᵢ / Nᵢ².
         cohesion_sum += scoh;
         if let Some(m) = out.get_mut(*d) {
             m.cohesion = round3(scoh);
@@ -299,13 +302,19 @@ pub(crate) fn metrics(
             }
         }
     }
-    let sm = if k == 0 {
+    // Mono2Micro clusters classes: a domain without files (tables only) is no
+    // cluster, so K counts the domains that have files.
+    let clusters = size.iter().filter(|&&n| n > 0).count() as f64;
+    // structural_modularity (metrics_util.py): mean(scoh) − Σ_{i≠j} scop / K / (K−1) · 2,
+    // scop = σᵢⱼ / (2·Nᵢ·Nⱼ); with one cluster, just its cohesion.
+    let sm = if clusters == 0.0 {
         0.0
-    } else if k == 1 {
+    } else if clusters == 1.0 {
         cohesion_sum
     } else {
-        cohesion_sum / k as f64 - coupling_sum / k as f64 / (k as f64 - 1.0) * 2.0
+        cohesion_sum / clusters - coupling_sum / clusters / (clusters - 1.0) * 2.0
     };
+    // inter_call_percentage: Σ (ln v + 1) over calls across clusters / over all calls.
     let (mut total, mut inter) = (0.0, 0.0);
     for (&(a, b), &volume) in file_calls {
         let (Some(da), Some(db)) = (file_domain[a], file_domain[b]) else {
@@ -319,10 +328,11 @@ pub(crate) fn metrics(
     }
     let partition = PartitionMetrics {
         sm: round3(sm),
-        ifn: if k == 0 {
+        // interface_number: linked pairs across clusters / K.
+        ifn: if clusters == 0.0 {
             0.0
         } else {
-            round3(ifn_pairs as f64 / k as f64)
+            round3(ifn_pairs as f64 / clusters)
         },
         icp: if total > 0.0 {
             round3(inter / total)
@@ -333,3 +343,6 @@ pub(crate) fn metrics(
     };
     (out, partition)
 }
+
+#[cfg(test)]
+mod tests;
