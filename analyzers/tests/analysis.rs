@@ -628,3 +628,37 @@ urlpatterns = [path("<int:pk>/", views.detail)]
         ["ANY /api/v2/orders/{pk}/", "ANY /legacy/orders/{pk}/"]
     );
 }
+
+/// Issue #5: WebFlux routes lead to their handlers, so the reactive
+/// transaction has its entry route and the handler's tables.
+#[test]
+fn webflux_routes_reach_their_handlers_and_transactions() {
+    let analysis = analyze(
+        facts_of(&fixture("webflux-shop")),
+        Extra {
+            source: "webflux-shop".into(),
+            ..Extra::default()
+        },
+    );
+    let unresolved: Vec<&str> = analysis
+        .edges
+        .iter()
+        .filter(|e| e.kind == msa_analyzers::model::EdgeKind::Handles && e.confidence < 1.0)
+        .map(|e| e.from.as_str())
+        .collect();
+    assert!(unresolved.is_empty(), "handlers not found: {unresolved:?}");
+    let schedule = analysis
+        .transactions
+        .iter()
+        .find(|t| t.function == "com.shop.delivery.DeliveryHandler.schedule")
+        .expect("the transactionalOperator transaction");
+    assert_eq!(schedule.entry_routes, ["POST /api/deliveries"]);
+    let tables: Vec<&str> = schedule.tables.iter().map(|t| t.table.as_str()).collect();
+    assert_eq!(tables, ["deliveries", "orders"]);
+    let add = analysis
+        .transactions
+        .iter()
+        .find(|t| t.function == "com.shop.review.ReviewHandler.add")
+        .expect("the @Transactional coroutine handler");
+    assert_eq!(add.entry_routes, ["POST /api/reviews"]);
+}
