@@ -53,7 +53,8 @@ pub fn domains_yaml(analysis: &Analysis) -> String {
 }
 
 /// Writes the four files into `dir` (created when missing). Each is written
-/// to a temporary file first and renamed, so none is ever half-written.
+/// to a temporary file first and renamed, so none is ever half-written; they
+/// get a new file's usual permissions (0666 less the umask).
 pub fn write_all(analysis: &Analysis, dir: &Path) -> Result<(), WriteError> {
     let err = |path: &Path| {
         let path = path.display().to_string();
@@ -69,7 +70,7 @@ pub fn write_all(analysis: &Analysis, dir: &Path) -> Result<(), WriteError> {
     let mut staged = Vec::new();
     for (name, text) in &outputs {
         let path = dir.join(name);
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err(&path))?;
+        let mut tmp = staging_file().tempfile_in(dir).map_err(err(&path))?;
         tmp.write_all(text.as_bytes()).map_err(err(&path))?;
         staged.push((tmp, path));
     }
@@ -77,6 +78,19 @@ pub fn write_all(analysis: &Analysis, dir: &Path) -> Result<(), WriteError> {
         tmp.persist(&path).map_err(|e| err(&path)(e.error))?;
     }
     Ok(())
+}
+
+/// Temporary files are created 0600; the outputs are CI artifacts others read,
+/// so they get the mode of any new file: 0666 less the umask (0644 usually),
+/// applied by the kernel when the file is created.
+fn staging_file() -> tempfile::Builder<'static, 'static> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder
 }
 
 fn kind_title(kind: FindingKind) -> &'static str {

@@ -199,9 +199,7 @@ fn reports_render_every_part() {
     assert!(md.contains("### `crate::orders::place_once`"), "{md}");
     assert!(md.contains("Transactions spanning domains"), "{md}");
     let html = msa_analyzers::report::html(&analysis);
-    assert!(!html.contains("http://") || html.matches("http://").all(|_| true));
-    assert!(!html.contains("<script src"), "self-contained");
-    assert!(!html.contains("https://"), "no CDN");
+    assert_eq!(external_references(&html), Vec::<String>::new());
     assert!(html.contains("data-domain=\"order\""));
     let dir = tempfile::tempdir().unwrap();
     msa_analyzers::report::write_all(&analysis, dir.path()).unwrap();
@@ -219,6 +217,79 @@ fn reports_render_every_part() {
             .unwrap();
     assert_eq!(back.schema_version, msa_analyzers::model::SCHEMA_VERSION);
     assert_eq!(back.transactions, analysis.transactions);
+}
+
+/// What a page would fetch from elsewhere: `src`/`href`/`action`/`url(…)`/
+/// `@import` naming an http(s) or protocol-relative URL, `<link>` tags, and
+/// any http(s) URL in the text but the SVG namespace (an identifier, never
+/// fetched).
+fn external_references(html: &str) -> Vec<String> {
+    const SVG_NAMESPACE: &str = "http://www.w3.org/2000/svg";
+    let lower = html.to_ascii_lowercase();
+    let mut found = Vec::new();
+    for scheme in ["http://", "https://"] {
+        for (at, _) in lower.match_indices(scheme) {
+            let url: String = html[at..]
+                .chars()
+                .take_while(|c| !matches!(c, '"' | '\'' | ' ' | ')' | '<' | '>'))
+                .collect();
+            if url != SVG_NAMESPACE {
+                found.push(url);
+            }
+        }
+    }
+    for attribute in ["src=", "href=", "action=", "url(", "@import"] {
+        for (at, _) in lower.match_indices(attribute) {
+            let value = lower[at + attribute.len()..].trim_start_matches(['"', '\'', ' ']);
+            if value.starts_with("//") || value.starts_with("http") {
+                found.push(html[at..].chars().take(60).collect());
+            }
+        }
+    }
+    if lower.contains("<link") {
+        found.push("<link>".to_owned());
+    }
+    found
+}
+
+#[test]
+fn the_self_containment_check_catches_a_cdn() {
+    for page in [
+        r#"<script src="https://cdn.jsdelivr.net/npm/d3@7"></script>"#,
+        r#"<img src='//cdn.example.com/logo.png'>"#,
+        r#"<link rel="stylesheet" href="/style.css">"#,
+        "<style>@import 'https://fonts.example.com/x.css';</style>",
+        "<style>body { background: url(http://example.com/bg.png) }</style>",
+    ] {
+        assert!(!external_references(page).is_empty(), "{page}");
+    }
+    let svg = r##"<svg xmlns="http://www.w3.org/2000/svg"></svg><a href="#findings">"##;
+    assert_eq!(external_references(svg), Vec::<String>::new());
+}
+
+/// Issue #5: the outputs are CI artifacts; they get a new file's usual mode
+/// (0666 less the umask), not a temporary file's 0600.
+#[cfg(unix)]
+#[test]
+fn outputs_have_the_permissions_of_any_new_file() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let analysis = legacy_commerce(Some(example_domains()));
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let plain = dir.path().join("plain");
+    std::fs::File::create(&plain).unwrap();
+    // 0644 under the usual umask 022, where a temporary file's 0600 differs.
+    let expected = mode(&plain);
+    let out = dir.path().join("out");
+    msa_analyzers::report::write_all(&analysis, &out).unwrap();
+    for name in ["analysis.json", "domains.yaml", "report.md", "report.html"] {
+        assert_eq!(
+            mode(&out.join(name)),
+            expected,
+            "{name}: {:o}",
+            mode(&out.join(name))
+        );
+    }
 }
 
 // ---- Schema introspection, on each engine, with a fresh database per test.
