@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use msa_analyzers::domains::DomainSpec;
 use msa_analyzers::facts::{Access, FileFacts};
-use msa_analyzers::model::FindingKind;
+use msa_analyzers::model::{EdgeKind, FindingKind, Provenance};
 use msa_analyzers::{Analysis, Extra, analyze, frontends, scan};
 
 fn workspace() -> PathBuf {
@@ -369,23 +369,27 @@ fn assert_example_schema(schema: &Schema) {
     );
 }
 
+/// A SQLite database in `dir` with the example's schema (plus a view and a
+/// trigger), and its DSN.
+async fn example_sqlite(dir: &Path) -> String {
+    let dsn = format!("sqlite://{}", dir.join("shop.db").display());
+    let options: sqlx::sqlite::SqliteConnectOptions = dsn.parse().unwrap();
+    let mut conn = sqlx::sqlite::SqliteConnection::connect_with(&options.create_if_missing(true))
+        .await
+        .unwrap();
+    let script = example_schema("sqlite") + SCHEMA_EXTRAS_SQLITE;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(script))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    dsn
+}
+
 #[tokio::test]
 async fn sqlite_schema_with_keys_views_and_triggers() {
     let dir = tempfile::tempdir().unwrap();
-    let dsn = format!("sqlite://{}", dir.path().join("shop.db").display());
-    {
-        let options: sqlx::sqlite::SqliteConnectOptions = dsn.parse().unwrap();
-        let mut conn =
-            sqlx::sqlite::SqliteConnection::connect_with(&options.create_if_missing(true))
-                .await
-                .unwrap();
-        let script = example_schema("sqlite") + SCHEMA_EXTRAS_SQLITE;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(script))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
-    }
+    let dsn = example_sqlite(dir.path()).await;
     let schema = introspect(&dsn).await.unwrap();
     assert_eq!(schema.engine, "sqlite");
     assert_example_schema(&schema);
@@ -714,7 +718,7 @@ fn webflux_routes_reach_their_handlers_and_transactions() {
     let unresolved: Vec<&str> = analysis
         .edges
         .iter()
-        .filter(|e| e.kind == msa_analyzers::model::EdgeKind::Handles && e.confidence < 1.0)
+        .filter(|e| e.kind == EdgeKind::Handles && e.confidence < 1.0)
         .map(|e| e.from.as_str())
         .collect();
     assert!(unresolved.is_empty(), "handlers not found: {unresolved:?}");
@@ -732,4 +736,141 @@ fn webflux_routes_reach_their_handlers_and_transactions() {
         .find(|t| t.function == "com.shop.review.ReviewHandler.add")
         .expect("the @Transactional coroutine handler");
     assert_eq!(add.entry_routes, ["POST /api/reviews"]);
+}
+
+// ---- Every edge, transaction and finding says where it comes from.
+
+/// Checks one provenance entry against the tree: a `file:line` names an existing
+/// file and one of its lines; a commit or schema object is named.
+fn assert_points_somewhere(root: &Path, p: &msa_analyzers::model::Provenance, what: &str) {
+    match (&p.file, p.line, &p.commit, &p.schema) {
+        (Some(file), Some(line), None, None) => {
+            let text = std::fs::read_to_string(root.join(file))
+                .unwrap_or_else(|e| panic!("{what}: {file} is not a file of the tree: {e}"));
+            let lines = text.lines().count();
+            assert!(
+                (1..=lines).contains(&line),
+                "{what}: {file}:{line} is past its {lines} lines"
+            );
+        }
+        (None, None, Some(commit), None) => assert!(!commit.is_empty(), "{what}"),
+        (None, None, None, Some(schema)) => assert!(!schema.is_empty(), "{what}"),
+        other => panic!("{what}: provenance {other:?} is none of file:line, commit, schema"),
+    }
+}
+
+/// Issue #5: every edge records where it came from and how sure it is, and
+/// every finding shows its evidence (a file and line, or the schema for a key).
+fn assert_well_founded(analysis: &Analysis, root: &Path) {
+    assert!(!analysis.edges.is_empty());
+    for e in &analysis.edges {
+        let what = format!("{:?} edge {} → {}", e.kind, e.from, e.to);
+        assert!(
+            e.confidence > 0.0 && e.confidence <= 1.0,
+            "{what}: confidence {}",
+            e.confidence
+        );
+        assert!(!e.provenance.is_empty(), "{what}: no provenance");
+        for p in &e.provenance {
+            assert_points_somewhere(root, p, &what);
+        }
+    }
+    for t in &analysis.transactions {
+        assert_points_somewhere(root, &Provenance::at(&t.file, t.line), &t.function);
+        for access in &t.tables {
+            let (file, line) = access.at.rsplit_once(':').expect("file:line");
+            let at = Provenance::at(file, line.parse().expect("a line number"));
+            assert_points_somewhere(root, &at, &format!("{} {}", t.function, access.table));
+        }
+    }
+    assert!(!analysis.findings.is_empty());
+    for f in &analysis.findings {
+        let what = format!("{:?} {}", f.kind, f.subject);
+        assert!(!f.evidence.is_empty(), "{what}: no evidence");
+        for p in &f.evidence {
+            assert_points_somewhere(root, p, &what);
+        }
+        let in_code = f
+            .evidence
+            .iter()
+            .any(|p| p.file.is_some() && p.line.is_some());
+        let in_schema = f.evidence.iter().any(|p| p.schema.is_some());
+        if f.kind == FindingKind::CrossDomainForeignKey {
+            assert!(in_code || in_schema, "{what}: neither code nor schema");
+        } else {
+            assert!(in_code, "{what}: no file:line");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_edge_and_finding_of_the_example_has_provenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let dsn = example_sqlite(dir.path()).await;
+    let schema = introspect(&dsn).await.unwrap();
+    let root = workspace().join("examples/legacy-commerce");
+    let facts = facts_of(&root);
+    // Co-change from a history where orders and points change together.
+    let log = "\0c0ffee1 1767607200\n\nsrc/orders.rs\nsrc/points.rs\n\0c0ffee2 1767600000\n\nsrc/orders.rs\nsrc/points.rs\nsrc/coupons.rs\n";
+    let cochange = msa_analyzers::git::from_log(log, "");
+    let analysis = analyze(
+        facts,
+        Extra {
+            source: "examples/legacy-commerce".into(),
+            schema: Some(schema),
+            database: Some(dsn),
+            cochange: Some(cochange),
+            domains: Some(example_domains()),
+            ..Extra::default()
+        },
+    );
+    for kind in [
+        EdgeKind::Call,
+        EdgeKind::Read,
+        EdgeKind::Write,
+        EdgeKind::ForeignKey,
+        EdgeKind::CoChange,
+        EdgeKind::Transaction,
+        EdgeKind::Handles,
+    ] {
+        assert!(
+            analysis.edges.iter().any(|e| e.kind == kind),
+            "no {kind:?} edge to check"
+        );
+    }
+    let co_change = analysis
+        .edges
+        .iter()
+        .find(|e| {
+            e.kind == EdgeKind::CoChange
+                && e.from == "module:crate::orders"
+                && e.to == "module:crate::points"
+        })
+        .expect("orders and points changed together");
+    assert_eq!(
+        co_change.provenance,
+        [commit("c0ffee1"), commit("c0ffee2")],
+        "each commit it comes from"
+    );
+    assert_well_founded(&analysis, &root);
+}
+
+fn commit(hash: &str) -> Provenance {
+    Provenance {
+        commit: Some(hash.to_owned()),
+        ..Provenance::default()
+    }
+}
+
+#[test]
+fn every_edge_and_finding_of_the_spring_fixture_has_provenance() {
+    let root = fixture("spring-commerce");
+    let analysis = analyze(
+        facts_of(&root),
+        Extra {
+            source: "spring-commerce".into(),
+            ..Extra::default()
+        },
+    );
+    assert_well_founded(&analysis, &root);
 }
