@@ -84,59 +84,9 @@ pub(crate) fn findings(
         }
     }
     for (table, list) in writers {
-        let owner = domain_of.get(table);
-        let mut by_domain: BTreeMap<&str, (f64, Vec<Provenance>)> = BTreeMap::new();
-        for e in &list {
-            if let Some(d) = domain_of.get(&e.from) {
-                let slot = by_domain.entry(d).or_default();
-                slot.0 += e.weight;
-                slot.1.extend(e.provenance.iter().take(2).cloned());
-            }
+        if let Some(finding) = write_finding(table, &list, domain_of) {
+            out.push(finding);
         }
-        let foreign = by_domain.keys().any(|d| owner.is_none_or(|o| o != d));
-        if by_domain.len() < 2 && !foreign {
-            continue;
-        }
-        if by_domain.len() < 2 && owner.is_none() {
-            continue;
-        }
-        let mut domains: Vec<String> = owner.into_iter().cloned().collect();
-        domains.extend(
-            by_domain
-                .keys()
-                .filter(|d| owner.is_none_or(|o| o != *d))
-                .map(|d| (*d).to_owned()),
-        );
-        let owner_name = owner.cloned().unwrap_or_else(|| "one domain".to_owned());
-        let others: Vec<String> = domains
-            .iter()
-            .filter(|d| Some(*d) != owner)
-            .cloned()
-            .collect();
-        out.push(Finding {
-            kind: FindingKind::SharedWrite,
-            domains,
-            subject: format!("table {}", name_of(table)),
-            detail: format!(
-                "owned by {owner_name}; written by {}",
-                by_domain
-                    .iter()
-                    .map(|(d, (w, _))| format!("{d} ({w} statement(s))"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            evidence: by_domain
-                .values()
-                .flat_map(|(_, p)| p.clone())
-                .take(6)
-                .collect(),
-            suggestion: format!(
-                "Data ownership move: make {owner_name} the only writer of {}; {} call its API \
-                 or publish an event it applies",
-                name_of(table),
-                others.join(", ")
-            ),
-        });
     }
     for t in transactions {
         if t.domains.len() < 2 {
@@ -194,6 +144,99 @@ pub(crate) fn findings(
             .then(a.subject.cmp(&b.subject))
     });
     out
+}
+
+/// What the writers of one table say about its ownership: several domains
+/// writing it (`shared_write`), or a single writer that is not its owner
+/// (`foreign_write`). One writer that owns it, or one writer of a table no
+/// domain owns, is no finding.
+fn write_finding(
+    table: &str,
+    writes: &[&Edge],
+    domain_of: &HashMap<String, String>,
+) -> Option<Finding> {
+    let owner = domain_of.get(table);
+    let mut by_domain: BTreeMap<&str, (f64, Vec<Provenance>)> = BTreeMap::new();
+    for e in writes {
+        if let Some(d) = domain_of.get(&e.from) {
+            let slot = by_domain.entry(d).or_default();
+            slot.0 += e.weight;
+            slot.1.extend(e.provenance.iter().take(2).cloned());
+        }
+    }
+    let written_by = by_domain
+        .iter()
+        .map(|(d, (w, _))| format!("{d} ({w} statement(s))"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let evidence: Vec<Provenance> = by_domain
+        .values()
+        .flat_map(|(_, p)| p.clone())
+        .take(6)
+        .collect();
+    let others: Vec<String> = by_domain
+        .keys()
+        .filter(|d| owner.is_none_or(|o| o != *d))
+        .map(|d| (*d).to_owned())
+        .collect();
+    let name = name_of(table);
+    let subject = format!("table {name}");
+    match (owner, by_domain.len()) {
+        (_, 2..) => {
+            let mut domains: Vec<String> = owner.into_iter().cloned().collect();
+            domains.extend(others.iter().cloned());
+            let (detail, suggestion) = match owner {
+                Some(o) => (
+                    format!("owned by {o}; written by {written_by}"),
+                    format!(
+                        "Data ownership move: make {o} the only writer of {name}; {} {} its \
+                         API or {} an event it applies",
+                        others.join(", "),
+                        if others.len() == 1 { "calls" } else { "call" },
+                        if others.len() == 1 {
+                            "publishes"
+                        } else {
+                            "publish"
+                        },
+                    ),
+                ),
+                None => (
+                    format!("owned by no domain; written by {written_by}"),
+                    format!(
+                        "Data ownership move: choose one of {} as the only writer of {name}; \
+                         the others call its API or publish an event it applies",
+                        others.join(", ")
+                    ),
+                ),
+            };
+            Some(Finding {
+                kind: FindingKind::SharedWrite,
+                domains,
+                subject,
+                detail,
+                evidence,
+                suggestion,
+            })
+        }
+        (Some(owner), 1) if others.len() == 1 => {
+            let writer = &others[0];
+            Some(Finding {
+                kind: FindingKind::ForeignWrite,
+                domains: vec![writer.clone(), owner.clone()],
+                subject,
+                detail: format!(
+                    "owned by {owner}, which never writes it; written only by {written_by}"
+                ),
+                evidence,
+                suggestion: format!(
+                    "Settle who owns {name}: if it is {writer}'s data, move the table to {writer} \
+                     (declare it there); if it stays in {owner}, {writer} writes it through \
+                     {owner}'s API or an event {owner} applies"
+                ),
+            })
+        }
+        _ => None,
+    }
 }
 
 /// Per-domain metrics and the partition's SM / IFN / ICP.

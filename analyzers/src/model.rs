@@ -285,6 +285,8 @@ pub enum FindingKind {
     CrossDomainRead,
     /// A table written by more than one domain.
     SharedWrite,
+    /// A table written by one domain only, which is not the domain owning it.
+    ForeignWrite,
     CrossDomainForeignKey,
     /// A transaction touching tables of several domains.
     CrossDomainTransaction,
@@ -296,7 +298,10 @@ impl FindingKind {
     pub fn violates_boundary(self) -> bool {
         matches!(
             self,
-            Self::SharedWrite | Self::CrossDomainForeignKey | Self::CrossDomainTransaction
+            Self::SharedWrite
+                | Self::ForeignWrite
+                | Self::CrossDomainForeignKey
+                | Self::CrossDomainTransaction
         )
     }
 }

@@ -97,6 +97,7 @@ fn kind_title(kind: FindingKind) -> &'static str {
     match kind {
         FindingKind::CrossDomainTransaction => "Transactions spanning domains (sagas to design)",
         FindingKind::SharedWrite => "Tables written by more than one domain",
+        FindingKind::ForeignWrite => "Tables written only by a domain that does not own them",
         FindingKind::CrossDomainForeignKey => "Foreign keys across domains",
         FindingKind::CrossDomainCall => "Calls across domains",
         FindingKind::CrossDomainImport => "Imports across domains",
@@ -104,9 +105,10 @@ fn kind_title(kind: FindingKind) -> &'static str {
     }
 }
 
-const KIND_ORDER: [FindingKind; 6] = [
+const KIND_ORDER: [FindingKind; 7] = [
     FindingKind::CrossDomainTransaction,
     FindingKind::SharedWrite,
+    FindingKind::ForeignWrite,
     FindingKind::CrossDomainForeignKey,
     FindingKind::CrossDomainCall,
     FindingKind::CrossDomainImport,

@@ -127,3 +127,99 @@ fn one_domain_has_its_cohesion_as_sm_and_no_interface() {
     assert_eq!(per_domain["all"].cohesion, 0.194);
     assert_eq!((whole.sm, whole.ifn, whole.icp), (0.194, 0.0, 0.0));
 }
+
+// ---- Who writes a table: several domains, or one that does not own it.
+
+fn write(from: &str, to: &str, line: usize) -> crate::model::Edge {
+    crate::model::Edge {
+        from: format!("module:{from}"),
+        to: format!("table:{to}"),
+        kind: crate::model::EdgeKind::Write,
+        weight: 1.0,
+        confidence: 1.0,
+        provenance: vec![crate::model::Provenance::at(&format!("{from}.rs"), line)],
+    }
+}
+
+fn write_findings(edges: &[crate::model::Edge], tables: &[(&str, &str)]) -> Vec<String> {
+    let mut domain_of: HashMap<String, String> = ["order", "payment", "product"]
+        .iter()
+        .map(|m| (format!("module:{m}"), (*m).to_owned()))
+        .collect();
+    for (table, domain) in tables {
+        domain_of.insert(format!("table:{table}"), (*domain).to_owned());
+    }
+    super::findings(edges, &[], &domain_of)
+        .iter()
+        .map(|f| {
+            format!(
+                "{:?} {} [{}] {} | {}",
+                f.kind,
+                f.subject,
+                f.domains.join(", "),
+                f.detail,
+                f.suggestion
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_table_written_only_by_another_domain_is_a_foreign_write() {
+    let found = write_findings(&[write("order", "payments", 7)], &[("payments", "payment")]);
+    assert_eq!(
+        found,
+        [
+            "ForeignWrite table payments [order, payment] owned by payment, which never writes it; \
+          written only by order (1 statement(s)) | Settle who owns payments: if it is order's \
+          data, move the table to order (declare it there); if it stays in payment, order writes \
+          it through payment's API or an event payment applies"
+        ]
+    );
+}
+
+#[test]
+fn a_table_written_by_its_owner_and_another_domain_is_a_shared_write() {
+    let found = write_findings(
+        &[
+            write("order", "products", 3),
+            write("product", "products", 9),
+        ],
+        &[("products", "product")],
+    );
+    assert_eq!(
+        found,
+        [
+            "SharedWrite table products [product, order] owned by product; written by order \
+          (1 statement(s)), product (1 statement(s)) | Data ownership move: make product the \
+          only writer of products; order calls its API or publishes an event it applies"
+        ]
+    );
+}
+
+#[test]
+fn an_unowned_table_written_by_two_domains_is_shared_and_says_so() {
+    let found = write_findings(
+        &[write("order", "audit", 3), write("payment", "audit", 4)],
+        &[],
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with(
+            "SharedWrite table audit [order, payment] owned by no domain; written by order"
+        ),
+        "{found:?}"
+    );
+    assert!(
+        found[0].contains("choose one of order, payment as the only writer of audit"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn one_writer_owning_its_table_or_an_unowned_one_is_no_finding() {
+    let owned = write_findings(&[write("order", "orders", 1)], &[("orders", "order")]);
+    assert_eq!(owned, Vec::<String>::new());
+    let unowned = write_findings(&[write("order", "scratch", 1)], &[]);
+    assert_eq!(unowned, Vec::<String>::new());
+}
