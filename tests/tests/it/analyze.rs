@@ -110,10 +110,13 @@ fn check_exits_1_listing_what_breaks_the_declared_boundaries() {
     );
 }
 
+/// Piped, the command is quiet: JSON on stdout, no progress bar or log on stderr.
 #[test]
 fn json_goes_to_stdout_alone() {
-    let (code, stdout, _) = msa_migrate(&["analyze", "--source", &source(), "--format", "json"]);
-    assert_eq!(code, Some(0));
+    let (code, stdout, stderr) =
+        msa_migrate(&["analyze", "--source", &source(), "--format", "json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stderr, "", "nothing on stderr when piped");
     let analysis: serde_json::Value = serde_json::from_str(&stdout).expect("only JSON on stdout");
     assert_eq!(analysis["inputs"]["domains"], "proposed");
     assert!(!analysis["domains"].as_array().unwrap().is_empty());
@@ -400,4 +403,154 @@ fn the_html_report_draws_the_graph_and_filters_by_domain_in_chromium() {
         &filtered,
         "<title>table orders (order)</title>"
     ));
+}
+
+/// Runs git in `dir` with a fixed identity and date, so the history is the same
+/// on every machine; returns stdout.
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "user.name=Analyst",
+            "-c",
+            "user.email=analyst@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .env("GIT_AUTHOR_DATE", "2026-01-05T10:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-05T10:00:00Z")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Issue #5: `--git` turns files changed in the same commits into co_change
+/// edges between their modules, each naming the commits it comes from.
+#[test]
+fn git_history_becomes_co_change_edges_with_their_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    git(repo, &["init", "-q"]);
+    let write = |path: &str, text: &str| {
+        let path = repo.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    let commit = |files: &[&str], message: &str| {
+        let mut args = vec!["add", "--"];
+        args.extend_from_slice(files);
+        git(repo, &args);
+        git(repo, &["commit", "-q", "-m", message]);
+    };
+    write("shop/__init__.py", "");
+    commit(&["shop/__init__.py"], "package"); // one file: no pair
+    write(
+        "shop/orders.py",
+        "from shop import points\n\ndef place(order_id):\n    points.deduct(order_id)\n",
+    );
+    write(
+        "shop/points.py",
+        "def deduct(order_id):\n    return order_id\n",
+    );
+    commit(
+        &["shop/orders.py", "shop/points.py"],
+        "orders deduct points",
+    );
+    write(
+        "shop/points.py",
+        "def deduct(order_id):\n    return -order_id\n",
+    );
+    write(
+        "shop/orders.py",
+        "from shop import points\n\ndef place(order_id):\n    return points.deduct(order_id)\n",
+    );
+    commit(&["shop/orders.py", "shop/points.py"], "points are negative");
+    write(
+        "shop/users.py",
+        "def name(user_id):\n    return str(user_id)\n",
+    );
+    commit(&["shop/users.py"], "users");
+    write(
+        "shop/users.py",
+        "def name(user_id):\n    return f'user {user_id}'\n",
+    );
+    write(
+        "shop/orders.py",
+        "from shop import points, users\n\ndef place(order_id):\n    return points.deduct(order_id)\n",
+    );
+    commit(&["shop/users.py", "shop/orders.py"], "orders know users");
+    // Newest first, as `git log` lists them.
+    let hashes: Vec<String> = git(repo, &["log", "--format=%h"])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(hashes.len(), 5);
+
+    let (code, stdout, stderr) = msa_migrate(&[
+        "analyze",
+        "--source",
+        repo.to_str().unwrap(),
+        "--git",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let analysis: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(analysis["inputs"]["git_commits"], 5);
+    let mut co_change: Vec<(String, String, f64, f64, Vec<String>)> = analysis["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "co_change")
+        .map(|e| {
+            let mut commits: Vec<String> = e["provenance"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["commit"].as_str().expect("commit provenance").to_owned())
+                .collect();
+            commits.sort();
+            (
+                e["from"].as_str().unwrap().to_owned(),
+                e["to"].as_str().unwrap().to_owned(),
+                e["weight"].as_f64().unwrap(),
+                e["confidence"].as_f64().unwrap(),
+                commits,
+            )
+        })
+        .collect();
+    co_change.sort_by(|a, b| a.1.cmp(&b.1));
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    // Same date for every commit, so no decay: each two-file commit weighs 1.
+    assert_eq!(
+        co_change,
+        [
+            (
+                "module:shop.orders".to_owned(),
+                "module:shop.points".to_owned(),
+                2.0,
+                0.67,
+                sorted(vec![hashes[2].clone(), hashes[3].clone()]),
+            ),
+            (
+                "module:shop.orders".to_owned(),
+                "module:shop.users".to_owned(),
+                1.0,
+                0.33,
+                vec![hashes[0].clone()],
+            ),
+        ],
+        "points and users never changed together"
+    );
 }
