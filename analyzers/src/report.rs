@@ -93,6 +93,9 @@ fn staging_file() -> tempfile::Builder<'static, 'static> {
     builder
 }
 
+/// The entry of a transaction in seed, fixture or test code that no route enters.
+pub const SUPPORT_ENTRY: &str = "seed/fixture/test code, no route: informational";
+
 fn kind_title(kind: FindingKind) -> &'static str {
     match kind {
         FindingKind::CrossDomainTransaction => "Transactions spanning domains (sagas to design)",
@@ -234,7 +237,9 @@ pub fn markdown(a: &Analysis) -> String {
             t.function,
             t.file,
             t.line,
-            if t.entry_routes.is_empty() {
+            if t.support_code {
+                SUPPORT_ENTRY.to_owned()
+            } else if t.entry_routes.is_empty() {
                 "no route".to_owned()
             } else {
                 t.entry_routes
@@ -526,7 +531,9 @@ pub fn html(a: &Analysis) -> String {
         let _ = write!(
             transactions,
             "<li><b>{}</b> → <code>{}</code> ({}:{}) → {}</li>",
-            esc(&if t.entry_routes.is_empty() {
+            esc(&if t.support_code {
+                SUPPORT_ENTRY.to_owned()
+            } else if t.entry_routes.is_empty() {
                 "no route".to_owned()
             } else {
                 t.entry_routes.join(", ")

@@ -264,7 +264,9 @@ fn summary(a: &Analysis, out: Option<&Path>) -> String {
         let _ = writeln!(
             s,
             "  {} → {} → {} [{}]",
-            if t.entry_routes.is_empty() {
+            if t.support_code {
+                format!("({})", report::SUPPORT_ENTRY)
+            } else if t.entry_routes.is_empty() {
                 "(no route)".to_owned()
             } else {
                 t.entry_routes.join(", ")
