@@ -123,13 +123,15 @@ pub(crate) fn findings(
                  their APIs before the local transaction (or from an event-fed copy)"
             )
         };
+        // A table both read and written is listed twice in `tables`; count it once.
+        let distinct: BTreeSet<&str> = t.tables.iter().map(|a| a.table.as_str()).collect();
         out.push(Finding {
             kind: FindingKind::CrossDomainTransaction,
             domains: t.domains.clone(),
             subject: format!("{entry} → {}", t.function),
             detail: format!(
                 "one transaction over {} table(s) of {} domains ({}); writes: {}",
-                t.tables.len(),
+                distinct.len(),
                 t.domains.len(),
                 t.domains.join(", "),
                 writes.join(", ")
