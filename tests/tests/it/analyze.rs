@@ -562,3 +562,40 @@ fn git_history_becomes_co_change_edges_with_their_commits() {
         "points and users never changed together"
     );
 }
+
+/// The README's `analyze` excerpt is what the command prints on the example,
+/// so it cannot drift from the code.
+#[test]
+fn the_readme_analyze_excerpt_is_what_it_prints() {
+    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let section = readme
+        .split_once("### The map first")
+        .expect("the README's analyze section")
+        .1;
+    let excerpt = section
+        .split_once("```text\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .expect("a text block in that section")
+        .0;
+    let dir = tempfile::tempdir().unwrap();
+    let dsn = seeded_database(dir.path());
+    let out = dir.path().join("analysis");
+    let (code, stdout, stderr) = msa_migrate(&[
+        "analyze",
+        "--source",
+        &source(),
+        "--db",
+        &dsn,
+        "--domains",
+        &declared_domains(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    for line in excerpt.lines() {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "the README shows `{line}`, the command printed:\n{stdout}"
+        );
+    }
+}
