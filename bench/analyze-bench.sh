@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 
 lines=${1:-1000000}
 work=target/bench/analyze
-src=$work/java-monolith-$lines
+# Keyed by the generator's content: a tree from an older generator is never reused.
+generator=$(sha256sum bench/gen-java-monolith.py | cut -c1-12)
+src=$work/java-monolith-$lines-$generator
 out=$work/out
 
 cargo build --release -p msa-cli

@@ -4,7 +4,9 @@
 Deterministic for given arguments: the same tree every run. Each domain gets a
 package with entities (JPA @Entity/@Table, relations), Spring Data repositories
 (with @Query JPQL and native SQL), services (@Transactional, calling their own
-repositories and, now and then, another domain's service) and REST controllers.
+repositories and, now and then, another domain's service, with JdbcTemplate SQL
+and a MyBatis mapper call), REST controllers, and one MyBatis mapper (a Java
+interface and its XML, with dynamic tags) over the package's tables.
 
     bench/gen-java-monolith.py --out target/bench/java-monolith --lines 1000000
 """
@@ -50,23 +52,44 @@ def repository(pkg, name, table):
     ]
 
 
-def service(pkg, name, others, rng):
+def mapper_name(domain):
+    return f"{domain.upper()}ReportMapper"
+
+
+def service(pkg, domain, name, table, others, rng):
     var = name[0].lower() + name[1:]
-    lines = [f"package {pkg}.service;", "", "import org.springframework.stereotype.Service;",
+    mapper = mapper_name(domain)
+    lines = [f"package {pkg}.service;", "", "import org.springframework.jdbc.core.JdbcTemplate;",
+             "import org.springframework.stereotype.Service;",
              "import org.springframework.transaction.annotation.Transactional;",
-             f"import {pkg}.domain.{name};", f"import {pkg}.repository.{name}Repository;"]
+             f"import {pkg}.domain.{name};", f"import {pkg}.mapper.{mapper};",
+             f"import {pkg}.repository.{name}Repository;"]
     for other_pkg, other in others:
         lines.append(f"import {other_pkg}.service.{other}Service;")
-    lines += ["import java.util.List;", "", "@Service", f"public class {name}Service {{",
-              f"    private final {name}Repository {var}Repository;"]
+    lines += ["import java.util.List;", "import java.util.Map;", "", "@Service", f"public class {name}Service {{",
+              f"    private final {name}Repository {var}Repository;",
+              "    private final JdbcTemplate jdbcTemplate;",
+              f"    private final {mapper} reportMapper;"]
     for _, other in others:
         lines.append(f"    private final {other}Service {other[0].lower() + other[1:]}Service;")
-    params = ", ".join([f"{name}Repository {var}Repository"] + [f"{o}Service {o[0].lower() + o[1:]}Service" for _, o in others])
-    lines += ["", f"    public {name}Service({params}) {{", f"        this.{var}Repository = {var}Repository;"]
+    params = ", ".join([f"{name}Repository {var}Repository", "JdbcTemplate jdbcTemplate", f"{mapper} reportMapper"]
+                       + [f"{o}Service {o[0].lower() + o[1:]}Service" for _, o in others])
+    lines += ["", f"    public {name}Service({params}) {{", f"        this.{var}Repository = {var}Repository;",
+              "        this.jdbcTemplate = jdbcTemplate;", "        this.reportMapper = reportMapper;"]
     for _, other in others:
         v = other[0].lower() + other[1:]
         lines.append(f"        this.{v}Service = {v}Service;")
     lines += ["    }", ""]
+    # JdbcTemplate SQL: a query and an update, as string literals.
+    lines += ["    public List<Map<String, Object>> report(String status) {",
+              f'        return jdbcTemplate.queryForList("SELECT id, code, status FROM {table} WHERE status = ? ORDER BY id DESC", status);',
+              "    }", "",
+              "    @Transactional", "    public int archive(Long id) {",
+              f'        return jdbcTemplate.update("UPDATE {table} SET status = \'ARCHIVED\' WHERE id = ?", id);',
+              "    }", "",
+              "    public long countActive() {",
+              f"        return reportMapper.count{name}(\"ACTIVE\");",
+              "    }", ""]
     lines += [f"    public {name} get(Long id) {{", f"        return {var}Repository.findById(id).orElseThrow();", "    }", ""]
     lines += [f"    public List<{name}> byStatus(String status) {{", f"        return {var}Repository.findByStatus(status);", "    }", ""]
     lines += ["    @Transactional", f"    public {name} create({name} input) {{",
@@ -82,6 +105,46 @@ def service(pkg, name, others, rng):
                   "        if (found.getId() == null) {", "            return \"missing\";", "        }",
                   "        return out.toString();", "    }", ""]
     lines += ["}", ""]
+    return lines
+
+
+def mapper_java(pkg, domain, entities):
+    """The package's MyBatis mapper interface: one method per statement of its XML."""
+    lines = [f"package {pkg}.mapper;", "", "import org.apache.ibatis.annotations.Mapper;",
+             "import org.apache.ibatis.annotations.Param;", "import java.util.List;", "import java.util.Map;", "",
+             "@Mapper", f"public interface {mapper_name(domain)} {{"]
+    for name, _ in entities:
+        lines += [f'    long count{name}(@Param("status") String status);',
+                  f'    List<Map<String, Object>> search{name}(@Param("code") String code, @Param("ids") List<Long> ids);',
+                  f'    int touch{name}(@Param("id") Long id, @Param("note") String note);', ""]
+    lines += ["}", ""]
+    return lines
+
+
+def mapper_xml(pkg, domain, entities):
+    """The package's MyBatis mapper XML: counts, dynamic searches and updates of its tables."""
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<!DOCTYPE mapper PUBLIC "-//mybatis.org//DTD Mapper 3.0//EN" "http://mybatis.org/dtd/mybatis-3-mapper.dtd">',
+             f'<mapper namespace="{pkg}.mapper.{mapper_name(domain)}">']
+    for name, table in entities:
+        lines += [f'    <select id="count{name}" resultType="long">',
+                  f"        SELECT COUNT(*) FROM {table} WHERE status = #{{status}}",
+                  "    </select>",
+                  f'    <select id="search{name}" resultType="map">',
+                  f"        SELECT id, code, status FROM {table}",
+                  "        <where>",
+                  '            <if test="code != null">AND code = #{code}</if>',
+                  '            <if test="ids != null">AND id IN',
+                  '                <foreach collection="ids" item="id" open="(" separator="," close=")">#{id}</foreach>',
+                  "            </if>",
+                  "        </where>",
+                  "    </select>",
+                  f'    <update id="touch{name}">',
+                  f"        UPDATE {table}",
+                  '        <set><if test="note != null">note = #{note},</if> status = \'TOUCHED\'</set>',
+                  "        WHERE id = #{id}",
+                  "    </update>"]
+    lines += ["</mapper>", ""]
     return lines
 
 
@@ -113,6 +176,7 @@ def main():
     written = files = 0
     root = os.path.join(args.out, "src", "main", "java")
     catalog = []  # (pkg, entity name) already generated, for cross-domain references
+    mapped = {}  # domain -> [(entity name, table)] for its MyBatis mapper, written last
     n = 0
     while written < args.lines:
         d = n % args.domains
@@ -127,7 +191,7 @@ def main():
         parts = {
             "domain": entity(pkg, name, table, refs, rng),
             "repository": repository(pkg, name, table),
-            "service": service(pkg, name, callees, rng),
+            "service": service(pkg, domain, name, table, callees, rng),
             "web": controller(pkg, domain, name),
         }
         for sub, lines in parts.items():
@@ -139,7 +203,24 @@ def main():
             written += len(lines)
             files += 1
         catalog.append((pkg, name))
+        mapped.setdefault(domain, []).append((name, table))
+        # The mapper's share (interface and XML), so the total stays near --lines.
+        written += len(mapper_java(pkg, domain, [(name, table)])) - 10
+        written += len(mapper_xml(pkg, domain, [(name, table)])) - 4
         n += 1
+    for domain, entities in sorted(mapped.items()):
+        pkg = f"com.bench.{domain}"
+        java = mapper_java(pkg, domain, entities)
+        folder = os.path.join(root, *pkg.split("."), "mapper")
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, f"{mapper_name(domain)}.java"), "w") as f:
+            f.write("\n".join(java))
+        xml = mapper_xml(pkg, domain, entities)
+        folder = os.path.join(args.out, "src", "main", "resources", "mapper", domain)
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, f"{mapper_name(domain)}.xml"), "w") as f:
+            f.write("\n".join(xml))
+        files += 2
     print(f"wrote {files} files, {written} lines, {n} entities in {args.domains} domains under {args.out}")
 
 

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 mod mounts;
+mod weights;
 
 use crate::community;
 use crate::domains::DomainSpec;
@@ -307,14 +308,10 @@ pub fn analyze(mut files: Vec<FileFacts>, extra: Extra) -> Analysis {
     for (fx, list) in uses.iter().enumerate() {
         for u in list {
             tables.insert(u.table.clone());
-            let kind = match u.access {
-                Access::Read => EdgeKind::Read,
-                Access::Write => EdgeKind::Write,
-            };
             edges.add(
                 &module_id(&funcs[fx].module),
                 &table_id(&u.table),
-                kind,
+                access_edge(u.access),
                 1.0,
                 u.confidence,
                 u.at.clone(),
@@ -323,14 +320,10 @@ pub fn analyze(mut files: Vec<FileFacts>, extra: Extra) -> Analysis {
     }
     for (module, u) in &module_uses {
         tables.insert(u.table.clone());
-        let kind = match u.access {
-            Access::Read => EdgeKind::Read,
-            Access::Write => EdgeKind::Write,
-        };
         edges.add(
             &module_id(module),
             &table_id(&u.table),
-            kind,
+            access_edge(u.access),
             1.0,
             u.confidence,
             u.at.clone(),
@@ -547,6 +540,12 @@ pub fn analyze(mut files: Vec<FileFacts>, extra: Extra) -> Analysis {
         raw_transactions.push((fx, entry.into_iter().collect::<Vec<_>>(), path, touched));
     }
 
+    let support: HashSet<String> = modules
+        .keys()
+        .filter(|m| weights::is_support_module(m))
+        .map(|m| module_id(m))
+        .collect();
+
     // The graph for community detection: modules and tables.
     let mut node_ids: Vec<String> = modules.keys().map(|m| module_id(m)).collect();
     node_ids.extend(tables.iter().map(|t| table_id(t)));
@@ -555,12 +554,31 @@ pub fn analyze(mut files: Vec<FileFacts>, extra: Extra) -> Analysis {
         .enumerate()
         .map(|(i, id)| (id.as_str(), i))
         .collect();
+    // Tables referenced by many keys (users) are shared references: a key to
+    // one says little about which domain its table belongs to.
+    let mut references: HashMap<&str, usize> = HashMap::new();
+    for (from, to, kind) in edges.0.keys() {
+        if *kind == EdgeKind::ForeignKey && from != to {
+            *references.entry(to.as_str()).or_default() += 1;
+        }
+    }
     let mut weighted: Vec<(usize, usize, f64)> = Vec::new();
     for ((from, to, kind), acc) in &edges.0 {
         let (Some(&a), Some(&b)) = (index.get(from.as_str()), index.get(to.as_str())) else {
             continue;
         };
-        let w = community_weight(*kind, acc.weight) * acc.confidence;
+        // Seed, fixture and test code would pull every table it loads together.
+        if support.contains(from) || support.contains(to) {
+            continue;
+        }
+        let w = weights::community_weight(*kind, acc.weight)
+            * acc.confidence
+            * match kind {
+                EdgeKind::ForeignKey => {
+                    weights::reference_share(references.get(to.as_str()).copied().unwrap_or(1))
+                }
+                _ => 1.0,
+            };
         if w > 0.0 && a != b {
             weighted.push((a, b, w));
         }
@@ -844,6 +862,8 @@ pub fn analyze(mut files: Vec<FileFacts>, extra: Extra) -> Analysis {
                 function: funcs[fx].name.clone(),
                 file: files[funcs[fx].file].path.clone(),
                 line: funcs[fx].line,
+                support_code: entry_routes.is_empty()
+                    && weights::is_support_module(&funcs[fx].module),
                 entry_routes,
                 call_path,
                 tables,
@@ -905,18 +925,11 @@ pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// How much an edge pulls its ends into one domain.
-fn community_weight(kind: EdgeKind, weight: f64) -> f64 {
-    let sites = 1.0 + weight.max(0.0).ln_1p();
-    match kind {
-        EdgeKind::Write => 3.0 * sites,
-        EdgeKind::Read => sites,
-        EdgeKind::Call => sites,
-        EdgeKind::Import => 0.5,
-        EdgeKind::ForeignKey => 2.0,
-        EdgeKind::CoChange => 2.0 * weight.min(5.0),
-        // Transactions are already counted as the writes and reads inside them.
-        EdgeKind::Transaction | EdgeKind::Handles => 0.0,
+/// The edge kind of a table access.
+fn access_edge(access: Access) -> EdgeKind {
+    match access {
+        Access::Read => EdgeKind::Read,
+        Access::Write => EdgeKind::Write,
     }
 }
 

@@ -84,62 +84,13 @@ pub(crate) fn findings(
         }
     }
     for (table, list) in writers {
-        let owner = domain_of.get(table);
-        let mut by_domain: BTreeMap<&str, (f64, Vec<Provenance>)> = BTreeMap::new();
-        for e in &list {
-            if let Some(d) = domain_of.get(&e.from) {
-                let slot = by_domain.entry(d).or_default();
-                slot.0 += e.weight;
-                slot.1.extend(e.provenance.iter().take(2).cloned());
-            }
+        if let Some(finding) = write_finding(table, &list, domain_of) {
+            out.push(finding);
         }
-        let foreign = by_domain.keys().any(|d| owner.is_none_or(|o| o != d));
-        if by_domain.len() < 2 && !foreign {
-            continue;
-        }
-        if by_domain.len() < 2 && owner.is_none() {
-            continue;
-        }
-        let mut domains: Vec<String> = owner.into_iter().cloned().collect();
-        domains.extend(
-            by_domain
-                .keys()
-                .filter(|d| owner.is_none_or(|o| o != *d))
-                .map(|d| (*d).to_owned()),
-        );
-        let owner_name = owner.cloned().unwrap_or_else(|| "one domain".to_owned());
-        let others: Vec<String> = domains
-            .iter()
-            .filter(|d| Some(*d) != owner)
-            .cloned()
-            .collect();
-        out.push(Finding {
-            kind: FindingKind::SharedWrite,
-            domains,
-            subject: format!("table {}", name_of(table)),
-            detail: format!(
-                "owned by {owner_name}; written by {}",
-                by_domain
-                    .iter()
-                    .map(|(d, (w, _))| format!("{d} ({w} statement(s))"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            evidence: by_domain
-                .values()
-                .flat_map(|(_, p)| p.clone())
-                .take(6)
-                .collect(),
-            suggestion: format!(
-                "Data ownership move: make {owner_name} the only writer of {}; {} call its API \
-                 or publish an event it applies",
-                name_of(table),
-                others.join(", ")
-            ),
-        });
     }
     for t in transactions {
-        if t.domains.len() < 2 {
+        // Seeding and test code loads every domain's tables by design.
+        if t.domains.len() < 2 || t.support_code {
             continue;
         }
         let entry = if t.entry_routes.is_empty() {
@@ -172,13 +123,15 @@ pub(crate) fn findings(
                  their APIs before the local transaction (or from an event-fed copy)"
             )
         };
+        // A table both read and written is listed twice in `tables`; count it once.
+        let distinct: BTreeSet<&str> = t.tables.iter().map(|a| a.table.as_str()).collect();
         out.push(Finding {
             kind: FindingKind::CrossDomainTransaction,
             domains: t.domains.clone(),
             subject: format!("{entry} → {}", t.function),
             detail: format!(
                 "one transaction over {} table(s) of {} domains ({}); writes: {}",
-                t.tables.len(),
+                distinct.len(),
                 t.domains.len(),
                 t.domains.join(", "),
                 writes.join(", ")
@@ -194,6 +147,99 @@ pub(crate) fn findings(
             .then(a.subject.cmp(&b.subject))
     });
     out
+}
+
+/// What the writers of one table say about its ownership: several domains
+/// writing it (`shared_write`), or a single writer that is not its owner
+/// (`foreign_write`). One writer that owns it, or one writer of a table no
+/// domain owns, is no finding.
+fn write_finding(
+    table: &str,
+    writes: &[&Edge],
+    domain_of: &HashMap<String, String>,
+) -> Option<Finding> {
+    let owner = domain_of.get(table);
+    let mut by_domain: BTreeMap<&str, (f64, Vec<Provenance>)> = BTreeMap::new();
+    for e in writes {
+        if let Some(d) = domain_of.get(&e.from) {
+            let slot = by_domain.entry(d).or_default();
+            slot.0 += e.weight;
+            slot.1.extend(e.provenance.iter().take(2).cloned());
+        }
+    }
+    let written_by = by_domain
+        .iter()
+        .map(|(d, (w, _))| format!("{d} ({w} statement(s))"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let evidence: Vec<Provenance> = by_domain
+        .values()
+        .flat_map(|(_, p)| p.clone())
+        .take(6)
+        .collect();
+    let others: Vec<String> = by_domain
+        .keys()
+        .filter(|d| owner.is_none_or(|o| o != *d))
+        .map(|d| (*d).to_owned())
+        .collect();
+    let name = name_of(table);
+    let subject = format!("table {name}");
+    match (owner, by_domain.len()) {
+        (_, 2..) => {
+            let mut domains: Vec<String> = owner.into_iter().cloned().collect();
+            domains.extend(others.iter().cloned());
+            let (detail, suggestion) = match owner {
+                Some(o) => (
+                    format!("owned by {o}; written by {written_by}"),
+                    format!(
+                        "Data ownership move: make {o} the only writer of {name}; {} {} its \
+                         API or {} an event it applies",
+                        others.join(", "),
+                        if others.len() == 1 { "calls" } else { "call" },
+                        if others.len() == 1 {
+                            "publishes"
+                        } else {
+                            "publish"
+                        },
+                    ),
+                ),
+                None => (
+                    format!("owned by no domain; written by {written_by}"),
+                    format!(
+                        "Data ownership move: choose one of {} as the only writer of {name}; \
+                         the others call its API or publish an event it applies",
+                        others.join(", ")
+                    ),
+                ),
+            };
+            Some(Finding {
+                kind: FindingKind::SharedWrite,
+                domains,
+                subject,
+                detail,
+                evidence,
+                suggestion,
+            })
+        }
+        (Some(owner), 1) if others.len() == 1 => {
+            let writer = &others[0];
+            Some(Finding {
+                kind: FindingKind::ForeignWrite,
+                domains: vec![writer.clone(), owner.clone()],
+                subject,
+                detail: format!(
+                    "owned by {owner}, which never writes it; written only by {written_by}"
+                ),
+                evidence,
+                suggestion: format!(
+                    "Settle who owns {name}: if it is {writer}'s data, move the table to {writer} \
+                     (declare it there); if it stays in {owner}, {writer} writes it through \
+                     {owner}'s API or an event {owner} applies"
+                ),
+            })
+        }
+        _ => None,
+    }
 }
 
 /// Per-domain metrics and the partition's SM / IFN / ICP.
@@ -248,7 +294,9 @@ pub(crate) fn metrics(
         }
     }
 
-    // Mono2Micro: nodes are files (classes), links are calls in either direction.
+    // Mono2Micro (Kalia et al., public metric code: kaliaanup/Mono2Micro-FSE-2021,
+    // metrics/metrics_util.py; checked by hand in findings/tests.rs): nodes are
+    // files (classes), a pair is linked when either calls the other.
     let mut pairs: BTreeSet<(usize, usize)> = BTreeSet::new();
     for &(a, b) in file_calls.keys() {
         pairs.insert((a.min(b), a.max(b)));
@@ -281,6 +329,7 @@ pub(crate) fn metrics(
         } else {
             0.0
         };
+        // scoh = μᵢ / Nᵢ².
         cohesion_sum += scoh;
         if let Some(m) = out.get_mut(*d) {
             m.cohesion = round3(scoh);
@@ -299,13 +348,19 @@ pub(crate) fn metrics(
             }
         }
     }
-    let sm = if k == 0 {
+    // Mono2Micro clusters classes: a domain without files (tables only) is no
+    // cluster, so K counts the domains that have files.
+    let clusters = size.iter().filter(|&&n| n > 0).count() as f64;
+    // structural_modularity (metrics_util.py): mean(scoh) − Σ_{i≠j} scop / K / (K−1) · 2,
+    // scop = σᵢⱼ / (2·Nᵢ·Nⱼ); with one cluster, just its cohesion.
+    let sm = if clusters == 0.0 {
         0.0
-    } else if k == 1 {
+    } else if clusters == 1.0 {
         cohesion_sum
     } else {
-        cohesion_sum / k as f64 - coupling_sum / k as f64 / (k as f64 - 1.0) * 2.0
+        cohesion_sum / clusters - coupling_sum / clusters / (clusters - 1.0) * 2.0
     };
+    // inter_call_percentage: Σ (ln v + 1) over calls across clusters / over all calls.
     let (mut total, mut inter) = (0.0, 0.0);
     for (&(a, b), &volume) in file_calls {
         let (Some(da), Some(db)) = (file_domain[a], file_domain[b]) else {
@@ -319,10 +374,11 @@ pub(crate) fn metrics(
     }
     let partition = PartitionMetrics {
         sm: round3(sm),
-        ifn: if k == 0 {
+        // interface_number: linked pairs across clusters / K.
+        ifn: if clusters == 0.0 {
             0.0
         } else {
-            round3(ifn_pairs as f64 / k as f64)
+            round3(ifn_pairs as f64 / clusters)
         },
         icp: if total > 0.0 {
             round3(inter / total)
@@ -333,3 +389,6 @@ pub(crate) fn metrics(
     };
     (out, partition)
 }
+
+#[cfg(test)]
+mod tests;

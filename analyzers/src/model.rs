@@ -116,6 +116,10 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EdgeKind {
@@ -193,6 +197,10 @@ pub struct Transaction {
     pub call_path: Vec<String>,
     /// Tables read or written inside it, its callees included.
     pub tables: Vec<TableAccess>,
+    /// Seed, fixture or test code (by its module's name) that no route
+    /// enters: listed here, but never a finding nor a `--check` violation.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub support_code: bool,
     /// The domains of those tables, sorted.
     pub domains: Vec<String>,
 }
@@ -285,6 +293,8 @@ pub enum FindingKind {
     CrossDomainRead,
     /// A table written by more than one domain.
     SharedWrite,
+    /// A table written by one domain only, which is not the domain owning it.
+    ForeignWrite,
     CrossDomainForeignKey,
     /// A transaction touching tables of several domains.
     CrossDomainTransaction,
@@ -296,7 +306,10 @@ impl FindingKind {
     pub fn violates_boundary(self) -> bool {
         matches!(
             self,
-            Self::SharedWrite | Self::CrossDomainForeignKey | Self::CrossDomainTransaction
+            Self::SharedWrite
+                | Self::ForeignWrite
+                | Self::CrossDomainForeignKey
+                | Self::CrossDomainTransaction
         )
     }
 }

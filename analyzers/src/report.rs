@@ -53,7 +53,8 @@ pub fn domains_yaml(analysis: &Analysis) -> String {
 }
 
 /// Writes the four files into `dir` (created when missing). Each is written
-/// to a temporary file first and renamed, so none is ever half-written.
+/// to a temporary file first and renamed, so none is ever half-written; they
+/// get a new file's usual permissions (0666 less the umask).
 pub fn write_all(analysis: &Analysis, dir: &Path) -> Result<(), WriteError> {
     let err = |path: &Path| {
         let path = path.display().to_string();
@@ -69,7 +70,7 @@ pub fn write_all(analysis: &Analysis, dir: &Path) -> Result<(), WriteError> {
     let mut staged = Vec::new();
     for (name, text) in &outputs {
         let path = dir.join(name);
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err(&path))?;
+        let mut tmp = staging_file().tempfile_in(dir).map_err(err(&path))?;
         tmp.write_all(text.as_bytes()).map_err(err(&path))?;
         staged.push((tmp, path));
     }
@@ -79,10 +80,27 @@ pub fn write_all(analysis: &Analysis, dir: &Path) -> Result<(), WriteError> {
     Ok(())
 }
 
+/// Temporary files are created 0600; the outputs are CI artifacts others read,
+/// so they get the mode of any new file: 0666 less the umask (0644 usually),
+/// applied by the kernel when the file is created.
+fn staging_file() -> tempfile::Builder<'static, 'static> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder
+}
+
+/// The entry of a transaction in seed, fixture or test code that no route enters.
+pub const SUPPORT_ENTRY: &str = "seed/fixture/test code, no route: informational";
+
 fn kind_title(kind: FindingKind) -> &'static str {
     match kind {
         FindingKind::CrossDomainTransaction => "Transactions spanning domains (sagas to design)",
         FindingKind::SharedWrite => "Tables written by more than one domain",
+        FindingKind::ForeignWrite => "Tables written only by a domain that does not own them",
         FindingKind::CrossDomainForeignKey => "Foreign keys across domains",
         FindingKind::CrossDomainCall => "Calls across domains",
         FindingKind::CrossDomainImport => "Imports across domains",
@@ -90,9 +108,10 @@ fn kind_title(kind: FindingKind) -> &'static str {
     }
 }
 
-const KIND_ORDER: [FindingKind; 6] = [
+const KIND_ORDER: [FindingKind; 7] = [
     FindingKind::CrossDomainTransaction,
     FindingKind::SharedWrite,
+    FindingKind::ForeignWrite,
     FindingKind::CrossDomainForeignKey,
     FindingKind::CrossDomainCall,
     FindingKind::CrossDomainImport,
@@ -218,7 +237,9 @@ pub fn markdown(a: &Analysis) -> String {
             t.function,
             t.file,
             t.line,
-            if t.entry_routes.is_empty() {
+            if t.support_code {
+                SUPPORT_ENTRY.to_owned()
+            } else if t.entry_routes.is_empty() {
                 "no route".to_owned()
             } else {
                 t.entry_routes
@@ -510,7 +531,9 @@ pub fn html(a: &Analysis) -> String {
         let _ = write!(
             transactions,
             "<li><b>{}</b> → <code>{}</code> ({}:{}) → {}</li>",
-            esc(&if t.entry_routes.is_empty() {
+            esc(&if t.support_code {
+                SUPPORT_ENTRY.to_owned()
+            } else if t.entry_routes.is_empty() {
                 "no route".to_owned()
             } else {
                 t.entry_routes.join(", ")

@@ -91,6 +91,92 @@ fn go_shop_snapshot() {
     insta::assert_yaml_snapshot!("frontends_go_shop", fixture("go-shop"));
 }
 
+#[test]
+fn webflux_shop_snapshot() {
+    insta::assert_yaml_snapshot!("frontends_webflux_shop", fixture("webflux-shop"));
+}
+
+/// Every route of a fixture, `METHOD /path -> handler`, sorted.
+fn all_routes(facts: &[FileFacts]) -> Vec<String> {
+    let mut found: Vec<String> = facts.iter().flat_map(routes).collect();
+    found.sort();
+    found
+}
+
+/// Issue #5: WebFlux functional routers (Java builder and predicates, Kotlin
+/// `router`/`coRouter` DSL) and annotated controllers returning Mono/Flux.
+#[test]
+fn webflux_router_functions_and_reactive_controllers_are_routes() {
+    let found = all_routes(&fixture("webflux-shop"));
+    let handler = "com.shop.delivery.DeliveryHandler";
+    let reviews = "com.shop.review.ReviewHandler";
+    let stats = "com.shop.review.ReviewStats";
+    let expected = [
+        // Java builder: `.path(BASE, b -> b.GET(…))`, a predicate-only POST, a
+        // nested `.nest(path(…), …)` with a lambda handler, a builder GET with a predicate.
+        format!("GET /api/couriers/{{courierId}}/deliveries -> {handler}.byCourier"),
+        // Annotated WebFlux controllers (Flux / Mono / suspend).
+        "GET /api/couriers -> com.shop.delivery.CourierController.names".to_owned(),
+        format!("GET /api/deliveries/{{id}} -> {handler}.get"),
+        format!("GET /api/deliveries/{{id}}/events -> {handler}.events"),
+        "GET /api/products/{productId}/reviews -> com.shop.review.ReviewController.list".to_owned(),
+        "GET /api/products/{productId}/reviews/count -> com.shop.review.ReviewController.count"
+            .to_owned(),
+        "GET /api/products/{productId}/reviews/latest -> com.shop.review.ReviewController.latest"
+            .to_owned(),
+        // Kotlin DSL: `"/api/reviews".nest { … }`, `path("/api/stats").nest { … }`.
+        format!("GET /api/reviews/{{productId}} -> {reviews}.byProduct"),
+        format!("GET /api/stats/health -> {stats}.health"),
+        format!("GET /api/stats/reviews -> {stats}.summary"),
+        // Java predicates: `route(GET(…).and(accept(…)), …)`, `.andRoute(…)`,
+        // `nest(path("/internal"), route(POST(…), …))`.
+        format!("GET /api/tracking/{{code}} -> {handler}.track"),
+        format!("POST /api/deliveries -> {handler}.schedule"),
+        // Kotlin trailing lambda `POST("") { handler.add(it) }`.
+        format!("POST /api/reviews -> {reviews}.add"),
+        format!("POST /api/tracking/{{code}}/scan -> {handler}.scan"),
+        format!("POST /internal/deliveries/{{id}}/cancel -> {handler}.cancel"),
+        "PUT /api/couriers/{id}/available -> com.shop.delivery.CourierController.available"
+            .to_owned(),
+        // `accept(…).nest { }` adds no prefix of its own.
+        format!("DELETE /api/reviews/{{id}} -> {reviews}.remove"),
+    ];
+    let mut expected = expected.to_vec();
+    expected.sort();
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn http_method_calls_outside_a_router_are_not_routes() {
+    let kotlin = one(
+        "Client.kt",
+        r#"
+package com.shop.client
+
+class Client(private val http: Http) {
+    fun fetch() = GET("/orders", http::send)
+    fun other() = http.GET("/orders")
+}
+"#,
+    );
+    assert_eq!(routes(&kotlin), Vec::<String>::new());
+    let java = one(
+        "Client.java",
+        r#"
+package com.shop.client;
+
+class Client {
+    void fetch(HttpClient client, Builder request) {
+        client.GET("http://example.com/orders");
+        request.GET();
+        route(get("/lower-case"), this::fetch);
+    }
+}
+"#,
+    );
+    assert_eq!(routes(&java), Vec::<String>::new());
+}
+
 fn sql(facts: &FileFacts) -> Vec<(String, SqlDialect, bool)> {
     facts
         .sql

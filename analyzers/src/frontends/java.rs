@@ -4,6 +4,7 @@
 
 pub(super) mod mybatis;
 pub(super) mod spring;
+pub(super) mod webflux;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -16,7 +17,7 @@ use super::{
     Frontend, Visitor, end_line, extension, leave_scope, line, named_children, parse, start_facts,
     text, walk,
 };
-use crate::facts::{Call, FileFacts, Function, Import, Language, SqlSite};
+use crate::facts::{Call, FileFacts, Function, Import, Language, RouteDef, SqlSite};
 
 thread_local! {
     static PARSER: RefCell<Parser> = super::new_parser(tree_sitter_java::LANGUAGE.into());
@@ -399,6 +400,46 @@ impl Extractor<'_, '_> {
             .child_by_field_name("name")
             .map(|n| text(n, self.src))
             .unwrap_or_default();
+        let (to, receiver) = self.call_target(node);
+        if spring::starts_transaction(&receiver, method)
+            && let Some(f) = self.func.as_ref()
+        {
+            self.facts.functions[f.index].transactional = true;
+        }
+        if let Some(to) = to {
+            self.facts.calls.push(Call {
+                from: from.clone(),
+                to,
+                line: line(node),
+            });
+        }
+        self.functional_route(node);
+        // SQL handed to JdbcTemplate, JdbcClient, EntityManager, JDBC statements.
+        if let Some(dialect) = spring::sql_method(method)
+            && let Some(args) = node.child_by_field_name("arguments")
+            && let Some(first) = named_children(args).into_iter().next()
+            && let Some(class) = self.classes.last()
+            && let Some(s) = self.eval(first, class)
+            && s.literal
+            && (spring::looks_like_query(&s.text, dialect))
+        {
+            self.facts.sql.push(SqlSite {
+                function: Some(from),
+                text: s.text.trim().to_owned(),
+                line: line(first),
+                dynamic: s.dynamic,
+                dialect,
+            });
+        }
+    }
+
+    /// The function a method invocation names (qualified where the receiver's
+    /// type is known), and the receiver as written or typed.
+    fn call_target(&self, node: Node<'_>) -> (Option<String>, String) {
+        let method = node
+            .child_by_field_name("name")
+            .map(|n| text(n, self.src))
+            .unwrap_or_default();
         let object = node.child_by_field_name("object");
         let receiver_type = object.and_then(|o| match o.kind() {
             "identifier" => self.type_of(text(o, self.src)).map(str::to_owned),
@@ -427,14 +468,7 @@ impl Extractor<'_, '_> {
                     .classes
                     .last()
                     .map(|c| format!("{}.{method}", c.info.name)),
-                ("identifier", None) => {
-                    let id = text(o, self.src);
-                    if id.starts_with(|c: char| c.is_ascii_uppercase()) {
-                        Some(format!("{}.{method}", self.qualify(id)))
-                    } else {
-                        Some(format!("{id}.{method}"))
-                    }
-                }
+                ("identifier", None) => Some(self.member(text(o, self.src), method)),
                 ("field_access" | "scoped_identifier", None) => {
                     Some(format!("{}.{method}", text(o, self.src)))
                 }
@@ -442,38 +476,79 @@ impl Extractor<'_, '_> {
             },
         };
         let receiver = receiver_type
-            .as_deref()
-            .or_else(|| object.map(|o| text(o, self.src)))
+            .or_else(|| object.map(|o| text(o, self.src).to_owned()))
             .unwrap_or_default();
-        if spring::starts_transaction(receiver, method)
-            && let Some(f) = self.func.as_ref()
-        {
-            self.facts.functions[f.index].transactional = true;
+        (to, receiver)
+    }
+
+    /// `Type.member` for a type name, `variable.member` for a variable of
+    /// unknown type (resolved later by the receiver's name).
+    fn member(&self, id: &str, member: &str) -> String {
+        if id.starts_with(|c: char| c.is_ascii_uppercase()) {
+            format!("{}.{member}", self.qualify(id))
+        } else {
+            format!("{id}.{member}")
         }
-        if let Some(to) = to {
-            self.facts.calls.push(Call {
-                from: from.clone(),
-                to,
-                line: line(node),
-            });
+    }
+
+    /// A WebFlux functional route declared by this invocation.
+    fn functional_route(&mut self, node: Node<'_>) {
+        let Some(class) = self.classes.last() else {
+            return;
+        };
+        let string = |n: Node<'_>| self.eval(n, class).filter(|s| !s.dynamic).map(|s| s.text);
+        let Some(found) = webflux::route(node, self.src, &string) else {
+            return;
+        };
+        let handler = self.handler_name(found.handler);
+        // The line of `GET` itself: a builder chain starts lines earlier.
+        let at = node.child_by_field_name("name").unwrap_or(node);
+        self.facts.routes.push(RouteDef {
+            method: found.method,
+            path: found.path,
+            handler,
+            line: line(at),
+        });
+    }
+
+    /// The function a handler reference or lambda names: `orders::place`
+    /// (`orders` an `OrderHandler`) → `com.shop.OrderHandler.place`;
+    /// `req -> orders.place(req)` → the same, through its first call.
+    fn handler_name(&self, handler: Node<'_>) -> String {
+        if handler.kind() == "method_reference" {
+            let parts = named_children(handler);
+            if let (Some(object), Some(name), 2) = (parts.first(), parts.last(), parts.len()) {
+                let name = text(*name, self.src);
+                match object.kind() {
+                    "this" => {
+                        if let Some(c) = self.classes.last() {
+                            return format!("{}.{name}", c.info.name);
+                        }
+                    }
+                    "identifier" | "type_identifier" => {
+                        let id = text(*object, self.src);
+                        return match self.type_of(id) {
+                            Some(t) => format!("{}.{name}", self.qualify(t)),
+                            None => self.member(id, name),
+                        };
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            let mut stack = vec![handler];
+            while let Some(n) = stack.pop() {
+                if n.kind() == "method_invocation"
+                    && let (Some(to), _) = self.call_target(n)
+                {
+                    return to;
+                }
+                let mut children = named_children(n);
+                children.reverse();
+                stack.extend(children);
+            }
         }
-        // SQL handed to JdbcTemplate, JdbcClient, EntityManager, JDBC statements.
-        if let Some(dialect) = spring::sql_method(method)
-            && let Some(args) = node.child_by_field_name("arguments")
-            && let Some(first) = named_children(args).into_iter().next()
-            && let Some(class) = self.classes.last()
-            && let Some(s) = self.eval(first, class)
-            && s.literal
-            && (spring::looks_like_query(&s.text, dialect))
-        {
-            self.facts.sql.push(SqlSite {
-                function: Some(from),
-                text: s.text.trim().to_owned(),
-                line: line(first),
-                dynamic: s.dynamic,
-                dialect,
-            });
-        }
+        text(handler, self.src).replace("::", ".")
     }
 
     /// Annotations among the `modifiers` child of a declaration.

@@ -1,5 +1,6 @@
 //! Kotlin (Spring MVC/WebFlux, JPA, Spring Data, JdbcTemplate): the Spring rules of
-//! the Java frontend over the tree-sitter-kotlin-ng grammar.
+//! the Java frontend over the tree-sitter-kotlin-ng grammar; the WebFlux router
+//! DSL (`coRouter { GET("/x", handler::get) }`) is read by [`router_dsl`].
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -7,13 +8,15 @@ use std::path::Path;
 
 use tree_sitter::{Node, Parser};
 
+mod router_dsl;
+
 use super::java::spring::{self, Ann, AnnArg, ClassInfo};
 use super::java::{Str, unescape};
 use super::{
     Frontend, Visitor, end_line, extension, leave_scope, line, named_children, parse, start_facts,
     text, walk,
 };
-use crate::facts::{Call, FileFacts, Function, Import, Language, SqlSite};
+use crate::facts::{Call, FileFacts, Function, Import, Language, RouteDef, SqlSite};
 
 thread_local! {
     static PARSER: RefCell<Parser> = super::new_parser(tree_sitter_kotlin_ng::LANGUAGE.into());
@@ -397,10 +400,46 @@ impl Extractor<'_, '_> {
             return;
         };
         let from = func.name.clone();
+        self.dsl_route(node);
         let children = named_children(node);
-        let Some(callee) = children.first().copied() else {
+        let Some((to, receiver, method)) = self.call_target(node) else {
             return;
         };
+        if spring::starts_transaction(&receiver, &method)
+            && let Some(f) = self.func.as_ref()
+        {
+            self.facts.functions[f.index].transactional = true;
+        }
+        if let Some(to) = to {
+            self.facts.calls.push(Call {
+                from: from.clone(),
+                to,
+                line: line(node),
+            });
+        }
+        if let Some(dialect) = spring::sql_method(&method)
+            && let Some(args) = children.iter().find(|c| c.kind() == "value_arguments")
+            && let Some(first) = named_children(*args).into_iter().next()
+            && let Some(value) = named_children(first).into_iter().last()
+            && let Some(s) = self.eval(value)
+            && s.literal
+            && spring::looks_like_query(&s.text, dialect)
+        {
+            self.facts.sql.push(SqlSite {
+                function: Some(from),
+                text: s.text.trim().to_owned(),
+                line: line(value),
+                dynamic: s.dynamic,
+                dialect,
+            });
+        }
+    }
+
+    /// The function a call names (qualified where the receiver's type is
+    /// known), the receiver as typed or written, and the method name; `None`
+    /// when the callee is neither a name nor `receiver.name`.
+    fn call_target(&self, node: Node<'_>) -> Option<(Option<String>, String, String)> {
+        let callee = named_children(node).into_iter().next()?;
         let (object, method) = match callee.kind() {
             "identifier" => (None, text(callee, self.src)),
             "navigation_expression" => {
@@ -409,10 +448,10 @@ impl Extractor<'_, '_> {
                     (Some(o), Some(m)) if parts.len() >= 2 && m.kind() == "identifier" => {
                         (Some(*o), text(*m, self.src))
                     }
-                    _ => return,
+                    _ => return None,
                 }
             }
-            _ => return,
+            _ => return None,
         };
         let receiver_type = object.and_then(|o| match o.kind() {
             "identifier" => self.type_of(text(o, self.src)).map(str::to_owned),
@@ -441,14 +480,7 @@ impl Extractor<'_, '_> {
             Some(o) => match (o.kind(), &receiver_type) {
                 (_, Some(t)) => Some(format!("{}.{method}", self.qualify(t))),
                 ("this_expression", _) => self.classes.last().map(own),
-                ("identifier", None) => {
-                    let id = text(o, self.src);
-                    if id.starts_with(|c: char| c.is_ascii_uppercase()) {
-                        Some(format!("{}.{method}", self.qualify(id)))
-                    } else {
-                        Some(format!("{id}.{method}"))
-                    }
-                }
+                ("identifier", None) => Some(self.member(text(o, self.src), method)),
                 ("navigation_expression", None) => {
                     Some(format!("{}.{method}", compact(text(o, self.src))))
                 }
@@ -456,37 +488,75 @@ impl Extractor<'_, '_> {
             },
         };
         let receiver = receiver_type
-            .as_deref()
-            .or_else(|| object.map(|o| text(o, self.src)))
+            .or_else(|| object.map(|o| text(o, self.src).to_owned()))
             .unwrap_or_default();
-        if spring::starts_transaction(receiver, method)
-            && let Some(f) = self.func.as_ref()
-        {
-            self.facts.functions[f.index].transactional = true;
+        Some((to, receiver, method.to_owned()))
+    }
+
+    /// `Type.member` for a type name, `variable.member` for a variable of
+    /// unknown type (resolved later by the receiver's name).
+    fn member(&self, id: &str, member: &str) -> String {
+        if id.starts_with(|c: char| c.is_ascii_uppercase()) {
+            format!("{}.{member}", self.qualify(id))
+        } else {
+            format!("{id}.{member}")
         }
-        if let Some(to) = to {
-            self.facts.calls.push(Call {
-                from: from.clone(),
-                to,
-                line: line(node),
-            });
+    }
+
+    /// A route of the WebFlux router DSL declared by this call.
+    fn dsl_route(&mut self, node: Node<'_>) {
+        let string = |n: Node<'_>| self.eval(n).filter(|s| !s.dynamic).map(|s| s.text);
+        let Some(found) = router_dsl::route(node, self.src, &string) else {
+            return;
+        };
+        let handler = self.handler_name(found.handler);
+        self.facts.routes.push(RouteDef {
+            method: found.method,
+            path: found.path,
+            handler,
+            line: line(node),
+        });
+    }
+
+    /// The function a handler names: `orders::place` (`orders` an
+    /// `OrderHandler`) → `com.shop.OrderHandler.place`; a trailing lambda
+    /// `{ orders.place(it) }` → the same, through its first call.
+    fn handler_name(&self, handler: Node<'_>) -> String {
+        if handler.kind() == "annotated_lambda" {
+            let mut stack = vec![handler];
+            while let Some(n) = stack.pop() {
+                if n.kind() == "call_expression"
+                    && let Some((Some(to), _, _)) = self.call_target(n)
+                {
+                    return to;
+                }
+                let mut children = named_children(n);
+                children.reverse();
+                stack.extend(children);
+            }
+        } else {
+            let parts = named_children(handler);
+            if let Some(name) = parts.last().map(|n| text(*n, self.src)) {
+                match parts.first().map(|p| p.kind()) {
+                    Some("this_expression") | None => {}
+                    Some("identifier") if parts.len() == 2 => {
+                        let id = text(parts[0], self.src);
+                        return match self.type_of(id) {
+                            Some(t) => format!("{}.{name}", self.qualify(t)),
+                            None => self.member(id, name),
+                        };
+                    }
+                    Some(_) if parts.len() == 1 => {}
+                    Some(_) => return compact(text(handler, self.src)).replace("::", "."),
+                }
+                // `this::get`, `::get`: a function of this class, else of the file.
+                return match self.classes.last() {
+                    Some(c) => format!("{}.{name}", c.info.name),
+                    None => self.qualify_function(name),
+                };
+            }
         }
-        if let Some(dialect) = spring::sql_method(method)
-            && let Some(args) = children.iter().find(|c| c.kind() == "value_arguments")
-            && let Some(first) = named_children(*args).into_iter().next()
-            && let Some(value) = named_children(first).into_iter().last()
-            && let Some(s) = self.eval(value)
-            && s.literal
-            && spring::looks_like_query(&s.text, dialect)
-        {
-            self.facts.sql.push(SqlSite {
-                function: Some(from),
-                text: s.text.trim().to_owned(),
-                line: line(value),
-                dynamic: s.dynamic,
-                dialect,
-            });
-        }
+        compact(text(handler, self.src)).replace("::", ".")
     }
 
     fn qualify_function(&self, name: &str) -> String {

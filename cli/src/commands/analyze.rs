@@ -11,7 +11,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use msa_analyzers::access_log::Requests;
 use msa_analyzers::domains::DomainSpec;
-use msa_analyzers::model::FindingKind;
+use msa_analyzers::model::{Finding, FindingKind};
 use msa_analyzers::{Analysis, Extra, git, report, scan, schema};
 
 use crate::Outcome;
@@ -82,11 +82,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> anyhow::Result<Outcome> {
             .findings
             .iter()
             .filter(|f| f.kind.violates_boundary())
-            .partition(|f| {
-                baseline
-                    .as_ref()
-                    .is_some_and(|b| b.contains(&(f.kind, f.subject.clone())))
-            });
+            .partition(|f| baseline.as_ref().is_some_and(|b| known(b, f)));
         if !known.is_empty() && !args.format_is_json() {
             println!(
                 "\n{} known violation(s), already in the baseline: not failing on them",
@@ -122,6 +118,16 @@ pub(crate) fn run(args: AnalyzeArgs) -> anyhow::Result<Outcome> {
         }
     }
     Ok(Outcome::Success)
+}
+
+/// Whether a previous analysis already lists `finding` (same kind and subject).
+/// Analyses from before `foreign_write` existed list a table written only by a
+/// domain that does not own it as `shared_write`: that counts as the same.
+fn known(baseline: &std::collections::HashSet<(FindingKind, String)>, finding: &Finding) -> bool {
+    let subject = finding.subject.clone();
+    baseline.contains(&(finding.kind, subject.clone()))
+        || (finding.kind == FindingKind::ForeignWrite
+            && baseline.contains(&(FindingKind::SharedWrite, subject)))
 }
 
 /// The boundary violations a previous `analysis.json` lists, by kind and subject.
@@ -192,6 +198,7 @@ fn kind_name(kind: FindingKind) -> &'static str {
         FindingKind::CrossDomainImport => "cross-domain import",
         FindingKind::CrossDomainRead => "cross-domain read",
         FindingKind::SharedWrite => "table written by several domains",
+        FindingKind::ForeignWrite => "table written only by a domain that does not own it",
         FindingKind::CrossDomainForeignKey => "cross-domain foreign key",
         FindingKind::CrossDomainTransaction => "cross-domain transaction",
     }
@@ -257,7 +264,9 @@ fn summary(a: &Analysis, out: Option<&Path>) -> String {
         let _ = writeln!(
             s,
             "  {} → {} → {} [{}]",
-            if t.entry_routes.is_empty() {
+            if t.support_code {
+                format!("({})", report::SUPPORT_ENTRY)
+            } else if t.entry_routes.is_empty() {
                 "(no route)".to_owned()
             } else {
                 t.entry_routes.join(", ")

@@ -207,7 +207,7 @@ impl Shared {
 }
 
 /// What `analysis.json` (analyzers' `model::Analysis`) says crosses the
-/// domain's boundary: its findings of kinds `shared_write`,
+/// domain's boundary: its findings of kinds `shared_write`, `foreign_write`,
 /// `cross_domain_foreign_key` and `cross_domain_transaction` naming the domain.
 /// Read as JSON, so a newer analysis with more fields still reads.
 fn coupling_evidence(source: &str, analysis: &Value, domain: &str) -> CouplingEvidence {
@@ -236,7 +236,8 @@ fn coupling_evidence(source: &str, analysis: &Value, domain: &str) -> CouplingEv
                 .unwrap_or_default()
         );
         match finding["kind"].as_str() {
-            Some("shared_write") => evidence.cross_domain_writes.push(text),
+            // `foreign_write`: the one writer is not the owner, a cross-domain write too.
+            Some("shared_write" | "foreign_write") => evidence.cross_domain_writes.push(text),
             Some("cross_domain_foreign_key") => evidence.foreign_keys.push(text),
             Some("cross_domain_transaction") => evidence.transactions.push(text),
             _ => {}
