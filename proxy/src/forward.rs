@@ -10,7 +10,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use serde_json::json;
 use tokio::sync::oneshot;
 
@@ -230,12 +230,18 @@ impl Proxy {
             .then(|| (request.method().clone(), path.to_owned()));
 
         let (mut parts, incoming) = request.into_parts();
-        headers::to_upstream(&mut parts.headers, client.ip(), scheme);
+        // Asked of the body itself: a chunked body declares no length, and
+        // its Transfer-Encoding header is gone once the head is cleaned.
+        let bodyless = incoming.is_end_stream();
+        let added = headers::to_upstream(
+            &mut parts.headers,
+            parts.uri.authority(),
+            client.ip(),
+            scheme,
+        );
         if self.config.via {
             headers::add_via(&mut parts.headers);
         }
-        let bodyless =
-            declared.unwrap_or(0) == 0 && !parts.headers.contains_key(header::TRANSFER_ENCODING);
         let upstream = match (side, route) {
             (Side::New, Some(id)) => &self.route_upstreams[id],
             _ => &self.legacy,
@@ -247,7 +253,7 @@ impl Proxy {
             .filter(|id| self.stages[*id] == Stage::Shadow && self.mirrored(*id, &parts, client));
         let (body, keep_copy) = match (shadowed, &self.mirror) {
             (Some(id), Some(mirror)) => match self
-                .mirror_request(id, mirror, &parts, incoming, bodyless, declared)
+                .mirror_request(id, mirror, &parts, &added, incoming)
                 .await
             {
                 Ok(split) => split,
@@ -263,7 +269,9 @@ impl Proxy {
         };
         let mut served_by = side;
         let answer = match (
-            upstream.send(Request::from_parts(parts, body)).await,
+            upstream
+                .send(Request::from_parts(parts, body), Some(&added))
+                .await,
             replay,
         ) {
             (Err(err), Some(parts)) if err.allows_fallback() => {
@@ -271,7 +279,7 @@ impl Proxy {
                 metrics.fallback();
                 served_by = Side::Legacy;
                 self.legacy
-                    .send(Request::from_parts(parts, body::empty()))
+                    .send(Request::from_parts(parts, body::empty()), Some(&added))
                     .await
             }
             (answer, _) => answer,
@@ -367,11 +375,13 @@ impl Proxy {
         id: usize,
         mirror: &Mirror,
         parts: &http::request::Parts,
+        added: &headers::Added,
         incoming: Incoming,
-        bodyless: bool,
-        declared: Option<u64>,
     ) -> Result<(ProxyBody, Option<(oneshot::Sender<Captured>, usize)>), Response<ProxyBody>> {
         let route = &self.config.routes[id];
+        let bodyless = incoming.is_end_stream();
+        // The Content-Length a client declared, as hyper framed its body.
+        let declared = incoming.size_hint().exact();
         let max = usize::try_from(self.config.limits.max_body_bytes).unwrap_or(usize::MAX);
         // While the new service's circuit is open a copy would only be refused:
         // skip the copying altogether.
@@ -405,6 +415,7 @@ impl Proxy {
             }
         };
         let mut copy = parts.clone();
+        added.apply(&mut copy.headers);
         copy.headers
             .insert(SHADOW_MARKER, header::HeaderValue::from_static("1"));
         if let Some(host) = route
@@ -437,21 +448,28 @@ pub(crate) const SHADOW_MARKER: &str = "x-msa-shadow";
 /// Paths an upstream might read differently from the proxy: dot segments,
 /// encoded slashes, dots or backslashes, raw backslashes. Refused, never guessed.
 fn ambiguous(path: &str) -> bool {
-    let encoded = |i: usize| {
-        let code = path
-            .as_bytes()
-            .get(i + 1..i + 3)
-            .map(<[u8]>::to_ascii_lowercase);
-        matches!(code.as_deref(), Some(b"2f" | b"2e" | b"5c" | b"00"))
-    };
-    path.contains('\\')
-        || path
-            .bytes()
-            .enumerate()
-            .any(|(i, b)| b == b'%' && encoded(i))
-        || path
-            .split('/')
-            .any(|segment| segment == "." || segment == "..")
+    let bytes = path.as_bytes();
+    let dot_segment = |segment: &[u8]| segment == b"." || segment == b"..";
+    let mut segment_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'\\' => return true,
+            b'%' => {
+                let code = bytes.get(i + 1..i + 3).map(<[u8]>::to_ascii_lowercase);
+                if matches!(code.as_deref(), Some(b"2f" | b"2e" | b"5c" | b"00")) {
+                    return true;
+                }
+            }
+            b'/' => {
+                if dot_segment(&bytes[segment_start..i]) {
+                    return true;
+                }
+                segment_start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    dot_segment(&bytes[segment_start..])
 }
 
 fn idempotent(method: &Method) -> bool {
@@ -523,6 +541,8 @@ mod tests {
             "/a/%2e%2e/b",
             "/a\\b",
             "/a%00",
+            "/api/..",
+            "..",
         ] {
             assert!(ambiguous(path), "{path}");
         }

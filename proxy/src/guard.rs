@@ -160,12 +160,18 @@ impl Flow {
                 Self::Head(head) => {
                     // Inside the request line or a header line that decides
                     // nothing, only CR and LF matter: go straight to the next.
-                    if let Some(used) = head.whole_name(&bytes[at..]) {
-                        match used {
-                            Ok(used) => at += used,
-                            Err((colon, rule)) => return Some((at + colon, rule)),
+                    match head.whole_line(&bytes[at..]) {
+                        Some(Whole::Line(used)) => {
+                            at += used;
+                            continue;
                         }
-                        continue;
+                        Some(Whole::Refused(colon, rule)) => return Some((at + colon, rule)),
+                        Some(Whole::HeadEnd(used, next)) => {
+                            at += used;
+                            *self = next;
+                            continue;
+                        }
+                        None => {}
                     }
                     if head.skipping() {
                         match bytes[at..].iter().position(|&b| b == b'\r' || b == b'\n') {
@@ -217,6 +223,16 @@ fn take(left: &mut u64, available: usize) -> usize {
     let taken = usize::try_from(*left).map_or(available, |left| left.min(available));
     *left -= taken as u64;
     taken
+}
+
+/// What reading a whole line at once came to.
+enum Whole {
+    /// The line was read; this many bytes.
+    Line(usize),
+    /// A rule broke at this offset (the header name's `:`).
+    Refused(usize, Rule),
+    /// The head ended after this many bytes; the flow goes on with its body.
+    HeadEnd(usize, Flow),
 }
 
 enum Step {
@@ -299,29 +315,46 @@ impl Digits {
 }
 
 impl Head {
-    /// At the start of a header line whose whole name (up to its `:`) is in
-    /// `bytes`: decides the name at once instead of byte by byte, and says how
-    /// many bytes that used. `None` when the line is not so simple.
-    /// A refusal comes with the position of the `:`, where the byte-by-byte
-    /// reading would have refused.
-    fn whole_name(&mut self, bytes: &[u8]) -> Option<Result<usize, (usize, Rule)>> {
-        if self.cr || !self.started || !matches!(self.line, Line::Empty) {
+    /// At the start of a line that is whole in `bytes` (ended by CR LF, with
+    /// no other CR and no bare LF in it): reads it at once instead of byte by
+    /// byte, with the same outcome. `None` when the line is not so simple.
+    fn whole_line(&mut self, bytes: &[u8]) -> Option<Whole> {
+        if self.cr || !matches!(self.line, Line::Empty) {
             return None;
         }
-        let end = bytes
-            .iter()
-            .take(NAME_MAX + 1)
-            .position(|&b| matches!(b, b':' | b'\r' | b'\n'))?;
-        if bytes[end] != b':' || end == 0 || end > NAME_MAX {
+        let lf = bytes.iter().position(|&b| b == b'\n')?;
+        let line = bytes[..lf].strip_suffix(b"\r")?;
+        if line.contains(&b'\r') {
             return None;
+        }
+        let used = lf + 1;
+        if !self.started {
+            // An empty line before the request line is no part of the head.
+            self.started = !line.is_empty();
+            return Some(Whole::Line(used));
+        }
+        if line.is_empty() {
+            return Some(Whole::HeadEnd(used, self.framing()));
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            return Some(Whole::Line(used));
+        };
+        if colon > NAME_MAX {
+            return Some(Whole::Line(used));
         }
         let mut lower = [0; NAME_MAX];
-        lower[..end].copy_from_slice(&bytes[..end]);
-        lower[..end].make_ascii_lowercase();
-        Some(match self.name_ended(&lower[..end]) {
-            Some(rule) => Err((end, rule)),
-            None => Ok(end + 1),
-        })
+        lower[..colon].copy_from_slice(&line[..colon]);
+        lower[..colon].make_ascii_lowercase();
+        if let Some(rule) = self.name_ended(&lower[..colon]) {
+            return Some(Whole::Refused(colon, rule));
+        }
+        if let Line::Length(mut digits) = std::mem::take(&mut self.line) {
+            for &b in &line[colon + 1..] {
+                digits.push(b);
+            }
+            self.add_length(&digits);
+        }
+        Some(Whole::Line(used))
     }
 
     /// A header name ended with its `:`: what the rest of the line means.
@@ -407,16 +440,20 @@ impl Head {
         match std::mem::take(&mut self.line) {
             Line::Empty if self.started => return Step::End(self.framing()),
             Line::Request => self.started = true,
-            Line::Length(digits) => {
-                self.length = match (self.length, digits.value()) {
-                    (Length::Absent, Some(value)) => Length::Valid(value),
-                    (Length::Valid(before), Some(value)) if before == value => self.length,
-                    _ => Length::Invalid,
-                };
-            }
+            Line::Length(digits) => self.add_length(&digits),
             Line::Empty | Line::Name { .. } | Line::Skip => {}
         }
         Step::More
+    }
+
+    /// A `Content-Length` line ended: one value, or the same value again, is
+    /// a length; anything else makes the head one hyper refuses.
+    fn add_length(&mut self, digits: &Digits) {
+        self.length = match (self.length, digits.value()) {
+            (Length::Absent, Some(value)) => Length::Valid(value),
+            (Length::Valid(before), Some(value)) if before == value => self.length,
+            _ => Length::Invalid,
+        };
     }
 
     /// What follows a complete head, as hyper frames it. With

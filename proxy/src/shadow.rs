@@ -195,7 +195,7 @@ async fn ask(
     let (parts, bytes) = request.into_parts();
     let exchange = async {
         let response = upstream
-            .send(Request::from_parts(parts, body::full(bytes)))
+            .send(Request::from_parts(parts, body::full(bytes)), None)
             .await
             .map_err(|err| err.to_string())?;
         let (parts, incoming) = response.into_parts();

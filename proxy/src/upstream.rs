@@ -25,6 +25,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::body::{BodyError, ProxyBody};
 use crate::config::{Balance, CircuitConfig, Protocol, UpstreamConfig};
+use crate::headers::Added;
 use crate::metrics::Metrics;
 
 /// One upstream with its connection pool.
@@ -228,9 +229,11 @@ impl Upstream {
 
     /// Sends a request (whose URI holds the path and query) to one endpoint,
     /// unless the circuit is open.
+    /// `added` are headers to send beside the request's own (see [`Added`]).
     pub(crate) async fn send(
         &self,
         request: Request<ProxyBody>,
+        added: Option<&Added>,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
         let admission = self.circuit.admit();
         if admission == Admission::Refused {
@@ -239,7 +242,7 @@ impl Upstream {
                 upstream: self.name.clone(),
             });
         }
-        let answer = self.send_now(request).await;
+        let answer = self.send_now(request, added).await;
         let healthy = match &answer {
             Ok(response) => !matches!(response.status().as_u16(), 502..=504),
             Err(_) => false,
@@ -261,14 +264,20 @@ impl Upstream {
     async fn send_now(
         &self,
         request: Request<ProxyBody>,
+        added: Option<&Added>,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
         let endpoint = self.pick();
         endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
         let _done = InFlight(&endpoint.in_flight);
         let direct = self.scheme == Scheme::HTTP && self.version == http::Version::HTTP_11;
         let answer = if direct {
-            tokio::time::timeout(self.request_timeout, self.send_direct(endpoint, request)).await
+            let sending = self.send_direct(endpoint, request, added);
+            tokio::time::timeout(self.request_timeout, sending).await
         } else {
+            let mut request = request;
+            if let Some(added) = added {
+                added.apply(request.headers_mut());
+            }
             tokio::time::timeout(self.request_timeout, self.send_hyper(endpoint, request)).await
         };
         answer.unwrap_or_else(|_| {
@@ -287,6 +296,7 @@ impl Upstream {
         &self,
         endpoint: &Endpoint,
         request: Request<ProxyBody>,
+        added: Option<&Added>,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
         let (parts, mut body) = request.into_parts();
         let host = parts
@@ -296,7 +306,7 @@ impl Upstream {
         let replayable = body.is_end_stream()
             && matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if let Some(conn) = endpoint.pool.take() {
-            match h1::exchange(conn, &parts, &mut body, host, &endpoint.pool).await {
+            match h1::exchange(conn, &parts, &mut body, host, added, &endpoint.pool).await {
                 Ok(response) => return Ok(response.map(UpstreamBody::Direct)),
                 Err(err) if err.before_response && replayable => {
                     tracing::debug!(upstream = %self.name, reason = %err.reason, "a kept-alive connection was closed; sending again on a new one");
@@ -305,7 +315,7 @@ impl Upstream {
             }
         }
         let conn = self.connect(endpoint).await?;
-        h1::exchange(conn, &parts, &mut body, host, &endpoint.pool)
+        h1::exchange(conn, &parts, &mut body, host, added, &endpoint.pool)
             .await
             .map(|response| response.map(UpstreamBody::Direct))
             .map_err(|err| self.failed(endpoint, err.reason))

@@ -20,7 +20,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use http::header;
+use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Body;
@@ -29,6 +29,7 @@ use tokio::net::TcpStream;
 
 use super::pool::Pool;
 use crate::body::ProxyBody;
+use crate::headers::Added;
 
 /// Largest response head accepted.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -111,6 +112,7 @@ pub(crate) async fn exchange(
     parts: &http::request::Parts,
     body: &mut ProxyBody,
     host: &str,
+    added: Option<&Added>,
     pool: &Arc<Pool>,
 ) -> Result<Response<ResponseBody>, ExchangeError> {
     let expects_body = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -120,7 +122,7 @@ pub(crate) async fn exchange(
         body.size_hint().exact()
     };
     conn.write.clear();
-    write_head(&mut conn.write, parts, host, length, expects_body);
+    write_head(&mut conn.write, parts, host, added, length, expects_body);
     match length {
         Some(0) => write_all(&mut conn, 0).await?,
         Some(length) => send_sized(&mut conn, body, length).await?,
@@ -135,6 +137,7 @@ fn write_head(
     out: &mut Vec<u8>,
     parts: &http::request::Parts,
     host: &str,
+    added: Option<&Added>,
     length: Option<u64>,
     expects_body: bool,
 ) {
@@ -157,10 +160,10 @@ fn write_head(
         {
             continue;
         }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        write_header(out, name, value);
+    }
+    for (name, value) in added.into_iter().flat_map(Added::each) {
+        write_header(out, &name, value);
     }
     match length {
         Some(0) if !expects_body => {}
@@ -169,6 +172,13 @@ fn write_head(
         }
         None => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
     }
+    out.extend_from_slice(b"\r\n");
+}
+
+fn write_header(out: &mut Vec<u8>, name: &HeaderName, value: &HeaderValue) {
+    out.extend_from_slice(name.as_str().as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
     out.extend_from_slice(b"\r\n");
 }
 

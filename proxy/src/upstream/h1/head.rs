@@ -128,9 +128,15 @@ fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// Parses a complete head off the front of `read`, or `None` when more bytes
 /// are needed. Header values share the head's bytes instead of copying them.
 pub(super) fn parse(read: &mut BytesMut) -> Result<Option<Head>, ExchangeError> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut slots);
-    let length = match response.parse(read) {
+    // Uninitialised slots: filling 128 of them first would cost more than the parse.
+    let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut response,
+        read,
+        &mut slots,
+    );
+    let length = match parsed {
         Ok(httparse::Status::Complete(length)) => length,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(err) => {
@@ -159,14 +165,14 @@ pub(super) fn parse(read: &mut BytesMut) -> Result<Option<Head>, ExchangeError> 
     let mut facts = Facts::default();
     for h in response.headers.iter() {
         let name = h.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"connection") {
-            facts.connection(h.value);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            facts.transfer_encoding(h.value);
-        } else if name.eq_ignore_ascii_case(b"content-length") {
+        if name.eq_ignore_ascii_case(b"content-length") {
             facts.content_length(h.value);
-        }
-        if is_hop_by_hop(name) {
+        } else if is_hop_by_hop(name) {
+            if name.eq_ignore_ascii_case(b"connection") {
+                facts.connection(h.value);
+            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                facts.transfer_encoding(h.value);
+            }
             continue;
         }
         spans[kept] = (

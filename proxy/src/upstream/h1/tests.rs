@@ -110,7 +110,7 @@ async fn fetch(
         Some(conn) => conn,
         None => connect(addr).await,
     };
-    let response = exchange(conn, &parts, &mut body, "fallback.host", pool)
+    let response = exchange(conn, &parts, &mut body, "fallback.host", None, pool)
         .await
         .map_err(|err| err.reason)?;
     let (head, body) = response.into_parts();
@@ -269,7 +269,7 @@ async fn a_body_dropped_half_read_closes_its_connection() {
     .await;
     let pool = pool();
     let (parts, mut body) = get("/");
-    let response = exchange(connect(&addr).await, &parts, &mut body, "h", &pool)
+    let response = exchange(connect(&addr).await, &parts, &mut body, "h", None, &pool)
         .await
         .unwrap();
     let mut body: ResponseBody = response.into_body();
