@@ -103,18 +103,74 @@ pub(crate) struct Mirror {
     sink: Arc<dyn ShadowSink>,
 }
 
+/// A comparison waiting for the comparing thread.
+type Comparison = Box<dyn FnOnce() + Send>;
+
+/// Decoding and comparing is CPU work, and the primary must never wait for
+/// it: it runs on one thread of its own at the lowest scheduling priority, so
+/// it only takes CPU time the proxy's workers leave over. Each mirror worker
+/// waits for its pair's comparison, so while comparing lags behind, copies
+/// wait in the mirror's queue and a full queue drops them (`queue_full`).
+#[derive(Debug, Clone)]
+struct Comparing {
+    queue: std::sync::mpsc::SyncSender<Comparison>,
+}
+
+impl Comparing {
+    fn start(capacity: usize) -> Self {
+        let (queue, pairs) = std::sync::mpsc::sync_channel::<Comparison>(capacity);
+        let started = std::thread::Builder::new()
+            .name("msa-shadow-compare".to_owned())
+            .spawn(move || {
+                if let Err(err) = thread_priority::set_current_thread_priority(
+                    thread_priority::ThreadPriority::Min,
+                ) {
+                    tracing::warn!(error = ?err, "shadow comparisons run at normal priority");
+                }
+                for compare in pairs {
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(compare)).is_err() {
+                        tracing::error!("a shadow comparison panicked");
+                    }
+                }
+            });
+        if let Err(err) = started {
+            // Without the thread every pair is dropped and counted, never compared.
+            tracing::error!(error = %err, "cannot start the shadow comparison thread");
+        }
+        Self { queue }
+    }
+
+    /// Compares on the comparing thread; completes when it is done. At most
+    /// one comparison per mirror worker waits, which the queue holds.
+    async fn run(&self, compare: impl FnOnce() + Send + 'static) {
+        let (done, finished) = oneshot::channel::<()>();
+        let job: Comparison = Box::new(move || {
+            compare();
+            let _ = done.send(());
+        });
+        if self.queue.try_send(job).is_err() {
+            tracing::error!("the shadow comparison thread is gone; a pair was not compared");
+            return;
+        }
+        // A comparison that panicked drops `done` without sending: done too.
+        let _ = finished.await;
+    }
+}
+
 impl Mirror {
     /// Starts `concurrency` workers on the current runtime.
     pub(crate) fn start(queue: usize, concurrency: usize, sink: Arc<dyn ShadowSink>) -> Self {
         let (sender, receiver) = mpsc::channel::<Job>(queue);
         let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+        let comparing = Comparing::start(concurrency);
         for _ in 0..concurrency {
             let (receiver, sink) = (Arc::clone(&receiver), Arc::clone(&sink));
+            let comparing = comparing.clone();
             tokio::spawn(async move {
                 loop {
                     let job = receiver.lock().await.recv().await;
                     match job {
-                        Some(job) => run(job, &sink).await,
+                        Some(job) => run(job, &sink, &comparing).await,
                         None => return,
                     }
                 }
@@ -144,7 +200,7 @@ impl Mirror {
     }
 }
 
-async fn run(job: Job, sink: &Arc<dyn ShadowSink>) {
+async fn run(job: Job, sink: &Arc<dyn ShadowSink>, comparing: &Comparing) {
     let Job {
         route,
         request,
@@ -171,14 +227,10 @@ async fn run(job: Job, sink: &Arc<dyn ShadowSink>) {
             sink.record(&route, &method, &path, legacy, candidate, baseline)
         }
         Ok(Ok(legacy)) => {
-            // Decoding and comparing is CPU work: keep it off the proxy's worker threads.
             let sink = Arc::clone(sink);
-            let compared = tokio::task::spawn_blocking(move || {
-                sink.record(&route, &method, &path, legacy, candidate, baseline);
-            });
-            if compared.await.is_err() {
-                tracing::error!("a shadow comparison panicked");
-            }
+            comparing
+                .run(move || sink.record(&route, &method, &path, legacy, candidate, baseline))
+                .await;
         }
         _ => sink.skipped(&route, "primary_incomplete"),
     }
