@@ -249,8 +249,14 @@ impl Proxy {
         // Only a request without a body can be sent twice; keep its head for that.
         let replay = (fallback && bodyless && idempotent(&parts.method)).then(|| parts.clone());
 
-        let shadowed = route
-            .filter(|id| self.stages[*id] == Stage::Shadow && self.mirrored(*id, &parts, client));
+        // In the canary stage, what the monolith still serves keeps being
+        // mirrored and compared, so behaviour evidence goes on until cutover.
+        let compared_stage = |id: usize| match self.stages[id] {
+            Stage::Shadow => true,
+            Stage::Canary { .. } => side == Side::Legacy && self.config.routes[id].shadow.in_canary,
+            Stage::Legacy | Stage::Cutover => false,
+        };
+        let shadowed = route.filter(|id| compared_stage(*id) && self.mirrored(*id, &parts, client));
         let (body, keep_copy) = match (shadowed, &self.mirror) {
             (Some(id), Some(mirror)) => match self
                 .mirror_request(id, mirror, &parts, &added, incoming)

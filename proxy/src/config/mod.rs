@@ -115,12 +115,16 @@ pub struct ShadowConfig {
     /// Copies of this route queued or in flight at most, so one busy route
     /// cannot take every slot of the shared mirror.
     pub max_in_flight: usize,
+    /// In the canary stage, the requests the monolith still serves are
+    /// mirrored and compared too, so behaviour evidence goes on until cutover.
+    pub in_canary: bool,
 }
 
 impl Default for ShadowConfig {
     fn default() -> Self {
         Self {
             sample_bp: 10_000,
+            in_canary: true,
             methods: vec![Method::GET, Method::HEAD],
             max_body_bytes: 1024 * 1024,
             timeout: Duration::from_secs(5),
@@ -896,6 +900,7 @@ fn resolve_shadow(
     };
     ShadowConfig {
         sample_bp,
+        in_canary: raw.value.in_canary.unwrap_or(defaults.in_canary),
         methods,
         max_body_bytes: raw.value.max_body_bytes.unwrap_or(defaults.max_body_bytes),
         timeout: problems.duration(

@@ -87,6 +87,8 @@ pub(crate) struct RawShadow {
     pub(crate) redact: Option<Spanned<Vec<String>>>,
     /// Copies of this route queued or in flight at most.
     pub(crate) max_in_flight: Option<usize>,
+    /// In the canary stage, mirror what the monolith still serves.
+    pub(crate) in_canary: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

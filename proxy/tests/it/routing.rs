@@ -81,6 +81,7 @@ async fn a_ten_percent_canary_puts_nine_to_eleven_percent_of_users_on_new_and_ke
     mode: canary
     weight_bp: 1000
     sticky: header:X-User-Id
+    shadow: {in_canary: false}
 ";
     let proxy = start_proxy(&config(&legacy, &new, routes)).await;
     let client = client();

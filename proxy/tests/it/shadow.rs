@@ -383,3 +383,45 @@ async fn a_route_takes_at_most_its_own_share_of_the_mirror() {
     );
     assert!(slow.hits() <= 3, "one copy at a time: {}", slow.hits());
 }
+
+#[tokio::test]
+async fn in_the_canary_stage_what_the_monolith_serves_is_still_compared() {
+    let (legacy, coupon) = (
+        Upstream::start("legacy").await,
+        Upstream::start("coupon").await,
+    );
+    let yaml = config(&legacy.addr.to_string(), &coupon.addr.to_string(), "", "").replace(
+        "    mode: shadow\n",
+        "    mode: canary\n    weight_bp: 5000\n    sticky: header:x-user\n",
+    );
+    let proxy = Running::start(&yaml, None).await;
+    let client = client();
+    let mut on_legacy = 0;
+    for user in 0..40 {
+        let answer: Value = client
+            .get(format!("http://{}/api/coupons/7", proxy.addr))
+            .header("x-user", format!("user-{user}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if answer["upstream"] == "legacy" {
+            on_legacy += 1;
+        }
+    }
+    assert!(
+        (1..40).contains(&on_legacy),
+        "the canary splits: {on_legacy} on legacy"
+    );
+    // Every request the monolith served was mirrored and compared; those the
+    // new service served were not sent twice.
+    let route = eventually(&proxy, |r| r["compared"] == on_legacy).await;
+    assert_eq!(route["compared"], on_legacy, "{route}");
+    assert_eq!(
+        coupon.hits(),
+        40,
+        "new-served plus mirrored copies of the rest"
+    );
+}

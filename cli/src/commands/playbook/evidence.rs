@@ -285,13 +285,22 @@ fn data_evidence(playbook: &Playbook, sources: &Sources, shared: &Shared) -> Opt
                 rows_checked: u64::try_from(r.rows_checked).unwrap_or(0),
                 mismatches: u64::try_from(r.mismatches).unwrap_or(u64::MAX),
             }),
-            lag: lags
-                .iter()
-                .map(|l| Duration::from_secs(u64::try_from(l.seconds_since_update).unwrap_or(0)))
-                .max(),
+            lag: lags.iter().map(lag_bound).max(),
             unavailable: None,
         }),
     }
+}
+
+/// How far behind the source a table may be now, at most: a follower's
+/// last measured lag (the oldest change it had not applied yet) plus the time
+/// since its checkpoint last moved, since changes may have come in since that
+/// pass; with no follower, the time since the copy last moved.
+fn lag_bound(lag: &msa_backfill::Lag) -> Duration {
+    let seconds = lag
+        .lag_seconds
+        .unwrap_or(0)
+        .saturating_add(lag.seconds_since_update);
+    Duration::from_secs(u64::try_from(seconds).unwrap_or(0))
 }
 
 /// One domain's verdict on the evidence.
@@ -392,5 +401,24 @@ mod tests {
         );
         assert_eq!(served.targets["a"].upstream, "coupon");
         assert!(merge_replicas(Vec::new()).is_none());
+    }
+
+    #[test]
+    fn a_followers_lag_grows_with_the_time_since_its_last_pass() {
+        let lag = |lag_seconds, seconds_since_update| msa_backfill::Lag {
+            table: "coupons".to_owned(),
+            status: "following".to_owned(),
+            seconds_since_update,
+            lag_seconds,
+        };
+        // Caught up at its last pass, 3 s ago: at most 3 s behind now.
+        assert_eq!(super::lag_bound(&lag(Some(0), 3)), Duration::from_secs(3));
+        // 20 s behind at a pass 600 s ago (a follower that stopped).
+        assert_eq!(
+            super::lag_bound(&lag(Some(20), 600)),
+            Duration::from_secs(620)
+        );
+        // No follower: as old as the copy.
+        assert_eq!(super::lag_bound(&lag(None, 45)), Duration::from_secs(45));
     }
 }

@@ -112,8 +112,8 @@ fn window(
 
 /// The window's two judgements as one: a failure of either fails it (a
 /// behaviour failure rolls back like a performance failure); otherwise the
-/// performance outcome decides, since the proxies compare shadow pairs only
-/// for routes in the shadow stage and a canary window often has none.
+/// performance outcome decides: a window with no shadow pair (sampling, or
+/// nothing left on the monolith at full weight) has no behaviour evidence.
 fn combine(performance: (Gate, String), behaviour: (Gate, String)) -> (Gate, String) {
     let outcome = if behaviour.0 == Gate::Fail {
         Gate::Fail
@@ -423,7 +423,7 @@ mod tests {
             combine((Gate::Inconclusive, "few".to_owned()), fail).0,
             Gate::Fail
         );
-        // No shadow pairs (routes in canary are not mirrored): performance decides.
+        // No shadow pairs in the window: performance decides.
         let (outcome, said) = combine(pass, none);
         assert_eq!(outcome, Gate::Pass);
         assert_eq!(said, "perf ok; behaviour: no pair");
