@@ -174,7 +174,7 @@ impl Flow {
                         None => {}
                     }
                     if head.skipping() {
-                        match bytes[at..].iter().position(|&b| b == b'\r' || b == b'\n') {
+                        match memchr::memchr2(b'\r', b'\n', &bytes[at..]) {
                             Some(offset) => at += offset,
                             None => {
                                 at = bytes.len();
@@ -322,12 +322,13 @@ impl Head {
         if self.cr || !matches!(self.line, Line::Empty) {
             return None;
         }
-        let lf = bytes.iter().position(|&b| b == b'\n')?;
-        let line = bytes[..lf].strip_suffix(b"\r")?;
-        if line.contains(&b'\r') {
+        // The line is simple when its first CR or LF is a CR right before an LF.
+        let end = memchr::memchr2(b'\r', b'\n', bytes)?;
+        if bytes[end] != b'\r' || bytes.get(end + 1) != Some(&b'\n') {
             return None;
         }
-        let used = lf + 1;
+        let line = &bytes[..end];
+        let used = end + 2;
         if !self.started {
             // An empty line before the request line is no part of the head.
             self.started = !line.is_empty();
@@ -336,12 +337,11 @@ impl Head {
         if line.is_empty() {
             return Some(Whole::HeadEnd(used, self.framing()));
         }
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
+        // Only a name the guard reads can matter: look for its `:` no further.
+        let name_room = &line[..line.len().min(NAME_MAX + 1)];
+        let Some(colon) = name_room.iter().position(|&b| b == b':') else {
             return Some(Whole::Line(used));
         };
-        if colon > NAME_MAX {
-            return Some(Whole::Line(used));
-        }
         let mut lower = [0; NAME_MAX];
         lower[..colon].copy_from_slice(&line[..colon]);
         lower[..colon].make_ascii_lowercase();

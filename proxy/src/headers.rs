@@ -77,6 +77,47 @@ pub(crate) fn to_upstream(
     client: IpAddr,
     scheme: &'static str,
 ) -> Added {
+    // One pass over the request's headers finds whether anything must go;
+    // most requests carry nothing to remove, and every lookup costs a hash.
+    let mut must_strip = false;
+    let mut host = None;
+    let mut has_request_id = false;
+    let mut trace = None;
+    for (name, value) in headers.iter() {
+        if name == header::HOST {
+            host.get_or_insert_with(|| value.clone());
+        } else if name == X_REQUEST_ID {
+            has_request_id = true;
+        } else if name == TRACEPARENT {
+            trace.get_or_insert_with(|| value.to_str().is_ok_and(valid_traceparent));
+        } else {
+            let bytes = name.as_str().as_bytes();
+            must_strip |= is_hop_by_hop(bytes)
+                || bytes.starts_with(INTERNAL_PREFIX.as_bytes())
+                || name == X_FORWARDED_FOR
+                || name == X_FORWARDED_PROTO
+                || name == X_FORWARDED_HOST;
+        }
+    }
+    if must_strip || trace == Some(false) {
+        return strip_for_upstream(headers, authority, client, scheme);
+    }
+    Added {
+        forwarded_for: client_value(client),
+        proto: HeaderValue::from_static(scheme),
+        host: host.or_else(|| authority_value(authority)),
+        request_id: (!has_request_id).then(new_request_id),
+        traceparent: trace.is_none().then(new_traceparent),
+    }
+}
+
+/// [`to_upstream`] for a request that carries headers which must not pass.
+fn strip_for_upstream(
+    headers: &mut HeaderMap,
+    authority: Option<&http::uri::Authority>,
+    client: IpAddr,
+    scheme: &'static str,
+) -> Added {
     remove_hop_by_hop(headers);
     if headers
         .keys()
@@ -111,24 +152,15 @@ pub(crate) fn to_upstream(
     let host = headers
         .get(header::HOST)
         .cloned()
-        .or_else(|| authority.and_then(|authority| HeaderValue::from_str(authority.as_str()).ok()));
-    let request_id = (!headers.contains_key(&X_REQUEST_ID)).then(|| {
-        let mut id = [0_u8; 32];
-        hex(fastrand::u128(..), &mut id);
-        value_of(&id)
-    });
+        .or_else(|| authority_value(authority));
+    let request_id = (!headers.contains_key(&X_REQUEST_ID)).then(new_request_id);
     let valid_trace = headers
         .get(&TRACEPARENT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(valid_traceparent);
     let traceparent = (!valid_trace).then(|| {
         headers.remove(&TRACEPARENT);
-        // `00-{trace id}-{parent id}-01`; ids must not be all zeros (W3C
-        // trace context), hence the `| 1`.
-        let mut trace = *b"00-00000000000000000000000000000000-0000000000000000-01";
-        hex(fastrand::u128(..) | 1, &mut trace[3..35]);
-        hex(u128::from(fastrand::u64(..) | 1), &mut trace[36..52]);
-        value_of(&trace)
+        new_traceparent()
     });
     Added {
         forwarded_for,
@@ -137,6 +169,25 @@ pub(crate) fn to_upstream(
         request_id,
         traceparent,
     }
+}
+
+fn authority_value(authority: Option<&http::uri::Authority>) -> Option<HeaderValue> {
+    authority.and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
+}
+
+fn new_request_id() -> HeaderValue {
+    let mut id = [0_u8; 32];
+    hex(fastrand::u128(..), &mut id);
+    value_of(&id)
+}
+
+/// `00-{trace id}-{parent id}-01`; ids must not be all zeros (W3C trace
+/// context), hence the `| 1`.
+fn new_traceparent() -> HeaderValue {
+    let mut trace = *b"00-00000000000000000000000000000000-0000000000000000-01";
+    hex(fastrand::u128(..) | 1, &mut trace[3..35]);
+    hex(u128::from(fastrand::u64(..) | 1), &mut trace[36..52]);
+    value_of(&trace)
 }
 
 /// The client's address as a header value. Consecutive requests mostly come
@@ -301,5 +352,40 @@ mod tests {
             headers["traceparent"],
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01"
         );
+    }
+
+    /// Requests with nothing to strip take the one-pass path: the same
+    /// headers must come out of it as out of the stripping one.
+    #[test]
+    fn a_clean_request_keeps_its_ids_and_gains_the_forwarding_headers() {
+        let id = "client-chosen-id";
+        let good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("shop.example"));
+        headers.insert("x-request-id", HeaderValue::from_static(id));
+        headers.insert("traceparent", HeaderValue::from_static(good));
+        headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        let added = to_upstream(&mut headers, None, "10.0.0.7".parse().unwrap(), "http");
+        assert_eq!(headers.len(), 4, "nothing of a clean request is removed");
+        added.apply(&mut headers);
+        assert_eq!(headers["x-request-id"], id);
+        assert_eq!(headers["traceparent"], good);
+        assert_eq!(headers["x-forwarded-for"], "10.0.0.7");
+        assert_eq!(headers["x-forwarded-host"], "shop.example");
+
+        // No Host (HTTP/2): the request target's authority stands in.
+        let mut headers = HeaderMap::new();
+        let authority = http::uri::Authority::from_static("api.example:8443");
+        to_upstream(
+            &mut headers,
+            Some(&authority),
+            "10.0.0.7".parse().unwrap(),
+            "https",
+        )
+        .apply(&mut headers);
+        assert_eq!(headers["x-forwarded-host"], "api.example:8443");
+        assert_eq!(headers["x-forwarded-proto"], "https");
+        assert_eq!(headers["x-request-id"].len(), 32);
+        assert!(valid_traceparent(headers["traceparent"].to_str().unwrap()));
     }
 }
