@@ -21,6 +21,7 @@ use crate::metrics::{Metrics, RouteMetrics, Side, UNCLAIMED};
 use crate::routes::RouteTable;
 use crate::shadow::{Captured, Job, Mirror, RouteSlot, Tee};
 use crate::split;
+use crate::telemetry::{RequestFacts, RouteTrace, Telemetry};
 use crate::upstream::{Upstream, UpstreamBody, UpstreamError};
 
 /// An immutable snapshot of everything a request needs: the route table, each
@@ -46,15 +47,21 @@ pub struct Proxy {
     unclaimed: RouteMetrics,
     /// Where shadow-stage routes send their copies; without one they act as legacy.
     mirror: Option<Arc<Mirror>>,
+    /// Traces, when configured (`telemetry.otlp`); without it requests make no spans.
+    telemetry: Option<Arc<Telemetry>>,
+    /// Each route as its spans name it (empty without telemetry).
+    route_traces: Vec<RouteTrace>,
 }
 
 impl Proxy {
     /// A snapshot with the configuration's stages and metrics of its own.
+    /// It makes no spans: traces are started by [`Live`](crate::Live).
     pub fn new(config: ProxyConfig) -> Self {
         Self::build(
             config,
             &BTreeMap::new(),
             &Arc::new(Metrics::new()),
+            None,
             None,
             None,
         )
@@ -68,6 +75,7 @@ impl Proxy {
         metrics: &Arc<Metrics>,
         previous: Option<&Proxy>,
         mirror: Option<Arc<Mirror>>,
+        telemetry: Option<Arc<Telemetry>>,
     ) -> Self {
         let table = RouteTable::new(&config.routes)
             .expect("a resolved configuration has a valid route table");
@@ -131,6 +139,11 @@ impl Proxy {
             })
             .collect();
         let unclaimed = metrics.route(UNCLAIMED, &config.legacy, &config.legacy);
+        let route_traces = if telemetry.is_some() {
+            config.routes.iter().map(RouteTrace::new).collect()
+        } else {
+            Vec::new()
+        };
         Self {
             config,
             table,
@@ -143,7 +156,14 @@ impl Proxy {
             route_metrics,
             unclaimed,
             mirror,
+            telemetry,
+            route_traces,
         }
+    }
+
+    /// The tracer this snapshot's requests use, if any.
+    pub(crate) fn telemetry(&self) -> Option<&Arc<Telemetry>> {
+        self.telemetry.as_ref()
     }
 
     /// The stage of a route, by name.
@@ -233,12 +253,26 @@ impl Proxy {
         // Asked of the body itself: a chunked body declares no length, and
         // its Transfer-Encoding header is gone once the head is cleaned.
         let bodyless = incoming.is_end_stream();
-        let added = headers::to_upstream(
+        let mut added = headers::to_upstream(
             &mut parts.headers,
             parts.uri.authority(),
             client.ip(),
             scheme,
         );
+        // The server span, parented on the caller's (valid) traceparent; the
+        // upstream gets this span as its parent.
+        let mut span = self.telemetry.as_deref().map(|telemetry| {
+            let mut span = telemetry.server_span(headers::traceparent_of(&parts.headers));
+            span.describe(&RequestFacts {
+                parts: &parts,
+                scheme,
+                client: client.ip(),
+                route: route.map(|id| &self.route_traces[id]),
+                stage: route.map(|id| self.stages[id]),
+            });
+            added.set_traceparent(&mut parts.headers, span.traceparent());
+            span
+        });
         if self.config.via {
             headers::add_via(&mut parts.headers);
         }
@@ -263,7 +297,12 @@ impl Proxy {
                 .await
             {
                 Ok(split) => split,
-                Err(response) => return response,
+                Err(response) => {
+                    if let Some(span) = span {
+                        span.finish(response.status().as_u16(), side, &upstream.name, None);
+                    }
+                    return response;
+                }
             },
             _ => (
                 body::boxed(Limited::new(
@@ -283,6 +322,9 @@ impl Proxy {
             (Err(err), Some(parts)) if err.allows_fallback() => {
                 tracing::warn!(error = %err, route = route.map(|id| self.config.routes[id].name.as_str()), "falling back to legacy");
                 metrics.fallback();
+                if let Some(span) = &mut span {
+                    span.fell_back(&err);
+                }
                 served_by = Side::Legacy;
                 self.legacy
                     .send(Request::from_parts(parts, body::empty()), Some(&added))
@@ -290,9 +332,14 @@ impl Proxy {
             }
             (answer, _) => answer,
         };
+        let mut failure = None;
         let response = match answer {
             Ok(response) => self.to_client(response, keep_copy),
-            Err(err) => upstream_error(&err),
+            Err(err) => {
+                let response = upstream_error(&err);
+                failure = Some(err);
+                response
+            }
         };
         let elapsed = started.elapsed();
         metrics.observe(served_by, response.status().as_u16(), elapsed);
@@ -303,6 +350,18 @@ impl Proxy {
                 route = route.map_or(UNCLAIMED, |id| self.config.routes[id].name.as_str()),
                 side = ?served_by, micros = elapsed.as_micros() as u64,
                 "request"
+            );
+        }
+        if let Some(span) = span {
+            let served = match served_by {
+                Side::New => upstream,
+                Side::Legacy => &self.legacy,
+            };
+            span.finish(
+                response.status().as_u16(),
+                served_by,
+                &served.name,
+                failure.as_ref(),
             );
         }
         response

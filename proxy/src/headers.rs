@@ -66,6 +66,36 @@ impl Added {
             headers.insert(name, value.clone());
         }
     }
+
+    /// Sends `traceparent` upstream in place of the request's own or the one
+    /// made up for it (the proxy's span is the upstream's parent).
+    pub(crate) fn set_traceparent(&mut self, headers: &mut HeaderMap, traceparent: HeaderValue) {
+        if headers.contains_key(&TRACEPARENT) {
+            headers.remove(&TRACEPARENT);
+        }
+        self.traceparent = Some(traceparent);
+    }
+}
+
+/// A request's `traceparent` when it is valid: trace id, parent id, flags.
+pub(crate) fn traceparent_of(headers: &HeaderMap) -> Option<(u128, u64, u8)> {
+    let value = headers.get(&TRACEPARENT)?.to_str().ok()?;
+    if !valid_traceparent(value) {
+        return None;
+    }
+    let trace = u128::from_str_radix(value.get(3..35)?, 16).ok()?;
+    let parent = u64::from_str_radix(value.get(36..52)?, 16).ok()?;
+    let flags = u8::from_str_radix(value.get(53..55)?, 16).ok()?;
+    Some((trace, parent, flags))
+}
+
+/// `00-{trace}-{parent}-{flags}`.
+pub(crate) fn traceparent(trace: u128, parent: u64, flags: u8) -> HeaderValue {
+    let mut value = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    hex(trace, &mut value[3..35]);
+    hex(u128::from(parent), &mut value[36..52]);
+    hex(u128::from(flags), &mut value[53..55]);
+    value_of(&value)
 }
 
 /// Prepares a client request's headers for an upstream: what must not pass is
@@ -332,6 +362,38 @@ mod tests {
         assert_eq!(headers["x-forwarded-host"], "shop.example");
         assert_eq!(headers["x-request-id"].len(), 32);
         assert!(valid_traceparent(headers["traceparent"].to_str().unwrap()));
+    }
+
+    #[test]
+    fn a_traceparent_reads_back_as_it_was_written() {
+        let value = traceparent(
+            0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736,
+            0x00f0_67aa_0ba9_02b7,
+            1,
+        );
+        assert_eq!(
+            value,
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert("traceparent", value);
+        assert_eq!(
+            traceparent_of(&headers),
+            Some((
+                0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736,
+                0x00f0_67aa_0ba9_02b7,
+                1
+            ))
+        );
+        headers.insert(
+            "traceparent",
+            HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"),
+        );
+        assert_eq!(
+            traceparent_of(&headers),
+            None,
+            "an all-zero parent id is invalid"
+        );
     }
 
     #[test]

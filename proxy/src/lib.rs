@@ -27,6 +27,7 @@ pub mod shadow_results;
 pub mod shadow_store;
 pub mod split;
 pub mod state;
+mod telemetry;
 pub mod tls;
 mod upstream;
 

@@ -29,6 +29,7 @@ use crate::metrics::Metrics;
 use crate::shadow::Mirror;
 use crate::shadow_results::ShadowResults;
 use crate::state::{AuditEntry, Change, FileStore, PgStore, Saved, StateError, StateStore};
+use crate::telemetry::Telemetry;
 
 /// Why the proxy could not start.
 #[derive(Debug, thiserror::Error)]
@@ -177,12 +178,14 @@ impl Live {
             config.mirror.concurrency,
             Arc::clone(&shadow) as _,
         ));
+        let telemetry = telemetry_for(&config, None, &metrics);
         let proxy = Proxy::build(
             config,
             &saved.stages,
             &metrics,
             None,
             Some(Arc::clone(&mirror)),
+            telemetry,
         );
         let store_metrics = StoreMetrics::new();
         store_metrics
@@ -273,6 +276,7 @@ impl Live {
             &self.metrics,
             Some(&current),
             Some(Arc::clone(&self.mirror)),
+            current.telemetry().cloned(),
         );
         self.current.store(Arc::new(proxy));
         self.set_version(saved.version);
@@ -337,12 +341,15 @@ impl Live {
         let mut entry = AuditEntry::now(actor, "reload");
         let status = match &outcome {
             Ok(config) => {
+                let current = self.current.load_full();
+                let telemetry = telemetry_for(config, current.telemetry(), &self.metrics);
                 let next = Proxy::build(
                     config.clone(),
                     &stages.stages,
                     &self.metrics,
-                    Some(&self.current.load()),
+                    Some(&current),
                     Some(Arc::clone(&self.mirror)),
+                    telemetry,
                 );
                 self.current.store(Arc::new(next));
                 self.shadow
@@ -452,6 +459,7 @@ impl Live {
             &self.metrics,
             Some(&current),
             Some(Arc::clone(&self.mirror)),
+            current.telemetry().cloned(),
         );
         self.current.store(Arc::new(proxy));
         *known = Saved {
@@ -473,6 +481,20 @@ impl Live {
             "last_reload": *self.last_reload.load_full(),
             "state": *self.store_status.lock(),
         })
+    }
+
+    /// Sends the spans still queued to the trace collector, waiting at most
+    /// `within`; at shutdown, after the in-flight requests ended.
+    pub async fn flush_traces(&self, within: Duration) {
+        let Some(telemetry) = self.current.load().telemetry().cloned() else {
+            return;
+        };
+        if tokio::time::timeout(within, telemetry.flush())
+            .await
+            .is_err()
+        {
+            tracing::warn!(?within, "the last traces were not all sent in time");
+        }
     }
 
     /// From now on, readiness fails so load balancers stop sending traffic.
@@ -552,6 +574,24 @@ async fn follow(live: Weak<Live>, store: Arc<dyn StateStore>) {
         }
         live.sync_from_store().await;
     }
+}
+
+/// The tracer for `config`: the running one when its settings did not change,
+/// a new one when they did (the old one sends what it has queued once the
+/// last request using it ends), none when telemetry is off. A tracer that
+/// cannot start is logged, never fatal: the proxy serves without traces.
+fn telemetry_for(
+    config: &ProxyConfig,
+    running: Option<&Arc<Telemetry>>,
+    metrics: &Metrics,
+) -> Option<Arc<Telemetry>> {
+    let wanted = config.telemetry.as_ref()?;
+    if let Some(running) = running.filter(|t| t.config() == wanted) {
+        return Some(Arc::clone(running));
+    }
+    Telemetry::start(wanted, metrics)
+        .inspect_err(|err| tracing::error!(error = %err, "serving without traces"))
+        .ok()
 }
 
 fn now() -> String {

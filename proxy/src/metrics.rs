@@ -80,6 +80,12 @@ pub struct Metrics {
     route_weight: Family<RouteLabel, Gauge>,
     reloads: Family<ResultLabel, Counter>,
     shadow: Family<ShadowLabels, Counter>,
+    trace_spans: Family<OutcomeLabel, Counter>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -113,6 +119,7 @@ impl Metrics {
         let route_weight = Family::<RouteLabel, Gauge>::default();
         let reloads = Family::<ResultLabel, Counter>::default();
         let shadow = Family::<ShadowLabels, Counter>::default();
+        let trace_spans = Family::<OutcomeLabel, Counter>::default();
         registry.register(
             "requests",
             "Requests answered, by route, side, upstream and status class",
@@ -153,6 +160,11 @@ impl Metrics {
             "Mirrored requests by outcome: equal, different, unanalysed, candidate_failed, or why skipped",
             shadow.clone(),
         );
+        registry.register(
+            "trace_spans",
+            "Sampled spans by outcome: exported, dropped (the export queue was full) or failed (the collector did not take them)",
+            trace_spans.clone(),
+        );
         Self {
             registry,
             requests,
@@ -163,7 +175,15 @@ impl Metrics {
             route_weight,
             reloads,
             shadow,
+            trace_spans,
         }
+    }
+
+    /// The counter of spans with this outcome (`exported`, `dropped`, `failed`).
+    pub(crate) fn trace_spans(&self, outcome: &'static str) -> Counter {
+        self.trace_spans
+            .get_or_create(&OutcomeLabel { outcome })
+            .clone()
     }
 
     /// Handles for one route (or [`UNCLAIMED`]) served by `legacy` or `new`.

@@ -181,6 +181,7 @@ impl Server {
         for task in background {
             task.abort();
         }
+        live.flush_traces(Duration::from_secs(5)).await;
         if let Err(err) = store.save(&live.shadow_results().snapshot()).await {
             tracing::error!(error = %err, "cannot save the shadow results at shutdown");
         }

@@ -148,7 +148,7 @@ impl UpstreamError {
         )
     }
 
-    fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::Connect { .. } => "connect",
             Self::Timeout { .. } => "timeout",

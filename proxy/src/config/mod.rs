@@ -65,6 +65,55 @@ pub struct ProxyConfig {
     /// The domains those playbooks name, in their order; a route no playbook
     /// claims belongs to none.
     pub domains: Vec<DomainConfig>,
+    /// Traces of proxied requests, exported over OTLP; `None` (the default)
+    /// makes no spans at all.
+    pub telemetry: Option<TelemetryConfig>,
+}
+
+/// Traces of proxied requests: one server span per request, exported over
+/// OTLP/HTTP (protobuf) in batches, off the request path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TelemetryConfig {
+    /// Where spans are posted: the collector's URL ending in `/v1/traces`.
+    pub traces_url: http::Uri,
+    /// The `service.name` of the resource.
+    pub service_name: String,
+    /// Share of new traces sampled (0.0–1.0); a caller's `traceparent`
+    /// decides for the traces it continues.
+    pub sample_ratio: f64,
+    /// Headers sent to the collector (e.g. an API key), read from the
+    /// environment at load time.
+    pub headers: CollectorHeaders,
+    /// Time one export may take, retries included.
+    pub timeout: Duration,
+    /// Finished spans waiting to be exported at most; more are dropped and counted.
+    pub queue: usize,
+    /// Spans per export at most.
+    pub batch: usize,
+    /// How often spans are sent when a batch has not filled.
+    pub interval: Duration,
+}
+
+/// Headers for the trace collector. Their values are secrets: `Debug` shows
+/// the names only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct CollectorHeaders {
+    /// The environment variable they came from.
+    pub env: Option<String>,
+    /// Name and value of each.
+    pub pairs: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for CollectorHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CollectorHeaders")
+            .field("env", &self.env)
+            .field(
+                "names",
+                &self.pairs.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 /// A domain, as its playbook names it: what the dashboard groups by.
@@ -561,6 +610,12 @@ fn resolve(mut raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Prob
         other => base.join(other.unwrap_or("msa-shadow.db")),
     };
 
+    let telemetry = raw
+        .telemetry
+        .as_ref()
+        .and_then(|t| t.otlp.as_ref())
+        .map(|otlp| resolve_telemetry(&mut problems, otlp));
+
     let upstreams: Vec<UpstreamConfig> = raw
         .upstreams
         .iter()
@@ -644,10 +699,177 @@ fn resolve(mut raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Prob
             routes,
             playbooks,
             domains,
+            telemetry,
         })
     } else {
         Err(problems.0)
     }
+}
+
+fn resolve_telemetry(problems: &mut Problems, otlp: &Spanned<raw::RawOtlp>) -> TelemetryConfig {
+    let field = |f: &str| format!("telemetry.otlp.{f}");
+    let raw = &otlp.value;
+    let traces_url = match &raw.endpoint {
+        None => traces_url("http://localhost:4318"),
+        Some(endpoint) => {
+            let url = traces_url(&endpoint.value);
+            if url.is_none() {
+                problems.at(
+                    endpoint,
+                    field("endpoint"),
+                    format!(
+                        "`{}` is not an http:// or https:// URL without query: write e.g. `http://127.0.0.1:4318`",
+                        endpoint.value
+                    ),
+                );
+            }
+            url
+        }
+    };
+    if let Some(protocol) = &raw.protocol
+        && protocol.value != "http/protobuf"
+    {
+        problems.at(
+            protocol,
+            field("protocol"),
+            format!(
+                "`{}` is not supported: use `http/protobuf` (OTLP over HTTP, usually port 4318)",
+                protocol.value
+            ),
+        );
+    }
+    let sample_ratio = match &raw.sample_ratio {
+        None => 1.0,
+        Some(ratio) if (0.0..=1.0).contains(&ratio.value) => ratio.value,
+        Some(ratio) => {
+            problems.at(
+                ratio,
+                field("sample_ratio"),
+                "a share goes from 0.0 (no new trace) to 1.0 (every one)",
+            );
+            1.0
+        }
+    };
+    let service_name = match &raw.service_name {
+        None => "msa-proxy".to_owned(),
+        Some(name) if name.value.trim().is_empty() => {
+            problems.at(name, field("service_name"), "give the service a name");
+            String::new()
+        }
+        Some(name) => name.value.clone(),
+    };
+    let headers = match &raw.headers_env {
+        None => CollectorHeaders::default(),
+        Some(env) => {
+            let pairs = match std::env::var(&env.value) {
+                Ok(text) => collector_headers(&text).unwrap_or_else(|message| {
+                    problems.at(
+                        env,
+                        field("headers_env"),
+                        format!("the environment variable {}: {message}", env.value),
+                    );
+                    Vec::new()
+                }),
+                // Unset: no headers; the proxy warns at start.
+                Err(_) => Vec::new(),
+            };
+            CollectorHeaders {
+                env: Some(env.value.clone()),
+                pairs,
+            }
+        }
+    };
+    let mut positive = |value: &Option<Spanned<usize>>, name: &str, default: usize| match value {
+        None => default,
+        Some(v) if v.value == 0 => {
+            problems.at(v, field(name), "must be at least 1");
+            default
+        }
+        Some(v) => v.value,
+    };
+    let queue = positive(&raw.queue, "queue", 2048);
+    let batch = positive(&raw.batch, "batch", 512).min(queue);
+    TelemetryConfig {
+        traces_url: traces_url
+            .unwrap_or_else(|| http::Uri::from_static("http://localhost:4318/v1/traces")),
+        service_name,
+        sample_ratio,
+        headers,
+        timeout: problems.duration(
+            raw.timeout.as_ref(),
+            field("timeout"),
+            Duration::from_secs(10),
+        ),
+        queue,
+        batch,
+        interval: problems.duration(
+            raw.interval.as_ref(),
+            field("interval"),
+            Duration::from_secs(5),
+        ),
+    }
+}
+
+/// The OTLP/HTTP traces URL for a collector's base URL (the
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` rule: `/v1/traces` is appended), or the URL
+/// itself when it already ends so.
+fn traces_url(endpoint: &str) -> Option<http::Uri> {
+    let uri: http::Uri = endpoint.parse().ok()?;
+    if !matches!(uri.scheme_str(), Some("http" | "https"))
+        || uri.host().is_none_or(str::is_empty)
+        || uri.query().is_some()
+        || uri.authority().is_some_and(|a| a.as_str().contains('@'))
+    {
+        return None;
+    }
+    let path = uri.path().trim_end_matches('/');
+    if path.ends_with("/v1/traces") {
+        return Some(uri);
+    }
+    let authority = uri.authority()?;
+    format!("{}://{authority}{path}/v1/traces", uri.scheme_str()?)
+        .parse()
+        .ok()
+}
+
+/// `name=value,name=value` (the `OTEL_EXPORTER_OTLP_HEADERS` form; values
+/// may be percent-encoded). Errors never quote a value: they are secrets.
+fn collector_headers(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut pairs = Vec::new();
+    for (i, entry) in text.split(',').enumerate() {
+        if entry.trim().is_empty() {
+            continue;
+        }
+        let Some((name, value)) = entry.split_once('=') else {
+            return Err(format!("entry {} is not `name=value`", i + 1));
+        };
+        let name = name.trim();
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(format!("entry {}: `{name}` is not a header name", i + 1));
+        }
+        let value = percent_decode(value.trim())
+            .filter(|v| http::HeaderValue::from_str(v).is_ok())
+            .ok_or_else(|| format!("the value of `{name}` is not a valid header value"))?;
+        pairs.push((name.to_ascii_lowercase(), value));
+    }
+    Ok(pairs)
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn resolve_upstream(

@@ -40,6 +40,38 @@ pub(crate) struct RawConfig {
     /// Playbook files (relative to this file) whose routes become routes here.
     #[serde(default)]
     pub(crate) playbooks: Vec<Spanned<String>>,
+    /// Traces of proxied requests; off when absent.
+    #[serde(default)]
+    pub(crate) telemetry: Option<RawTelemetry>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTelemetry {
+    /// Export spans over OTLP; no spans at all without it.
+    pub(crate) otlp: Option<Spanned<RawOtlp>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOtlp {
+    /// The collector's base URL; `/v1/traces` is added.
+    pub(crate) endpoint: Option<Spanned<String>>,
+    /// Only `http/protobuf`.
+    pub(crate) protocol: Option<Spanned<String>>,
+    pub(crate) service_name: Option<Spanned<String>>,
+    /// Share of new traces sampled, 0.0 to 1.0; a caller's decision is followed.
+    pub(crate) sample_ratio: Option<Spanned<f64>>,
+    /// An environment variable holding `name=value,…` headers for the collector.
+    pub(crate) headers_env: Option<Spanned<String>>,
+    /// Time one export may take, retries included.
+    pub(crate) timeout: Option<Spanned<String>>,
+    /// Spans waiting at most; a full queue drops and counts.
+    pub(crate) queue: Option<Spanned<usize>>,
+    /// Spans per export at most.
+    pub(crate) batch: Option<Spanned<usize>>,
+    /// How often a partial batch is sent.
+    pub(crate) interval: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

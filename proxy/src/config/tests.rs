@@ -163,3 +163,139 @@ fn a_shared_state_store_is_a_postgresql_url_and_its_password_never_shows() {
     assert!(err.contains("postgres://"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+#[test]
+fn telemetry_is_off_unless_configured_and_takes_the_collectors_base_url() {
+    assert!(
+        parse_text(GOOD).unwrap().telemetry.is_none(),
+        "off by default"
+    );
+
+    let on = format!(
+        "{GOOD}telemetry:\n  otlp:\n    endpoint: http://127.0.0.1:4318\n    protocol: http/protobuf\n    service_name: shop-proxy\n    sample_ratio: 0.25\n    interval: 100ms\n"
+    );
+    let telemetry = parse_text(&on).unwrap().telemetry.unwrap();
+    assert_eq!(telemetry.traces_url, "http://127.0.0.1:4318/v1/traces");
+    assert_eq!(telemetry.service_name, "shop-proxy");
+    assert!((telemetry.sample_ratio - 0.25).abs() < f64::EPSILON);
+    assert_eq!(telemetry.interval, Duration::from_millis(100));
+    assert_eq!((telemetry.queue, telemetry.batch), (2048, 512));
+
+    let defaults = parse_text(&format!("{GOOD}telemetry:\n  otlp: {{}}\n"))
+        .unwrap()
+        .telemetry
+        .unwrap();
+    assert_eq!(defaults.traces_url, "http://localhost:4318/v1/traces");
+    assert_eq!(defaults.service_name, "msa-proxy");
+    assert!((defaults.sample_ratio - 1.0).abs() < f64::EPSILON);
+    assert!(
+        parse_text(&format!("{GOOD}telemetry: {{}}\n"))
+            .unwrap()
+            .telemetry
+            .is_none(),
+        "no exporter without `otlp`"
+    );
+
+    for (endpoint, url) in [
+        ("https://otel.example/", "https://otel.example/v1/traces"),
+        (
+            "http://collector:4318/otlp",
+            "http://collector:4318/otlp/v1/traces",
+        ),
+        (
+            "http://collector:4318/v1/traces",
+            "http://collector:4318/v1/traces",
+        ),
+    ] {
+        let text = format!("{GOOD}telemetry:\n  otlp:\n    endpoint: {endpoint}\n");
+        assert_eq!(
+            parse_text(&text).unwrap().telemetry.unwrap().traces_url,
+            url,
+            "{endpoint}"
+        );
+    }
+}
+
+#[test]
+fn telemetry_problems_name_their_line_and_field() {
+    let text = format!(
+        "{GOOD}telemetry:\n  otlp:\n    endpoint: ftp://collector\n    protocol: grpc\n    sample_ratio: 1.5\n    queue: 0\n    interval: soon\n"
+    );
+    let ConfigError::Invalid { problems, .. } = parse_text(&text).unwrap_err() else {
+        panic!("expected problems");
+    };
+    let found: Vec<(Option<u64>, &str)> = problems
+        .iter()
+        .map(|p| (p.line, p.field.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (Some(27), "telemetry.otlp.endpoint"),
+            (Some(28), "telemetry.otlp.protocol"),
+            (Some(29), "telemetry.otlp.sample_ratio"),
+            (Some(30), "telemetry.otlp.queue"),
+            (Some(31), "telemetry.otlp.interval"),
+        ],
+        "{problems:?}"
+    );
+    assert!(
+        problems[1].message.contains("http/protobuf"),
+        "{problems:?}"
+    );
+
+    let typo = format!("{GOOD}telemetry:\n  otlp:\n    endpiont: http://c:4318\n");
+    let err = parse_text(&typo).unwrap_err().to_string();
+    assert!(err.contains("endpiont") && err.contains("line 27"), "{err}");
+}
+
+#[test]
+fn collector_headers_are_read_as_otel_writes_them_and_never_shown() {
+    assert_eq!(
+        collector_headers("api-key=abc%3D%3D, X-Tenant = shop ,").unwrap(),
+        [
+            ("api-key".to_owned(), "abc==".to_owned()),
+            ("x-tenant".to_owned(), "shop".to_owned())
+        ]
+    );
+    let err = collector_headers("api-key=s3cret,broken").unwrap_err();
+    assert!(err.contains("entry 2") && !err.contains("s3cret"), "{err}");
+    let err = collector_headers("api-key=s3cret\u{7f}").unwrap_err();
+    assert!(err.contains("api-key") && !err.contains("s3cret"), "{err}");
+
+    let headers = CollectorHeaders {
+        env: Some("OTLP_HEADERS".into()),
+        pairs: vec![("api-key".into(), "s3cret".into())],
+    };
+    let shown = format!("{headers:?}");
+    assert!(
+        shown.contains("api-key") && !shown.contains("s3cret"),
+        "{shown}"
+    );
+
+    // A variable that is not set gives no headers (the proxy warns when it starts).
+    let text =
+        format!("{GOOD}telemetry:\n  otlp:\n    headers_env: MSA_TEST_SURELY_UNSET_OTLP_HEADERS\n");
+    let telemetry = parse_text(&text).unwrap().telemetry.unwrap();
+    assert_eq!(
+        telemetry.headers.env.as_deref(),
+        Some("MSA_TEST_SURELY_UNSET_OTLP_HEADERS")
+    );
+    assert!(telemetry.headers.pairs.is_empty());
+}
+
+#[test]
+fn the_full_examples_telemetry_section_in_the_docs_is_valid() {
+    let docs = include_str!("../../../docs/proxy.md");
+    let start = docs
+        .find("\ntelemetry:")
+        .expect("docs/proxy.md's full example has a telemetry section");
+    let section = &docs[start + 1..];
+    let section = &section[..section.find("\n\n").unwrap()];
+    let telemetry = parse_text(&format!("{GOOD}{section}\n"))
+        .unwrap_or_else(|err| panic!("{err}"))
+        .telemetry
+        .unwrap();
+    assert_eq!(telemetry.traces_url, "http://otel-collector:4318/v1/traces");
+    assert_eq!(telemetry.headers.env.as_deref(), Some("OTLP_HEADERS"));
+}

@@ -7,4 +7,5 @@ mod routing;
 mod shadow;
 mod store;
 mod support;
+mod telemetry;
 mod tls;
