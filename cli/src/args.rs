@@ -51,7 +51,8 @@ pub enum Command {
         subcommand,
         after_help = "Exit code: 0 every file valid, 2 any problem (each listed with file,\n\
         line and field).\n\n\
-        Example:\n  msa-migrate playbook check playbooks/*.yaml"
+        Examples:\n  msa-migrate playbook check playbooks/*.yaml\n  \
+        msa-migrate playbook check playbooks/*.yaml --format json"
     )]
     Playbook(PlaybookCommand),
     /// Copy a domain's tables to the new service's database, with checkpoints and catch-up.
@@ -260,4 +261,22 @@ pub enum SuggestFormat {
     Yaml,
     /// The rule set, the evidence per rule and what no rule should hide, for scripts.
     Json,
+}
+
+/// How `playbook check`, `canary status`, `canary promote|pause|resume|abort`,
+/// `cutover` and `rollback` print their one result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON document on stdout, for scripts (the shapes: docs/canary.md, docs/playbook.md).
+    Json,
+}
+
+impl OutputFormat {
+    /// Whether the result is printed as JSON.
+    pub fn is_json(self) -> bool {
+        self == Self::Json
+    }
 }

@@ -20,10 +20,72 @@ pub struct Problem {
     pub file: String,
     /// 1-based line, when known.
     pub line: Option<u64>,
+    /// 1-based column, when known (the typed checks and YAML syntax errors;
+    /// not the schema scan's shape problems nor the table mapping's).
+    pub column: Option<u64>,
     /// The field, as a path: `routes[2].path`.
     pub field: String,
     /// What is wrong and how to fix it.
     pub message: String,
+}
+
+/// The words a fix begins with, after `: ` or `; `, in every message of
+/// this crate and of the rules it checks with shadow-compare.
+const FIX_LEADS: &[&str] = &[
+    "write",
+    "list",
+    "name",
+    "give",
+    "keep",
+    "add",
+    "use",
+    "see",
+    "put",
+    "move",
+    "make",
+    "fix",
+    "leave",
+    "remove",
+    "rename",
+    "set",
+    "did you mean",
+];
+
+impl Problem {
+    /// What is wrong: the message without [`Self::fix`].
+    pub fn what(&self) -> &str {
+        self.split().0
+    }
+
+    /// How to fix it, when the message says: the part after the first `: `
+    /// or `; ` (outside backquotes) that begins with an instruction (`write
+    /// …`, `list …`, `did you mean …`). Messages are written "what is wrong:
+    /// how to fix it"; one that only states a rule has no separate fix.
+    pub fn fix(&self) -> Option<&str> {
+        self.split().1
+    }
+
+    fn split(&self) -> (&str, Option<&str>) {
+        let text = self.message.as_str();
+        let mut quoted = false;
+        for (at, c) in text.char_indices() {
+            if c == '`' {
+                quoted = !quoted;
+            }
+            if quoted || !(text[at..].starts_with(": ") || text[at..].starts_with("; ")) {
+                continue;
+            }
+            let rest = &text[at + 2..];
+            let leads = FIX_LEADS.iter().any(|lead| {
+                rest.strip_prefix(lead)
+                    .is_some_and(|after| after.starts_with([' ', ':']))
+            });
+            if leads && at > 0 {
+                return (&text[..at], Some(rest));
+            }
+        }
+        (text, None)
+    }
 }
 
 impl fmt::Display for Problem {
@@ -62,11 +124,16 @@ fn misshapen(file: &str, text: &str, err: &serde_saphyr::Error) -> Vec<Problem> 
     let scan = crate::shape::scan(text, &crate::schema());
     let parser_problem = |err: &serde_saphyr::Error| {
         let line = err.location().map(|l| l.line()).filter(|l| *l > 0);
+        let column = err
+            .location()
+            .map(|l| l.column())
+            .filter(|c| *c > 0 && line.is_some());
         let message = err.to_string();
         let message = message.trim_start_matches("error: ").trim();
         Problem {
             file: file.to_owned(),
             line,
+            column,
             field: field_of(message),
             message: format!(
                 "{}; see playbooks/playbook.schema.json for every field",
@@ -85,6 +152,7 @@ fn misshapen(file: &str, text: &str, err: &serde_saphyr::Error) -> Vec<Problem> 
             .map(|m| Problem {
                 file: file.to_owned(),
                 line: Some(m.line as u64),
+                column: None,
                 field: m.field.clone(),
                 message: m.message.clone(),
             })
@@ -137,9 +205,11 @@ impl Problems {
         message: impl Into<String>,
     ) {
         let line = spanned.referenced.line();
+        let column = spanned.referenced.column();
         self.list.push(Problem {
             file: self.file.clone(),
             line: (line > 0).then_some(line),
+            column: (line > 0 && column > 0).then_some(column),
             field: field.into(),
             message: message.into(),
         });
@@ -482,6 +552,7 @@ fn resolve_tables(
             p.list.push(Problem {
                 file: p.file.clone(),
                 line: crate::mapping::locate(text, &problem.field).map(|l| l as u64),
+                column: None,
                 field: problem.field,
                 message: problem.message,
             });

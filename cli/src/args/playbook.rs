@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::ReportFormat;
+use super::{OutputFormat, ReportFormat};
 
 /// `msa-migrate plan`.
 #[derive(Debug, clap::Args)]
@@ -112,8 +112,10 @@ pub enum PlaybookCommand {
     /// Validate playbooks and list every problem.
     #[command(
         after_help = "Exit code: 0 when every file is valid, 2 listing every problem of\n\
-        every file (file:line: field: what is wrong and how to fix it).\n\n\
-        Example:\n  msa-migrate playbook check playbooks/*.yaml"
+        every file (file:line: field: what is wrong and how to fix it). With\n\
+        --format json, stdout has every file with its problems as one JSON object.\n\n\
+        Examples:\n  msa-migrate playbook check playbooks/*.yaml\n  \
+        msa-migrate playbook check playbooks/*.yaml --format json"
     )]
     Check(PlaybookCheckArgs),
 }
@@ -124,4 +126,9 @@ pub struct PlaybookCheckArgs {
     /// The playbooks to check
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+
+    /// Output format: text (valid files on stdout, problems on stderr), or json (every
+    /// file with its problems, on stdout)
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }

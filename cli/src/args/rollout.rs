@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::OutputFormat;
+
 /// The domain whose routes move, and where its routes come from.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DomainArgs {
@@ -68,7 +70,7 @@ pub struct TargetArgs {
     --admin http://10.0.0.5:9901 --admin http://10.0.0.6:9901 \\\n      \
     --shadow-store postgres://msa@db/msa --reason \"CAB-142\"\n  \
     msa-migrate cutover coupon --admin http://127.0.0.1:9901 --force \\\n      \
-    --reason \"readiness not built for this domain\""
+    --reason \"readiness not built for this domain\" --format json"
 )]
 pub struct CutoverArgs {
     #[command(flatten)]
@@ -105,6 +107,10 @@ pub struct CutoverArgs {
         default_value = ".msa/readiness-log.jsonl"
     )]
     pub log: PathBuf,
+    /// Output format: text, or json (one object: the routes changed, before and after,
+    /// who, why, when, where, forced or not)
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 /// `msa-migrate rollback DOMAIN`.
@@ -113,9 +119,10 @@ pub struct CutoverArgs {
     after_help = "Instant and always allowed; also stops a running canary of the domain.\n\
     Exit code: 0 done, 2 an error (the state store or the proxy could not be\n\
     reached).\n\n\
-    Example:\n  \
+    Examples:\n  \
     msa-migrate rollback coupon --state postgres://msa@db/msa \\\n      \
-    --reason \"5xx on checkout\""
+    --reason \"5xx on checkout\"\n  \
+    msa-migrate rollback coupon --state s.json --to shadow --format json"
 )]
 pub struct RollbackArgs {
     #[command(flatten)]
@@ -130,6 +137,10 @@ pub struct RollbackArgs {
     /// The stage to go back to (default: the playbook's `rollback.to`, else legacy)
     #[arg(long, value_enum, value_name = "STAGE")]
     pub to: Option<BackTo>,
+    /// Output format: text, or json (one object: the routes changed, before and after,
+    /// who, why, when, where)
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 /// Where a rollback sends the routes.
@@ -162,6 +173,8 @@ pub enum BackTo {
     --admin http://10.0.0.5:9901 --admin http://10.0.0.6:9901\n  \
     msa-migrate canary coupon --steps 1,5,25,50,100 --interval 10m \\\n      \
     --approval 50 --state s.json --admin http://127.0.0.1:9901\n  \
+    msa-migrate canary coupon --state s.json --admin http://127.0.0.1:9901 \\\n      \
+    --progress json | jq -c 'select(.event == \"judged\")'\n  \
     msa-migrate canary promote coupon --state postgres://msa@db/msa"
 )]
 pub struct CanaryArgs {
@@ -236,8 +249,30 @@ pub struct CanaryRunArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Progress: text lines, or one JSON event per line (as `backfill --progress json`),
+    /// both on stdout
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = ProgressFormat::Text)]
+    pub progress: ProgressFormat,
+
     #[command(flatten)]
     pub audit: AuditArgs,
+}
+
+/// How the canary controller reports its walk, event by event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ProgressFormat {
+    /// One line per event, for people.
+    #[default]
+    Text,
+    /// One JSON object per event and line, for scripts (the events: docs/canary.md).
+    Json,
+}
+
+impl ProgressFormat {
+    /// Whether events are printed as JSON lines.
+    pub fn is_json(self) -> bool {
+        self == Self::Json
+    }
 }
 
 /// What a person asks of a running canary.
@@ -274,16 +309,19 @@ pub enum CanaryAction {
         after_help = "With a controller running, the request goes to it (acted on within\n\
         200 ms); with none, it acts on the stored walk. Exit code: 0 done or handed\n\
         over, 2 an error (no canary of the domain in progress, an unreadable store).\n\n\
-        Example:\n  msa-migrate canary abort coupon --state postgres://msa@db/msa \\\n      \
-        --reason \"refund errors\""
+        Examples:\n  msa-migrate canary abort coupon --state postgres://msa@db/msa \\\n      \
+        --reason \"refund errors\"\n  \
+        msa-migrate canary abort coupon --state s.json --format json"
     )]
     Abort(CanaryControlArgs),
     /// Show where the canary is.
     #[command(
-        after_help = "The step, weight, passes and failures, and whether a controller is running.\n\
+        after_help = "The step, weight, passes and failures, the last judgement, and whether a\n\
+        controller is running (--format json: the whole record, for scripts).\n\
         Exit code: 0 shown (also when no canary has run), 2 an error (an unreadable\n\
         store).\n\n\
-        Example:\n  msa-migrate canary status coupon --state postgres://msa@db/msa"
+        Examples:\n  msa-migrate canary status coupon --state postgres://msa@db/msa\n  \
+        msa-migrate canary status coupon --state s.json --format json"
     )]
     Status(CanaryStatusArgs),
 }
@@ -325,6 +363,10 @@ pub struct CanaryControlArgs {
 
     #[command(flatten)]
     pub audit: AuditArgs,
+    /// Output format: text, or json (one object: what was done or handed over, the
+    /// routes changed, the walk after)
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 /// `canary status DOMAIN`: read-only, so nothing to audit.
@@ -337,6 +379,9 @@ pub struct CanaryStatusArgs {
     /// The state store the controller uses
     #[arg(long, value_name = "DSN|FILE", env = "MSA_STATE")]
     pub state: String,
+    /// Output format: text (one line), or json (the walk's record, for scripts)
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 #[cfg(test)]

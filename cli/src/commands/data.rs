@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write as _};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -18,6 +18,7 @@ use msa_playbook::mapping::{Mapping, locate};
 use crate::Outcome;
 use crate::args::{BackfillArgs, DataArgs, VerifyArgs};
 use crate::commands::Reworded;
+use crate::commands::stdout::Stdout;
 
 /// The mapping file's text and path, kept to point problems at lines.
 struct MapFile {
@@ -269,38 +270,6 @@ fn bars() -> Events {
             Event::Verified { .. } | Event::Checked { .. } => {}
         }
     })
-}
-
-/// The command's output on stdout. When stdout is closed (`--progress json |
-/// head`), output stops with one note on stderr and the run goes on: the copy
-/// is the job, its output a view of it, and the exit code stays the copy's.
-#[derive(Debug, Default)]
-struct Stdout {
-    closed: AtomicBool,
-}
-
-impl Stdout {
-    fn print(&self, text: &str) {
-        if self.closed.load(Ordering::SeqCst) {
-            return;
-        }
-        let mut out = std::io::stdout().lock();
-        if out
-            .write_all(text.as_bytes())
-            .and_then(|()| out.flush())
-            .is_err()
-            && !self.closed.swap(true, Ordering::SeqCst)
-        {
-            let _ = writeln!(
-                std::io::stderr(),
-                "note: stdout was closed; output stops here, the run goes on to its end"
-            );
-        }
-    }
-
-    fn line(&self, text: &str) {
-        self.print(&format!("{text}\n"));
-    }
 }
 
 fn json_events(stdout: Arc<Stdout>) -> Events {

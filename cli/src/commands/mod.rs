@@ -10,6 +10,7 @@ mod proxy;
 mod rollout;
 mod runtime;
 mod shadow;
+mod stdout;
 
 use crate::Outcome;
 use crate::args::Command;

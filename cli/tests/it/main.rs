@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 mod colour;
 mod docs;
 mod hints;
+mod json;
 
 const COMMANDS: [&str; 12] = [
     "analyze",

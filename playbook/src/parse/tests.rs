@@ -298,3 +298,63 @@ fn tables_use_backfills_mapping_vocabulary_and_its_checks_with_lines() {
     assert_eq!(found[0].field, "tables.coupons.filter");
     assert_eq!(found[0].line, Some(11), "{}", found[0]);
 }
+
+#[test]
+fn a_problem_tells_what_is_wrong_apart_from_how_to_fix_it_and_where() {
+    let found = problems(&with(
+        "  - name: coupon-list\n    methods: [GET, get]\n    path: /api/coupons\n\
+         data:\n  source: postgres://app:hunter2@db/shop\n  target: ${COUPON_DATABASE_URL}\n\
+         canary:\n  steps: [5, 1]\n  interval: soon\n",
+    ));
+    let parts: Vec<(&str, &str, Option<&str>)> = found
+        .iter()
+        .map(|p| (p.field.as_str(), p.what(), p.fix()))
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            ("routes[1].methods[1]", "`GET` is listed twice", None),
+            (
+                "data.source",
+                "has a literal password",
+                Some(
+                    "keep secrets out of the file: write `${DATABASE_URL}` for the whole DSN, or \
+                     `${PGPASSWORD}` in the password's place, and set the variable in the environment"
+                )
+            ),
+            (
+                "canary.steps[1]",
+                "1 does not go up from the step before",
+                Some("list steps in increasing order")
+            ),
+            (
+                "canary.interval",
+                "`soon` is not a duration",
+                Some("write e.g. `30s`, `10m`, `24h`")
+            ),
+        ],
+        "{found:#?}"
+    );
+    // Where: `1` in `  steps: [5, 1]` on line 15, the 14th character.
+    assert_eq!((found[2].line, found[2].column), (Some(15), Some(14)));
+    // A `: ` inside backquotes is part of what is wrong, not a fix.
+    let quoted = Problem {
+        message: "`a: write b` is not a path".to_owned(),
+        ..found[0].clone()
+    };
+    assert_eq!(
+        (quoted.what(), quoted.fix()),
+        ("`a: write b` is not a path", None)
+    );
+    // The schema scan knows lines, not columns; the message names the fix.
+    let misshapen = problems(&with("gates:\n  behavior: {critical: true}\n"));
+    assert_eq!((misshapen[0].line, misshapen[0].column), (Some(9), None));
+    assert_eq!(misshapen[0].what(), "unknown field `behavior`");
+    assert!(
+        misshapen[0]
+            .fix()
+            .is_some_and(|fix| fix.starts_with("did you mean `behaviour`?")),
+        "{:?}",
+        misshapen[0]
+    );
+}

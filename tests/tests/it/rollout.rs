@@ -1138,7 +1138,7 @@ fn a_playbook_driven_canary_halts_without_automatic_rollback_and_rolls_back_with
     let state = dir.path().join("msa-proxy-state.json");
     let state = state.to_str().unwrap();
     let (stop, worker) = traffic(&replicas);
-    let run = |rollback: &str| {
+    let run = |rollback: &str, progress: &str| {
         let playbooks = write_playbook(
             &dir,
             &format!(
@@ -1161,6 +1161,8 @@ rollback: {{automatic: {rollback}, to: shadow}}
                 "10",
                 "--actor",
                 "ci",
+                "--progress",
+                progress,
             ])
             .stdout(Stdio::piped())
             .spawn()
@@ -1170,7 +1172,7 @@ rollback: {{automatic: {rollback}, to: shadow}}
 
     // rollback.automatic: false: the failure halts the walk at its weight
     // and the controller waits for a person.
-    let mut controller = run("false");
+    let mut controller = run("false", "text");
     poll(Duration::from_secs(15), Duration::from_millis(100), || {
         status().contains("HALTED").then_some(())
     })
@@ -1206,20 +1208,65 @@ rollback: {{automatic: {rollback}, to: shadow}}
     at(json!({"mode": "shadow"}));
 
     // rollback.automatic: true: the same failure rolls back on its own.
-    let mut controller = run("true");
+    let mut controller = run("true", "text");
     assert_eq!(
         controller.wait().unwrap().code(),
         Some(1),
         "rolled back: exit 1"
     );
-    stop.store(true, Ordering::Relaxed);
-    worker.join().unwrap();
     let mut said = String::new();
     std::io::Read::read_to_string(&mut controller.stdout.take().unwrap(), &mut said).unwrap();
     assert!(said.contains("now at step 1/2 (20%)"), "{said}");
     assert!(said.contains("judged FAIL"), "{said}");
     assert!(said.contains("ROLLED BACK to shadow"), "{said}");
     assert!(!said.contains("HALTED"), "{said}");
+    at(json!({"mode": "shadow"}));
+
+    // Again with --progress json: every line one JSON event, the failing
+    // window judged with each gate's outcome, then the rollback and the end.
+    let mut controller = run("true", "json");
+    assert_eq!(controller.wait().unwrap().code(), Some(1));
+    stop.store(true, Ordering::Relaxed);
+    worker.join().unwrap();
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut controller.stdout.take().unwrap(), &mut said).unwrap();
+    let events: Vec<Value> = said
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|err| panic!("not JSON ({err}): {line}"))
+        })
+        .collect();
+    let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(
+        names.len(),
+        events.len(),
+        "every line names its event: {said}"
+    );
+    assert_eq!(names[..2], ["started", "step"], "{said}");
+    assert_eq!(names.last(), Some(&"finished"), "{said}");
+    let failed = events
+        .iter()
+        .find(|e| e["event"] == "judged" && e["outcome"] == "fail")
+        .unwrap_or_else(|| panic!("a failing judgement: {said}"));
+    assert_eq!(failed["weight_bp"], 2_000, "{failed:#}");
+    let performance = failed["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["gate"] == "performance")
+        .unwrap_or_else(|| panic!("the performance gate: {failed:#}"));
+    assert_eq!(performance["outcome"], "fail", "{failed:#}");
+    assert!(
+        performance["summary"].as_str().unwrap().contains("5xx"),
+        "{failed:#}"
+    );
+    let rolled = events
+        .iter()
+        .find(|e| e["event"] == "rolled_back")
+        .unwrap_or_else(|| panic!("a rollback: {said}"));
+    assert_eq!(rolled["to"], json!({"mode": "shadow"}));
+    assert_eq!(rolled["walk"]["phase"], "rolled_back");
+    assert_eq!(events.last().unwrap()["exit_code"], 1);
     at(json!({"mode": "shadow"}));
     let audit = std::fs::read_to_string(dir.path().join("msa-proxy-audit.jsonl")).unwrap();
     let actions: Vec<String> = audit
@@ -1238,7 +1285,7 @@ rollback: {{automatic: {rollback}, to: shadow}}
     );
     assert_eq!(
         actions.iter().filter(|a| *a == "canary_rollback").count(),
-        2,
+        3,
         "{actions:?}"
     );
 }

@@ -24,6 +24,13 @@ impl std::fmt::Display for InvalidPlaybook {
 
 impl std::error::Error for InvalidPlaybook {}
 
+impl InvalidPlaybook {
+    /// Every problem, in the order found.
+    pub(crate) fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+}
+
 /// Validates a playbook's text, read from `path`.
 pub(crate) fn parse(path: &Path, text: &str) -> Result<Playbook, InvalidPlaybook> {
     let file = path.display().to_string();

@@ -13,6 +13,7 @@ use super::control::{canary_status, control_canary};
 use super::controller::Controller;
 use super::domain::domain;
 use super::judge::ProxyJudge;
+use super::output::{Mode, Output};
 use crate::Outcome;
 use crate::args::CanaryArgs;
 use crate::commands::runtime::runtime;
@@ -21,7 +22,9 @@ use crate::commands::runtime::runtime;
 pub(crate) fn canary(args: CanaryArgs) -> anyhow::Result<Outcome> {
     if let Some(action) = args.action {
         return match action.split() {
-            Err(status) => runtime()?.block_on(canary_status(&status.domain, &status.state)),
+            Err(status) => {
+                runtime()?.block_on(canary_status(&status.domain, &status.state, status.format))
+            }
             Ok((verb, control)) => {
                 let actor = actor(control.audit.actor.as_ref())?;
                 runtime()?.block_on(control_canary(
@@ -30,6 +33,7 @@ pub(crate) fn canary(args: CanaryArgs) -> anyhow::Result<Outcome> {
                     &control.state,
                     &actor,
                     control.audit.reason,
+                    control.format,
                 ))
             }
         };
@@ -146,6 +150,11 @@ pub(crate) fn canary(args: CanaryArgs) -> anyhow::Result<Outcome> {
             actor,
             reason: run.audit.reason,
             interval,
+            out: Output::new(if run.progress.is_json() {
+                Mode::Json
+            } else {
+                Mode::Text
+            }),
         };
         if run.dry_run {
             controller.dry_run(&fresh, rollback_to, &gate).await

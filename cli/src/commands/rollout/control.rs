@@ -10,13 +10,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::bail;
-use msa_playbook::canary::Event;
+use msa_playbook::canary::{Event, percent};
 use msa_proxy::state::{self, StoreLock};
 
 use super::controller::Controller;
 use super::domain::Domain;
+use super::output::{
+    AppliedIn, CanaryView, ControlReport, Mode, Output, RouteChange, StatusReport, verdict_word,
+};
 use super::record::{Record, Request, record_key, requests_key};
 use crate::Outcome;
+use crate::args::OutputFormat;
 use crate::commands::clock;
 
 /// The stored walk, if any.
@@ -33,29 +37,54 @@ async fn stored(store: &dyn state::StateStore, key: &str) -> anyhow::Result<Opti
 }
 
 /// `canary status DOMAIN`: where the walk is; changes nothing.
-pub(super) async fn canary_status(domain: &str, location: &str) -> anyhow::Result<Outcome> {
+pub(super) async fn canary_status(
+    domain: &str,
+    location: &str,
+    format: OutputFormat,
+) -> anyhow::Result<Outcome> {
     let store = state::open(location, None)?;
     let key = record_key(domain);
     // A lock taken to look is a controller not running; it is released at once.
     let running = store.try_lock(&key).await?.is_none();
-    match stored(store.as_ref(), &key).await? {
+    let record = stored(store.as_ref(), &key).await?;
+    if format.is_json() {
+        let report = StatusReport {
+            domain: domain.to_owned(),
+            controller_running: running,
+            canary: record.as_ref().map(CanaryView::of),
+        };
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(Outcome::Success);
+    }
+    match record {
         None => println!("{domain}: no canary has run"),
-        Some(record) => println!(
-            "{domain}: {}{} (begun {}, routes {}; {})",
-            record.canary.describe(),
-            record
-                .intent
-                .as_ref()
-                .map(|i| format!("; moving the routes to {}", super::show(Some(i.to))))
-                .unwrap_or_default(),
-            record.started,
-            record.routes.join(", "),
-            if running {
-                "a controller is running"
-            } else {
-                "no controller is running"
+        Some(record) => {
+            println!(
+                "{domain}: {}{} (begun {}, routes {}; {})",
+                record.canary.describe(),
+                record
+                    .intent
+                    .as_ref()
+                    .map(|i| format!("; moving the routes to {}", super::show(Some(i.to))))
+                    .unwrap_or_default(),
+                record.started,
+                record.routes.join(", "),
+                if running {
+                    "a controller is running"
+                } else {
+                    "no controller is running"
+                }
+            );
+            if let Some(last) = &record.last_judgement {
+                println!(
+                    "  last judged {} at {} ({}): {}",
+                    verdict_word(last.outcome),
+                    last.at,
+                    percent(last.weight_bp),
+                    last.evidence
+                );
             }
-        ),
+        }
     }
     Ok(Outcome::Success)
 }
@@ -68,6 +97,7 @@ pub(super) async fn control_canary(
     location: &str,
     actor: &str,
     reason: Option<String>,
+    format: OutputFormat,
 ) -> anyhow::Result<Outcome> {
     let store = state::open(location, None)?;
     let key = record_key(domain);
@@ -80,11 +110,26 @@ pub(super) async fn control_canary(
             store.describe()
         );
     };
+    let report =
+        |handled_by: &'static str, routes: Vec<RouteChange>, record: &Record| ControlReport {
+            domain: domain.to_owned(),
+            action: verb.to_owned(),
+            at: clock::now(),
+            actor: actor.to_owned(),
+            reason: reason.clone(),
+            handled_by,
+            applied_in: AppliedIn {
+                kind: "state_store",
+                location: store.describe(),
+            },
+            routes,
+            canary: CanaryView::of(record),
+        };
     if running {
         let request = Request {
             verb: verb.to_owned(),
             actor: actor.to_owned(),
-            reason,
+            reason: reason.clone(),
             at: clock::now(),
         };
         // Appended, not written over: a second request in quick succession
@@ -92,9 +137,14 @@ pub(super) async fn control_canary(
         store
             .append_record(&requests_key(domain), &request.to_json())
             .await?;
-        println!(
-            "asked the running controller of `{domain}` to {verb}; its output and `canary status` show the outcome"
-        );
+        if format.is_json() {
+            let handed = report("controller", Vec::new(), &record);
+            println!("{}", serde_json::to_string_pretty(&handed)?);
+        } else {
+            println!(
+                "asked the running controller of `{domain}` to {verb}; its output and `canary status` show the outcome"
+            );
+        }
         return Ok(Outcome::Success);
     }
     // Nobody runs it: act here, holding the lock, as the controller would.
@@ -119,9 +169,16 @@ pub(super) async fn control_canary(
             playbook: None,
         },
         actor: actor.to_owned(),
-        reason,
+        reason: reason.clone(),
         interval: Duration::from_millis(record.interval_ms.max(1)),
+        // JSON: the one object below says what happened, nothing before it.
+        out: Output::new(if format.is_json() {
+            Mode::Quiet
+        } else {
+            Mode::Text
+        }),
     };
+    let before = store.load().await?.stages;
     controller
         .audit(actor, &format!("canary_{verb}"), cause.clone())
         .await?;
@@ -130,6 +187,23 @@ pub(super) async fn control_canary(
         .act(actor, &mut record, &decision, &cause)
         .await?;
     drop(lock);
+    if format.is_json() {
+        let after = store.load().await?.stages;
+        let moved = record
+            .routes
+            .iter()
+            .filter_map(|route| {
+                let (was, now) = (before.get(route).copied(), after.get(route).copied()?);
+                (was != Some(now)).then(|| RouteChange {
+                    route: route.clone(),
+                    before: was,
+                    after: now,
+                })
+            })
+            .collect();
+        let acted = report("this_command", moved, &record);
+        println!("{}", serde_json::to_string_pretty(&acted)?);
+    }
     Ok(Outcome::Success)
 }
 
@@ -164,6 +238,8 @@ mod tests {
             interval_ms: 1_000,
             started: "2026-11-22T00:00:00Z".into(),
             intent: None,
+            last_judgement: None,
+            updated: None,
         };
         store
             .put_record(&record_key("coupon"), record.to_json())
@@ -173,7 +249,7 @@ mod tests {
         let held = store.try_lock(&record_key("coupon")).await.unwrap();
         assert!(held.is_some());
         for (verb, actor) in [("pause", "carol"), ("resume", "dave"), ("abort", "erin")] {
-            control_canary(verb, "coupon", &location, actor, None)
+            control_canary(verb, "coupon", &location, actor, None, OutputFormat::Text)
                 .await
                 .unwrap();
         }

@@ -12,12 +12,14 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use msa_playbook::PerformanceGate;
 use msa_playbook::canary::{self, Canary, Decision, Event, Phase};
-use msa_playbook::verdict::Outcome as Gate;
 use msa_proxy::Stage;
 use msa_proxy::state::{AuditEntry, StateStore};
 
 use super::domain::Domain;
 use super::judge::Judge;
+use super::output::{
+    Event as Progress, GateView, LastJudgement, Mode, Output, WalkView, verdict_word, waiting,
+};
 use super::record::{Intent, Record, Request, Resume, drift, record_key, requests_key, resume};
 use super::show;
 use super::target::Target;
@@ -35,11 +37,17 @@ pub(super) struct Controller {
     pub(super) actor: String,
     pub(super) reason: Option<String>,
     pub(super) interval: Duration,
+    /// Where its events go: text lines, JSON lines, or nowhere.
+    pub(super) out: Output,
 }
 
 impl Controller {
-    fn say(&self, line: &str) {
-        println!("{} {}: {line}", clock::now(), self.domain.name);
+    fn say(&self, event: &Progress) {
+        self.out.emit(&self.domain.name, event);
+    }
+
+    fn interval_ms(&self) -> u64 {
+        u64::try_from(self.interval.as_millis()).unwrap_or(u64::MAX)
     }
 
     async fn saved(&self) -> anyhow::Result<Option<Record>> {
@@ -55,7 +63,8 @@ impl Controller {
         }
     }
 
-    async fn keep(&self, record: &Record) -> anyhow::Result<()> {
+    async fn keep(&self, record: &mut Record) -> anyhow::Result<()> {
+        record.updated = Some(clock::now());
         self.store
             .put_record(&record_key(&self.domain.name), record.to_json())
             .await?;
@@ -77,6 +86,29 @@ impl Controller {
         gate: &PerformanceGate,
     ) -> anyhow::Result<Outcome> {
         let resumed = self.saved().await?.filter(Record::is_live);
+        if self.out.mode == Mode::Json {
+            let walk = resumed.as_ref().map_or(fresh, |r| &r.canary);
+            self.say(&Progress::DryRun {
+                routes: self.domain.routes.clone(),
+                state_store: self.store.describe(),
+                resumes: resumed.is_some(),
+                walk: WalkView::of(walk),
+                rollback_to: resumed.as_ref().map_or(rollback_to, |r| r.rollback_to),
+                interval_ms: resumed
+                    .as_ref()
+                    .map_or_else(|| self.interval_ms(), |r| r.interval_ms),
+                gate: GateView {
+                    min_requests: gate.min_requests,
+                    max_error_rate_delta: gate.max_error_rate_delta,
+                    max_latency_shift: gate.max_latency_shift,
+                    max_p99_ms: gate
+                        .max_p99
+                        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                    alpha: gate.alpha,
+                },
+            });
+            return Ok(Outcome::Success);
+        }
         println!(
             "canary of `{}` (dry run: nothing changes)",
             self.domain.name
@@ -204,7 +236,8 @@ impl Controller {
         decision: &Decision,
         cause: &str,
     ) -> anyhow::Result<()> {
-        match decision {
+        let (cause, by) = (cause.to_owned(), by.to_owned());
+        let event = match decision {
             Decision::SetWeight { weight_bp } => {
                 let why = format!(
                     "{cause}: step {}/{} ({})",
@@ -215,8 +248,13 @@ impl Controller {
                 let to = Stage::Canary {
                     weight_bp: *weight_bp,
                 };
-                self.move_routes(record, to, "canary_step", by, why).await?;
-                self.say(&format!("{cause} -> now at {}", record.canary.describe()));
+                self.move_routes(record, to, "canary_step", &by, why)
+                    .await?;
+                Progress::Step {
+                    cause,
+                    by,
+                    walk: WalkView::of(&record.canary),
+                }
             }
             Decision::RollBack { reason } => {
                 let to = record.rollback_to;
@@ -224,33 +262,35 @@ impl Controller {
                     record,
                     to,
                     "canary_rollback",
-                    by,
+                    &by,
                     format!("{cause}: {reason}"),
                 )
                 .await?;
-                self.say(&format!(
-                    "{cause} -> ROLLED BACK to {}: {reason}",
-                    show(Some(record.rollback_to))
-                ));
+                Progress::RolledBack {
+                    cause,
+                    by,
+                    to,
+                    reason: reason.clone(),
+                    walk: WalkView::of(&record.canary),
+                }
             }
             Decision::Halt { reason } => {
                 self.audit(
-                    by,
+                    &by,
                     "canary_halt",
                     format!("{cause}: {reason}; rollback is not automatic, waiting for a person"),
                 )
                 .await?;
-                self.say(&format!(
-                    "{cause} -> HALTED at {}: {reason}; rollback is not automatic (playbook \
-                     rollback.automatic: false): `msa-migrate canary abort {name}` rolls back, \
-                     `msa-migrate canary resume {name}` goes on",
-                    canary::percent(record.canary.weight_bp()),
-                    name = self.domain.name
-                ));
+                Progress::Halted {
+                    cause,
+                    by,
+                    reason: reason.clone(),
+                    walk: WalkView::of(&record.canary),
+                }
             }
             Decision::Complete => {
                 self.audit(
-                    by,
+                    &by,
                     "canary_complete",
                     format!(
                         "{cause}: passed the last step ({})",
@@ -258,17 +298,20 @@ impl Controller {
                     ),
                 )
                 .await?;
-                self.say(&format!(
-                    "{cause} -> completed at {}; finish with: msa-migrate cutover {}",
-                    canary::percent(record.canary.weight_bp()),
-                    self.domain.name
-                ));
+                Progress::Completed {
+                    cause,
+                    by,
+                    walk: WalkView::of(&record.canary),
+                }
             }
-            Decision::Wait | Decision::AwaitApproval => {
-                self.say(&format!("{cause} -> {}", record.canary.describe()));
-            }
-            Decision::Ignored { why } => self.say(&format!("{cause}: ignored, {why}")),
-        }
+            Decision::Wait | Decision::AwaitApproval => waiting(&cause, &by, &record.canary),
+            Decision::Ignored { why } => Progress::Ignored {
+                cause,
+                by,
+                why: why.clone(),
+            },
+        };
+        self.say(&event);
         self.keep(record).await
     }
 
@@ -279,7 +322,10 @@ impl Controller {
         self.keep(record).await?;
         self.audit(&self.actor, "canary_stopped", why.clone())
             .await?;
-        self.say(&format!("stopped: {why} (changed by someone else)"));
+        self.say(&Progress::Stopped {
+            reason: why,
+            walk: WalkView::of(&record.canary),
+        });
         Ok(())
     }
 
@@ -295,11 +341,10 @@ impl Controller {
                 self.keep(record).await?;
             }
             Resume::Finish(intent) => {
-                self.say(&format!(
-                    "finishing the move to {} decided before the restart ({})",
-                    show(Some(intent.to)),
-                    intent.reason
-                ));
+                self.say(&Progress::FinishingMove {
+                    to: intent.to,
+                    reason: intent.reason,
+                });
                 self.make(record).await?;
             }
             Resume::Stopped(why) => {
@@ -320,7 +365,9 @@ impl Controller {
         {
             Ok(queued) => queued.unwrap_or_default(),
             Err(err) => {
-                self.say(&format!("cannot read requests: {err}; retrying"));
+                self.say(&Progress::Warning {
+                    message: format!("cannot read requests: {err}; retrying"),
+                });
                 return Ok(false);
             }
         };
@@ -329,7 +376,9 @@ impl Controller {
             let request = match request {
                 Ok(request) => request,
                 Err(junk) => {
-                    self.say(&format!("ignored a request that does not read: {junk}"));
+                    self.say(&Progress::Warning {
+                        message: format!("ignored a request that does not read: {junk}"),
+                    });
                     continue;
                 }
             };
@@ -339,13 +388,21 @@ impl Controller {
                 "resume" => Event::Resume,
                 "abort" => Event::Abort,
                 other => {
-                    self.say(&format!(
-                        "ignored a request to `{other}` by {}: not a canary verb",
-                        request.actor
-                    ));
+                    self.say(&Progress::Warning {
+                        message: format!(
+                            "ignored a request to `{other}` by {}: not a canary verb",
+                            request.actor
+                        ),
+                    });
                     continue;
                 }
             };
+            self.say(&Progress::Request {
+                action: request.verb.clone(),
+                actor: request.actor.clone(),
+                reason: request.reason.clone(),
+                requested_at: request.at.clone(),
+            });
             let cause = format!(
                 "{} by {}{}",
                 request.verb,
@@ -392,10 +449,11 @@ impl Controller {
             .await?
         {
             for request in Request::queue(&stale).into_iter().flatten() {
-                self.say(&format!(
-                    "dropped a request made to the previous controller: {} by {} at {}; ask again if still wanted",
-                    request.verb, request.actor, request.at
-                ));
+                self.say(&Progress::RequestDropped {
+                    action: request.verb,
+                    actor: request.actor,
+                    requested_at: request.at,
+                });
             }
         }
         let mut record = match self.saved().await? {
@@ -408,15 +466,15 @@ impl Controller {
                         self.domain.routes.join(",")
                     );
                 }
-                self.say(&format!(
-                    "resuming the walk begun {}: {}",
-                    record.started,
-                    record.canary.describe()
-                ));
+                self.say(&Progress::Resumed {
+                    started_at: record.started.clone(),
+                    routes: record.routes.clone(),
+                    walk: WalkView::of(&record.canary),
+                });
                 self.audit(&self.actor, "canary_resume", record.canary.describe())
                     .await?;
                 if !self.resume_walk(&mut record).await? {
-                    return Ok(Outcome::NotReady);
+                    return Ok(self.finish(&record));
                 }
                 record
             }
@@ -425,23 +483,18 @@ impl Controller {
                     canary: fresh,
                     routes: self.domain.routes.clone(),
                     rollback_to,
-                    interval_ms: u64::try_from(self.interval.as_millis()).unwrap_or(u64::MAX),
+                    interval_ms: self.interval_ms(),
                     started: clock::now(),
                     intent: None,
+                    last_judgement: None,
+                    updated: None,
                 };
-                self.say(&format!(
-                    "starting: routes {}, steps {}, every {}",
-                    record.routes.join(", "),
-                    record
-                        .canary
-                        .plan
-                        .steps_bp
-                        .iter()
-                        .map(|&bp| canary::percent(bp))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    humantime::format_duration(self.interval)
-                ));
+                self.say(&Progress::Started {
+                    routes: record.routes.clone(),
+                    rollback_to,
+                    interval_ms: record.interval_ms,
+                    walk: WalkView::of(&record.canary),
+                });
                 let decision = record.canary.on(Event::Start);
                 self.act(&self.actor, &mut record, &decision, "started")
                     .await?;
@@ -473,7 +526,7 @@ impl Controller {
             match self.drifted(expected).await {
                 Ok(None) => {
                     if !store_ok {
-                        self.say("the state store answers again; going on");
+                        self.say(&Progress::StoreBack);
                         store_ok = true;
                     }
                 }
@@ -485,7 +538,9 @@ impl Controller {
                     // The store is away: no change can be made, so none is
                     // judged; the proxies keep the weight they have.
                     if store_ok {
-                        self.say(&format!("cannot read the state store: {err}; holding"));
+                        self.say(&Progress::StoreLost {
+                            error: err.to_string(),
+                        });
                         store_ok = false;
                     }
                     continue;
@@ -511,24 +566,32 @@ impl Controller {
             } else {
                 None
             };
-            let Some((outcome, evidence)) = judged else {
+            let Some(judged) = judged else {
                 continue;
             };
-            let verdict = match outcome {
-                Gate::Pass => "pass",
-                Gate::Fail => "FAIL",
-                Gate::Inconclusive => "inconclusive",
-                Gate::NoData => "no data",
-            };
-            let cause = format!("judged {verdict} ({evidence})");
+            let cause = format!(
+                "judged {} ({})",
+                verdict_word(judged.outcome),
+                judged.evidence
+            );
             self.audit(
                 &self.actor,
                 "canary_check",
                 format!("{}: {cause}", record.canary.describe()),
             )
             .await?;
+            self.say(&Progress::Judged {
+                step_index: record.canary.step,
+                weight_bp: record.canary.weight_bp(),
+                outcome: judged.outcome,
+                early: judged.early,
+                evidence: judged.evidence.clone(),
+                gates: judged.gates.clone(),
+                unreadable: judged.unreadable.clone(),
+            });
+            record.last_judgement = Some(LastJudgement::new(&record.canary, &judged));
             let weight = record.canary.weight_bp();
-            let decision = record.canary.on(Event::Judged(outcome));
+            let decision = record.canary.on(Event::Judged(judged.outcome));
             self.act(&self.actor, &mut record, &decision, &cause)
                 .await?;
             if record.canary.weight_bp() != weight {
@@ -537,9 +600,20 @@ impl Controller {
             }
         }
         drop(lock);
-        Ok(match record.canary.phase {
+        Ok(self.finish(&record))
+    }
+
+    /// The walk's end for the exit code, told as the last event: exit 0
+    /// only for a completed walk.
+    fn finish(&self, record: &Record) -> Outcome {
+        let outcome = match record.canary.phase {
             Phase::Completed => Outcome::Success,
             _ => Outcome::NotReady,
-        })
+        };
+        self.say(&Progress::Finished {
+            exit_code: if outcome == Outcome::Success { 0 } else { 1 },
+            walk: WalkView::of(&record.canary),
+        });
+        outcome
     }
 }

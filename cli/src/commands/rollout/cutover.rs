@@ -3,27 +3,73 @@
 
 #![allow(
     clippy::print_stdout,
-    reason = "progress and outcomes are the commands' output"
+    clippy::print_stderr,
+    reason = "progress and outcomes are the commands' output; notes for people on stderr"
 )]
 
 use msa_proxy::Stage;
 
 use super::domain::domain;
+use super::output::{MoveReport, ReadinessView, RouteChange};
 use super::record::{Record, record_key};
-use super::target::{Target, print_applied};
+use super::target::Target;
 use super::{NO_REASON, actor};
 use crate::Outcome;
-use crate::args::{CutoverArgs, RollbackArgs};
+use crate::args::{CutoverArgs, OutputFormat, RollbackArgs};
+use crate::commands::clock;
 use crate::commands::playbook::{self, Sources};
 use crate::commands::runtime::runtime;
 
-/// Whether the domain may be cut over.
+/// Whether the domain may be cut over, and the verdict's summary.
 #[derive(Debug)]
 enum Readiness {
-    Ready,
+    Ready(String),
     NotReady(String),
     /// No verdict could be had.
     Unknown(String),
+}
+
+impl Readiness {
+    fn view(&self) -> ReadinessView {
+        let (outcome, summary) = match self {
+            Self::Ready(summary) => ("ready", summary),
+            Self::NotReady(summary) => ("not_ready", summary),
+            Self::Unknown(summary) => ("unknown", summary),
+        };
+        ReadinessView {
+            outcome,
+            summary: summary.clone(),
+        }
+    }
+}
+
+/// What `cutover` and `rollback` did: the routes moved, before and after,
+/// as lines for people or one JSON object.
+fn report(format: OutputFormat, done: &MoveReport, target: &Target) -> anyhow::Result<()> {
+    if format.is_json() {
+        println!("{}", serde_json::to_string_pretty(done)?);
+        return Ok(());
+    }
+    let did = if done.action == "cutover" {
+        "cut over"
+    } else {
+        "rolled"
+    };
+    let back = if done.action == "cutover" {
+        ""
+    } else {
+        " back"
+    };
+    println!(
+        "{did} `{}`{back} in {} (by {}):",
+        done.domain,
+        target.describe(),
+        done.actor
+    );
+    for route in &done.routes {
+        println!("{}", route.text());
+    }
+    Ok(())
 }
 
 /// `msa-migrate readiness`'s verdict for the domain, on the evidence the
@@ -41,7 +87,7 @@ fn domain_readiness(args: &CutoverArgs) -> Readiness {
         ..Sources::default()
     };
     match playbook::domain_ready(&args.domain.domain, &sources) {
-        Ok(verdict) if verdict.ready => Readiness::Ready,
+        Ok(verdict) if verdict.ready => Readiness::Ready(verdict.summary),
         Ok(verdict) => Readiness::NotReady(verdict.summary),
         Err(err) => Readiness::Unknown(format!("{err:#}")),
     }
@@ -85,11 +131,20 @@ pub(crate) fn cutover(args: CutoverArgs) -> anyhow::Result<Outcome> {
     }
     // Readiness runs a runtime of its own, outside ours.
     let readiness = domain_readiness(&args);
-    match readiness {
-        Readiness::Ready => {}
+    let given = reason.clone();
+    let mut forced = false;
+    match &readiness {
+        Readiness::Ready(_) => {}
         Readiness::NotReady(why) | Readiness::Unknown(why) if args.force => {
-            println!("readiness does not pass ({why}); cutting over anyway (--force)");
+            let note = format!("readiness does not pass ({why}); cutting over anyway (--force)");
+            if args.format.is_json() {
+                // stdout holds the one JSON object, which says so too.
+                eprintln!("note: {note}");
+            } else {
+                println!("{note}");
+            }
             reason = format!("forced: {reason} (readiness: {why})");
+            forced = true;
         }
         Readiness::NotReady(why) => {
             refuse(&format!(
@@ -108,19 +163,27 @@ pub(crate) fn cutover(args: CutoverArgs) -> anyhow::Result<Outcome> {
         .iter()
         .map(|r| (r.clone(), Stage::Cutover))
         .collect();
-    let applied = runtime.block_on(async {
+    let (applied, canary_stopped) = runtime.block_on(async {
         let applied = target
             .set(&domain.name, &changes, &actor, "cutover", &reason)
             .await?;
-        stop_canary(&target, &domain.name, &actor, "cutover").await;
-        anyhow::Ok(applied)
+        let stopped = stop_canary(&target, &domain.name, &actor, "cutover").await;
+        anyhow::Ok((applied, stopped))
     })?;
-    println!(
-        "cut over `{}` in {} (by {actor}):",
-        domain.name,
-        target.describe()
-    );
-    print_applied(&applied);
+    let done = MoveReport {
+        action: "cutover",
+        domain: domain.name.clone(),
+        at: clock::now(),
+        actor,
+        reason: Some(given),
+        audit_reason: reason,
+        forced,
+        readiness: Some(readiness.view()),
+        applied_in: target.applied_in(),
+        routes: RouteChange::all(&applied),
+        canary_stopped,
+    };
+    report(args.format, &done, &target)?;
     Ok(Outcome::Success)
 }
 
@@ -142,48 +205,60 @@ pub(crate) fn rollback(args: RollbackArgs) -> anyhow::Result<Outcome> {
     let actor = actor(args.audit.actor.as_ref())?;
     // Rollback is never held up for want of words: an emergency may have
     // none yet. The log says so outright.
-    let reason = args
+    let given = args
         .audit
         .reason
         .as_deref()
         .map(str::trim)
         .filter(|r| !r.is_empty())
-        .unwrap_or(NO_REASON)
-        .to_owned();
+        .map(str::to_owned);
+    let reason = given.clone().unwrap_or_else(|| NO_REASON.to_owned());
     let back = domain.back_to(args.to.map(|t| t.mode()));
     let changes: Vec<(String, Stage)> = domain.routes.iter().map(|r| (r.clone(), back)).collect();
-    let applied = runtime.block_on(async {
+    let (applied, canary_stopped) = runtime.block_on(async {
         let applied = target
             .set(&domain.name, &changes, &actor, "rollback", &reason)
             .await?;
-        stop_canary(&target, &domain.name, &actor, "rollback").await;
-        anyhow::Ok(applied)
+        let stopped = stop_canary(&target, &domain.name, &actor, "rollback").await;
+        anyhow::Ok((applied, stopped))
     })?;
-    println!(
-        "rolled `{}` back in {} (by {actor}):",
-        domain.name,
-        target.describe()
-    );
-    print_applied(&applied);
+    let done = MoveReport {
+        action: "rollback",
+        domain: domain.name.clone(),
+        at: clock::now(),
+        actor,
+        reason: given,
+        audit_reason: reason,
+        forced: false,
+        readiness: None,
+        applied_in: target.applied_in(),
+        routes: RouteChange::all(&applied),
+        canary_stopped,
+    };
+    report(args.format, &done, &target)?;
     Ok(Outcome::Success)
 }
 
 /// A manual cutover or rollback ends the domain's canary walk: a running
-/// controller sees its routes changed and stops; a stopped one will not resume.
-async fn stop_canary(target: &Target, domain: &str, actor: &str, why: &str) {
-    let Target::Store(store) = target else { return };
+/// controller sees its routes changed and stops; a stopped one will not
+/// resume. Whether a walk in progress was ended here.
+async fn stop_canary(target: &Target, domain: &str, actor: &str, why: &str) -> bool {
+    let Target::Store(store) = target else {
+        return false;
+    };
     let key = record_key(domain);
     let Ok(Some(text)) = store.record(&key).await else {
-        return;
+        return false;
     };
     let Ok(mut record) = Record::from_json(&text) else {
-        return;
+        return false;
     };
     if !record.is_live() {
-        return;
+        return false;
     }
     // Stopped, not rolled back: the routes are where this command put them.
     record.canary.stop(format!("ended by {why} (by {actor})"));
     record.intent = None;
-    let _ = store.put_record(&key, record.to_json()).await;
+    record.updated = Some(clock::now());
+    store.put_record(&key, record.to_json()).await.is_ok()
 }

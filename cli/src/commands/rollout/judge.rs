@@ -11,19 +11,54 @@ use msa_playbook::PerformanceGate;
 use msa_playbook::readiness::{self, PerformanceEvidence, Proof, SideMetrics};
 use msa_playbook::verdict::Outcome as Gate;
 use msa_proxy::state::client::AdminClient;
+use serde::{Deserialize, Serialize};
 
 use super::behaviour::{self, ShadowTally};
 
-/// Judges a step: the gates' combined outcome, with the evidence in words.
+/// One gate's part in a window's judgement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct GateResult {
+    /// `performance` or `behaviour`.
+    pub(super) gate: String,
+    pub(super) outcome: Gate,
+    /// Its evidence in words.
+    pub(super) summary: String,
+}
+
+impl GateResult {
+    fn new(gate: &str, (outcome, summary): &(Gate, String)) -> Self {
+        Self {
+            gate: gate.to_owned(),
+            outcome: *outcome,
+            summary: summary.clone(),
+        }
+    }
+}
+
+/// A window judged: the one outcome the walk takes, each gate's part, and
+/// the evidence in words.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Judgement {
+    pub(super) outcome: Gate,
+    /// Every gate's evidence, and what could not be read, in words.
+    pub(super) evidence: String,
+    pub(super) gates: Vec<GateResult>,
+    /// The replicas whose metrics or shadow results could not be read.
+    pub(super) unreadable: Vec<String>,
+    /// Judged at a look before the interval ended.
+    pub(super) early: bool,
+}
+
+/// Judges a step: the gates' combined outcome, with the evidence.
 pub(super) trait Judge {
     /// Starts a new window (at a new weight).
     fn rebaseline(&mut self) -> impl Future<Output = ()>;
     /// Judges the window since the last judgement or rebaseline.
-    fn judge(&mut self) -> impl Future<Output = (Gate, String)>;
+    fn judge(&mut self) -> impl Future<Output = Judgement>;
     /// Looks at the window so far: `Some` only when it already fails beyond
     /// doubt (and then the window ends, as with [`Self::judge`]). Fail fast,
     /// pass slow: a dead new service is not left serving for a whole interval.
-    fn peek(&mut self) -> impl Future<Output = Option<(Gate, String)>>;
+    fn peek(&mut self) -> impl Future<Output = Option<Judgement>>;
 }
 
 /// A step's window passes when the new service is not shown worse on enough
@@ -229,22 +264,24 @@ impl Judge for ProxyJudge {
         self.shadow_baseline = now.shadow.into_iter().flatten().map(Result::ok).collect();
     }
 
-    async fn peek(&mut self) -> Option<(Gate, String)> {
+    async fn peek(&mut self) -> Option<Judgement> {
         let now = self.scrape(false).await;
         let (window, _) = window(&now.metrics, &self.baseline);
-        let (outcome, evidence) =
-            judge_window(&peek_gate(&self.gate), &window, &self.legacy_before);
-        if outcome != Gate::Fail {
+        let performance = judge_window(&peek_gate(&self.gate), &window, &self.legacy_before);
+        if performance.0 != Gate::Fail {
             return None;
         }
         self.close(now, &window);
-        Some((
-            outcome,
-            format!("{evidence}, seen before the interval ended"),
-        ))
+        Some(Judgement {
+            outcome: Gate::Fail,
+            evidence: format!("{}, seen before the interval ended", performance.1),
+            gates: vec![GateResult::new("performance", &performance)],
+            unreadable: Vec::new(),
+            early: true,
+        })
     }
 
-    async fn judge(&mut self) -> (Gate, String) {
+    async fn judge(&mut self) -> Judgement {
         let now = self.scrape(true).await;
         let (window, mut unreachable) = window(&now.metrics, &self.baseline);
         let (shadowed, unshadowed) = behaviour::window(
@@ -252,19 +289,26 @@ impl Judge for ProxyJudge {
             &self.shadow_baseline,
         );
         unreachable.extend(unshadowed);
-        let (outcome, evidence) = combine(
-            judge_window(&self.gate, &window, &self.legacy_before),
-            behaviour::judge(&shadowed),
-        );
+        let performance = judge_window(&self.gate, &window, &self.legacy_before);
+        let behaviour = behaviour::judge(&shadowed);
+        let gates = vec![
+            GateResult::new("performance", &performance),
+            GateResult::new("behaviour", &behaviour),
+        ];
+        let (mut outcome, mut evidence) = combine(performance, behaviour);
         self.close(now, &window);
         if !unreachable.is_empty() && outcome != Gate::Fail {
             // Part of the evidence is missing: never a pass on what is left.
-            return (
-                Gate::Inconclusive,
-                format!("{evidence}; no evidence from: {}", unreachable.join("; ")),
-            );
+            outcome = Gate::Inconclusive;
+            evidence = format!("{evidence}; no evidence from: {}", unreachable.join("; "));
         }
-        (outcome, evidence)
+        Judgement {
+            outcome,
+            evidence,
+            gates,
+            unreadable: unreachable,
+            early: false,
+        }
     }
 }
 

@@ -13,6 +13,7 @@ mod controller;
 mod cutover;
 mod domain;
 mod judge;
+mod output;
 mod record;
 mod target;
 

@@ -8,6 +8,7 @@ use msa_playbook::canary::{Canary, Phase};
 use msa_proxy::Stage;
 use serde::{Deserialize, Serialize};
 
+use super::output::LastJudgement;
 use super::show;
 
 /// A canary walk as the store keeps it, under [`record_key`].
@@ -23,6 +24,13 @@ pub(super) struct Record {
     /// after: a controller killed in between finds it here on resume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) intent: Option<Intent>,
+    /// The last window judged, for `canary status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) last_judgement: Option<LastJudgement>,
+    /// When a controller last wrote the walk (RFC 3339); walks stored by
+    /// earlier versions have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) updated: Option<String>,
 }
 
 /// A move of the domain's routes the walk decided on: written ahead, so a
@@ -203,6 +211,8 @@ mod tests {
             interval_ms: 600_000,
             started: "2026-11-22T00:00:00Z".into(),
             intent: None,
+            last_judgement: None,
+            updated: None,
         }
     }
 
@@ -235,6 +245,29 @@ mod tests {
         let back = Record::from_json(&stored.to_string()).unwrap();
         assert_eq!(back.canary, record.canary);
         assert_eq!(back.rollback_to, Stage::Shadow);
+    }
+
+    #[test]
+    fn the_last_judgement_and_when_the_walk_was_written_read_back() {
+        let mut record = walk();
+        record.updated = Some("2026-12-07T04:00:00Z".into());
+        record.last_judgement = Some(LastJudgement {
+            at: "2026-12-07T04:00:00Z".into(),
+            step_index: 0,
+            weight_bp: 100,
+            outcome: Gate::Fail,
+            early: true,
+            evidence: "new 20 req, 100.00% 5xx".into(),
+            gates: vec![super::super::judge::GateResult {
+                gate: "performance".into(),
+                outcome: Gate::Fail,
+                summary: "new 20 req, 100.00% 5xx".into(),
+            }],
+            unreadable: vec![],
+        });
+        let back = Record::from_json(&record.to_json()).unwrap();
+        assert_eq!(back.last_judgement, record.last_judgement);
+        assert_eq!(back.updated, record.updated);
     }
 
     #[test]
@@ -294,6 +327,8 @@ mod tests {
             rollback_to: Stage::Legacy,
             interval_ms: 1_000,
             started: "2026-11-22T00:00:00Z".into(),
+            last_judgement: None,
+            updated: None,
         }
     }
 

@@ -1,10 +1,5 @@
 //! Where stages are changed: the state store, or a proxy's admin API.
 
-#![allow(
-    clippy::print_stdout,
-    reason = "the changes made are the commands' output"
-)]
-
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -12,7 +7,7 @@ use msa_proxy::Stage;
 use msa_proxy::state::client::AdminClient;
 use msa_proxy::state::{self, AuditEntry, Change, StateStore};
 
-use super::show;
+use super::output::AppliedIn;
 
 /// Where stages are changed.
 pub(super) enum Target {
@@ -95,11 +90,18 @@ impl Target {
             Self::Admin(admin) => format!("the admin API at {}", admin.url()),
         }
     }
-}
 
-/// One line per route changed: its stage before and after.
-pub(super) fn print_applied(applied: &[(String, Option<Stage>, Stage)]) {
-    for (route, before, after) in applied {
-        println!("  {route}: {} -> {}", show(*before), show(Some(*after)));
+    /// Where the change is made, for JSON output.
+    pub(super) fn applied_in(&self) -> AppliedIn {
+        match self {
+            Self::Store(store) => AppliedIn {
+                kind: "state_store",
+                location: store.describe(),
+            },
+            Self::Admin(admin) => AppliedIn {
+                kind: "admin_api",
+                location: admin.url().to_owned(),
+            },
+        }
     }
 }
