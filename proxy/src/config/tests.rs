@@ -163,3 +163,25 @@ fn a_shared_state_store_is_a_postgresql_url_and_its_password_never_shows() {
     assert!(err.contains("postgres://"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+#[test]
+fn the_shadow_stores_retention_is_a_duration_of_an_hour_or_more() {
+    assert_eq!(
+        parse_text(GOOD).unwrap().shadow_retention,
+        Duration::from_secs(7 * 24 * 3600),
+        "a week by default"
+    );
+    let set = format!("{GOOD}state:\n  shadow_retention: 30d\n");
+    assert_eq!(
+        parse_text(&set).unwrap().shadow_retention,
+        Duration::from_secs(30 * 24 * 3600)
+    );
+    for (written, says) in [("10s", "too short"), ("a week", "not a duration")] {
+        let wrong = format!("{GOOD}state:\n  shadow_retention: {written}\n");
+        let err = parse_text(&wrong).unwrap_err().to_string();
+        assert!(
+            err.contains("state.shadow_retention") && err.contains(says),
+            "{written}: {err}"
+        );
+    }
+}
