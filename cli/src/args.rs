@@ -147,12 +147,16 @@ pub enum ShadowCommand {
         Example:\n  msa-migrate shadow diff --legacy legacy.http --candidate coupon.http --rules rules.yaml"
     )]
     Diff(ShadowDiffArgs),
-    /// Report what shadow traffic found, per route and field path.
+    /// Report what shadow traffic found, per route, template and field path.
     #[command(
         after_help = "Reads the proxy's shadow store (`state.shadow_store`, by default msa-shadow.db\n\
-        beside the proxy's configuration). Exit code: 0 when every reported route matched\n\
-        fully, 1 when any differs, 2 on error.\n\n\
-        Example:\n  msa-migrate shadow report coupon-read --store msa-shadow.db --format md"
+        beside the proxy's configuration). A route with several templates (a `prefix` route's\n\
+        are inferred from its paths) has a row for each under it. Instead of a route, name a\n\
+        template, with or without its method, or a request path: the templates it falls under.\n\
+        Exit code: 0 when every reported route (or template) matched fully, 1 when any\n\
+        differs, 2 on error.\n\n\
+        Examples:\n  msa-migrate shadow report coupon-read --store msa-shadow.db --format md\n  \
+        msa-migrate shadow report 'POST /api/coupons/{id}/issue' --store msa-shadow.db"
     )]
     Report(ShadowReportArgs),
     /// Suggest rules for the differences shadow traffic found, for a person to accept.
@@ -200,7 +204,8 @@ pub enum DiffFormat {
 /// `msa-migrate shadow report`.
 #[derive(Debug, clap::Args)]
 pub struct ShadowReportArgs {
-    /// Only this route
+    /// Only this route; or only the templates this names: `GET /api/coupons/{id}`,
+    /// `/api/coupons/{id}` (every method), or a request path such as `/api/coupons/17`
     pub route: Option<String>,
 
     /// Only the routes this playbook claims, grouped under its domain; a

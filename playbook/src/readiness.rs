@@ -111,6 +111,35 @@ pub struct RouteShadow {
     pub candidate_failed: u64,
     /// High-severity differing paths not shown to be noise.
     pub high_unresolved: Vec<String>,
+    /// The same per template (`GET /api/coupons/{id}`), when the report has
+    /// them (the proxy's since issue 4); empty in older reports.
+    pub templates: Vec<TemplateShadow>,
+}
+
+/// One template's shadow results under a route.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TemplateShadow {
+    /// `GET /api/coupons/{id}`, or `other` for the templates beyond the proxy's cap.
+    pub template: String,
+    /// Pairs compared.
+    pub compared: u64,
+    /// Pairs equal under the rules.
+    pub equal: u64,
+    /// Copies the new service did not answer.
+    pub candidate_failed: u64,
+    /// High-severity differing paths not shown to be noise.
+    pub high_unresolved: Vec<String>,
+}
+
+/// High-severity paths of a report entry (route or template) not shown to be noise.
+fn high_unresolved(entry: &Value) -> Vec<String> {
+    entry["paths"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["severity"] == "high" && p["noise"]["verdict"] != "noise")
+        .filter_map(|p| p["path"].as_str().map(str::to_owned))
+        .collect()
 }
 
 /// Behaviour evidence: the shadow report, one entry per route found in it.
@@ -134,12 +163,18 @@ impl BehaviourEvidence {
                         compared: r["compared"].as_u64().unwrap_or(0),
                         equal: r["equal"].as_u64().unwrap_or(0),
                         candidate_failed: r["candidate_failed"].as_u64().unwrap_or(0),
-                        high_unresolved: r["paths"]
+                        high_unresolved: high_unresolved(r),
+                        templates: r["templates"]
                             .as_array()
                             .into_iter()
                             .flatten()
-                            .filter(|p| p["severity"] == "high" && p["noise"]["verdict"] != "noise")
-                            .filter_map(|p| p["path"].as_str().map(str::to_owned))
+                            .map(|t| TemplateShadow {
+                                template: t["template"].as_str().unwrap_or_default().to_owned(),
+                                compared: t["compared"].as_u64().unwrap_or(0),
+                                equal: t["equal"].as_u64().unwrap_or(0),
+                                candidate_failed: t["candidate_failed"].as_u64().unwrap_or(0),
+                                high_unresolved: high_unresolved(t),
+                            })
                             .collect(),
                     })
                     .collect()
@@ -775,9 +810,79 @@ pub fn data(playbook: &Playbook, evidence: Option<&DataEvidence>, now: SystemTim
     judgement(Gate::Data, critical, outcome, summary, details, inputs)
 }
 
+/// One template's verdict under its route.
+struct TemplateJudgement {
+    outcome: Outcome,
+    detail: String,
+    input: Value,
+}
+
+/// The templates of a route with several (one alone is the route itself).
+/// A template fails when even its match rate's upper bound is under the
+/// threshold (few pairs, but clearly wrong), or, with enough pairs, when its
+/// rate is under and its lower bound too; anything else leaves the verdict to
+/// the route's totals, so a rarely used template does not hold a route back.
+fn judge_templates(route: &RouteShadow, policy: &crate::ShadowPolicy) -> Vec<TemplateJudgement> {
+    if route.templates.len() < 2 {
+        return Vec::new();
+    }
+    route
+        .templates
+        .iter()
+        .map(|t| {
+            let trials = t.compared + t.candidate_failed;
+            let bounds = stats::wilson(t.equal, trials, policy.confidence);
+            let rate = if trials == 0 {
+                0.0
+            } else {
+                t.equal as f64 / trials as f64
+            };
+            let (lower, upper) = bounds.unwrap_or((0.0, 1.0));
+            let clearly_under = trials > 0 && upper < policy.match_rate;
+            let under_with_enough =
+                trials >= policy.min_samples && lower < policy.match_rate && rate < policy.match_rate;
+            let outcome = if !t.high_unresolved.is_empty() || clearly_under || under_with_enough {
+                Outcome::Fail
+            } else {
+                Outcome::Pass
+            };
+            let detail = if t.high_unresolved.is_empty() {
+                format!(
+                    "template {}: {} of {} equal ({:.2}%), {:.0}% bounds {:.2}%–{:.2}% against the {:.2}% required",
+                    t.template,
+                    t.equal,
+                    trials,
+                    rate * 100.0,
+                    policy.confidence * 100.0,
+                    lower * 100.0,
+                    upper * 100.0,
+                    policy.match_rate * 100.0
+                )
+            } else {
+                format!(
+                    "template {}: high-severity difference(s) not explained by noise at {}",
+                    t.template,
+                    t.high_unresolved.join(", ")
+                )
+            };
+            TemplateJudgement {
+                outcome,
+                detail,
+                input: json!({
+                    "template": t.template, "compared": t.compared, "equal": t.equal,
+                    "candidate_failed": t.candidate_failed, "match_rate_lower": bounds.map(|b| b.0),
+                    "match_rate_upper": bounds.map(|b| b.1), "high_unresolved": t.high_unresolved,
+                    "outcome": outcome,
+                }),
+            }
+        })
+        .collect()
+}
+
 /// Behaviour: every claimed route shadowed with enough samples, the match
 /// rate's Wilson lower bound at or above the threshold, and no high-severity
-/// difference that is not noise.
+/// difference that is not noise; with templates, none of them clearly under
+/// the threshold.
 pub fn behaviour(playbook: &Playbook, evidence: Option<&BehaviourEvidence>) -> Judgement {
     let critical = playbook.gates.behaviour.critical;
     let policy = &playbook.shadow;
@@ -809,11 +914,26 @@ pub fn behaviour(playbook: &Playbook, evidence: Option<&BehaviourEvidence>) -> J
         // A copy the new service did not answer is a pair that did not match.
         let trials = r.compared + r.candidate_failed;
         let bound = stats::wilson(r.equal, trials, policy.confidence).map(|(lower, _)| lower);
+        let templates = judge_templates(r, policy);
         per_route.push(json!({
             "route": r.route, "compared": r.compared, "equal": r.equal,
             "candidate_failed": r.candidate_failed, "match_rate_lower": bound,
             "high_unresolved": r.high_unresolved,
+            "templates": templates.iter().map(|t| &t.input).collect::<Vec<_>>(),
         }));
+        // A template clearly under the threshold fails the route, however
+        // well the route's other templates hide it in its totals.
+        let failing: Vec<&TemplateJudgement> = templates
+            .iter()
+            .filter(|t| t.outcome == Outcome::Fail)
+            .collect();
+        if !failing.is_empty() && r.high_unresolved.is_empty() {
+            outcomes.push(Outcome::Fail);
+            for t in failing {
+                details.push(format!("{}: {}", r.route, t.detail));
+            }
+            continue;
+        }
         let rate = if trials == 0 {
             0.0
         } else {

@@ -451,18 +451,18 @@ impl Proxy {
         // While the new service's circuit is open a copy would only be refused:
         // skip the copying altogether.
         if self.route_upstreams[id].refusing() {
-            mirror.skip(&route.name, "circuit_open");
+            mirror.skip(&route.name, parts, "circuit_open");
             return Ok((body::boxed(Limited::new(incoming, max)), None));
         }
         let Some(slot) = RouteSlot::take(&self.route_in_flight[id], route.shadow.max_in_flight)
         else {
-            mirror.skip(&route.name, "route_full");
+            mirror.skip(&route.name, parts, "route_full");
             return Ok((body::boxed(Limited::new(incoming, max)), None));
         };
         let cap = route.shadow.max_body_bytes;
         let cap_usize = usize::try_from(cap).unwrap_or(usize::MAX);
         if !bodyless && declared.is_none_or(|len| len > cap) {
-            mirror.skip(&route.name, "body_too_large");
+            mirror.skip(&route.name, parts, "body_too_large");
             return Ok((body::boxed(Limited::new(incoming, max)), None));
         }
         let bytes = if bodyless {

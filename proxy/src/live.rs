@@ -173,6 +173,7 @@ impl Live {
             crate::compare::comparator(&config),
             Arc::clone(&metrics),
         ));
+        shadow.set_templates(crate::shadow_results::configured_templates(&config));
         let mirror = Arc::new(Mirror::start(
             config.mirror.queue,
             config.mirror.concurrency,
@@ -354,6 +355,8 @@ impl Live {
                 self.current.store(Arc::new(next));
                 self.shadow
                     .set_comparator(crate::compare::comparator(config));
+                self.shadow
+                    .set_templates(crate::shadow_results::configured_templates(config));
                 tracing::info!(
                     actor,
                     routes = config.routes.len(),

@@ -61,6 +61,7 @@ impl Server {
         let store = ShadowStore::open(&config.shadow_store)
             .await
             .map_err(std::io::Error::other)?;
+        crate::shadow_store::prune_logged(&store, config.shadow_retention).await;
         live.shadow_results()
             .restore(store.load().await.map_err(std::io::Error::other)?);
         let listener = TcpListener::bind(config.listen).await?;
@@ -128,6 +129,7 @@ impl Server {
             store.clone(),
             Arc::clone(live.shadow_results()),
             Duration::from_secs(2),
+            snapshot.config().shadow_retention,
         )));
         let admin_conns = Conns {
             protocols: protocols.clone(),

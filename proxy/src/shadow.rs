@@ -52,8 +52,9 @@ pub trait ShadowSink: Send + Sync + fmt::Debug {
         candidate: Result<Captured, String>,
         baseline: Option<Result<Captured, String>>,
     );
-    /// A mirror was not sent (`queue_full`, `body_too_large`, …).
-    fn skipped(&self, route: &str, reason: &'static str);
+    /// A mirror of this request was not sent (`queue_full`,
+    /// `body_too_large`, …).
+    fn skipped(&self, route: &str, method: &http::Method, path: &str, reason: &'static str);
 }
 
 /// A mirrored request waiting for a worker.
@@ -192,19 +193,25 @@ impl Mirror {
 
     /// Queues a mirror; false (and counted) when the queue is full.
     pub(crate) fn offer(&self, job: Job) -> bool {
-        let route = Arc::clone(&job.route);
         match self.queue.try_send(job) {
             Ok(()) => true,
-            Err(_) => {
-                self.sink.skipped(&route, "queue_full");
+            Err(refused) => {
+                let job = refused.into_inner();
+                let request = &job.request;
+                (self.sink).skipped(
+                    &job.route,
+                    request.method(),
+                    request.uri().path(),
+                    "queue_full",
+                );
                 false
             }
         }
     }
 
-    /// Records a mirror that was never queued.
-    pub(crate) fn skip(&self, route: &str, reason: &'static str) {
-        self.sink.skipped(route, reason);
+    /// Records a mirror of this request that was never queued.
+    pub(crate) fn skip(&self, route: &str, request: &http::request::Parts, reason: &'static str) {
+        (self.sink).skipped(route, &request.method, request.uri.path(), reason);
     }
 }
 
@@ -265,7 +272,7 @@ async fn run(job: Job, sink: &Arc<dyn ShadowSink>, comparing: &Comparing) {
                 .run(move || sink.record(&route, &method, &path, legacy, candidate, baseline))
                 .await;
         }
-        _ => sink.skipped(&route, "primary_incomplete"),
+        _ => sink.skipped(&route, &method, &path, "primary_incomplete"),
     }
 }
 

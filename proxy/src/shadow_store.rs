@@ -2,9 +2,15 @@
 //! default) or PostgreSQL (for several replicas and shared reports): restored
 //! at start so counts survive restarts, written every few seconds and at
 //! shutdown, and read by `msa-migrate shadow report`. One row per route holds
-//! its aggregate (counts, differing paths and redacted examples, capped per
-//! route). With PostgreSQL, each replica keeps its own rows, keyed by replica
-//! name, and reports add them up.
+//! its aggregate (counts, differing paths and redacted examples, per route and
+//! per template, each capped). With PostgreSQL, each replica keeps its own
+//! rows, keyed by replica name, and reports add them up.
+//!
+//! Bounded: a replica rewrites its own rows (one per route it holds) every few
+//! seconds, so its rows never grow; the rows of replicas gone (a Kubernetes
+//! pod's name changes with every rollout) and of routes no replica holds any
+//! more are deleted once nobody has written them for the retention
+//! (`state.shadow_retention`, 7 days by default): see [`ShadowStore::prune`].
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -172,11 +178,19 @@ impl ShadowStore {
 
     /// Replaces this replica's stored aggregates with these, in one transaction.
     pub(crate) async fn save(&self, routes: &[(String, RouteResults)]) -> Result<(), StoreError> {
+        self.save_at(routes, SystemTime::now()).await
+    }
+
+    async fn save_at(
+        &self,
+        routes: &[(String, RouteResults)],
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
         let failed = |source| StoreError::Sqlite {
             path: self.path.clone(),
             source,
         };
-        let now = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+        let now = humantime::format_rfc3339_millis(now).to_string();
         let rows: Vec<(&str, String)> = routes
             .iter()
             .map(|(route, results)| {
@@ -215,6 +229,37 @@ impl ShadowStore {
                  ON CONFLICT (replica, route) DO UPDATE SET results = excluded.results, updated_at = excluded.updated_at"
             ),
         }
+    }
+
+    /// Deletes the rows nobody has written for `retention` (of any replica:
+    /// a running one rewrites its own every few seconds); returns how many.
+    pub async fn prune(&self, retention: Duration) -> Result<u64, StoreError> {
+        let cutoff = SystemTime::now()
+            .checked_sub(retention)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        self.prune_before(cutoff).await
+    }
+
+    async fn prune_before(&self, cutoff: SystemTime) -> Result<u64, StoreError> {
+        let failed = |source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        };
+        // RFC 3339 in UTC with milliseconds, as `save` writes it: ordered as text.
+        let cutoff = humantime::format_rfc3339_millis(cutoff).to_string();
+        match &self.pool {
+            Pool::Sqlite(p) => sqlx::query("DELETE FROM shadow_routes WHERE updated_at < ?")
+                .bind(&cutoff)
+                .execute(p)
+                .await
+                .map(|done| done.rows_affected()),
+            Pool::Postgres(p) => sqlx::query("DELETE FROM shadow_routes WHERE updated_at < $1")
+                .bind(&cutoff)
+                .execute(p)
+                .await
+                .map(|done| done.rows_affected()),
+        }
+        .map_err(failed)
     }
 
     /// The report, as `GET /shadow` gives it, for every route or one; the
@@ -259,13 +304,105 @@ fn shown(location: &Path) -> PathBuf {
     }
 }
 
-/// Writes the aggregates every `every` until the task is stopped; the caller
-/// saves once more at shutdown.
-pub(crate) async fn keep(store: ShadowStore, results: Arc<ShadowResults>, every: Duration) {
+/// How often the rows nobody writes any more are looked for.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Writes the aggregates every `every` until the task is stopped, and prunes
+/// the rows nobody wrote for `retention` every hour; the caller saves once
+/// more at shutdown.
+pub(crate) async fn keep(
+    store: ShadowStore,
+    results: Arc<ShadowResults>,
+    every: Duration,
+    retention: Duration,
+) {
+    let mut pruned = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(every).await;
         if let Err(err) = store.save(&results.snapshot()).await {
             tracing::warn!(error = %err, "cannot write shadow results; will retry");
         }
+        if pruned.elapsed() >= PRUNE_EVERY {
+            pruned = tokio::time::Instant::now();
+            prune_logged(&store, retention).await;
+        }
+    }
+}
+
+/// Prunes, saying what was pruned; a failure only warns (the next prune retries).
+pub(crate) async fn prune_logged(store: &ShadowStore, retention: Duration) {
+    match store.prune(retention).await {
+        Ok(0) => {}
+        Ok(rows) => tracing::info!(
+            rows,
+            retention = %humantime::format_duration(retention),
+            "pruned shadow results nobody has written within the retention"
+        ),
+        Err(err) => tracing::warn!(error = %err, "cannot prune old shadow results; will retry"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::ShadowStore;
+    use crate::shadow_results::RouteResults;
+
+    fn results(compared: u64) -> RouteResults {
+        serde_json::from_value(serde_json::json!({"compared": compared, "equal": compared}))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn rows_nobody_writes_any_more_are_pruned_after_the_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = ShadowStore::open(&dir.path().join("shadow.db"))
+            .await
+            .unwrap();
+        let day = Duration::from_secs(24 * 3600);
+        let now = SystemTime::now();
+        // A replica gone ten days ago (a pod of an earlier rollout) …
+        store.replica = "coupon-proxy-old".to_owned();
+        store
+            .save_at(&[("coupons".to_owned(), results(40))], now - 10 * day)
+            .await
+            .unwrap();
+        // … and one still running, which rewrote its rows a moment ago,
+        // among them a route it has held for weeks.
+        store.replica = "coupon-proxy-new".to_owned();
+        store
+            .save_at(
+                &[
+                    ("coupons".to_owned(), results(3)),
+                    ("old-route".to_owned(), results(7)),
+                ],
+                now,
+            )
+            .await
+            .unwrap();
+        let total = |report: serde_json::Value, route: &str| {
+            report["routes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["route"] == route)
+                .map(|r| r["compared"].as_u64().unwrap())
+        };
+        assert_eq!(
+            total(store.report(None).await.unwrap(), "coupons"),
+            Some(43)
+        );
+
+        assert_eq!(
+            store.prune(7 * day).await.unwrap(),
+            1,
+            "the gone replica's row"
+        );
+        let report = store.report(None).await.unwrap();
+        assert_eq!(total(report.clone(), "coupons"), Some(3), "{report}");
+        assert_eq!(total(report, "old-route"), Some(7), "written lately: kept");
+        assert_eq!(store.prune(7 * day).await.unwrap(), 0);
+        assert_eq!(store.prune(Duration::MAX).await.unwrap(), 0, "no overflow");
     }
 }

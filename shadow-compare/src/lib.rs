@@ -45,4 +45,4 @@ pub use report::{Comparison, Counts, DiffKind, Difference, MAX_VALUE_CHARS, Seve
 pub use rules::{
     DEFAULT_IGNORED_HEADERS, HeaderRules, RuleProblem, RuleSet, Rules, RulesError, TimestampRule,
 };
-pub use templates::{Template, infer_templates, template_of};
+pub use templates::{Template, fit_template, infer_each, infer_templates, template_of};

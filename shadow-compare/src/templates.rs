@@ -51,23 +51,77 @@ impl Segment<'_> {
 /// assert_eq!(patterns, [("/api/coupons/{id}", 2), ("/healthz", 1)]);
 /// ```
 pub fn infer_templates<'a>(paths: impl IntoIterator<Item = &'a str>) -> Vec<Template> {
-    let mut observed: Vec<Vec<Segment<'a>>> = paths
-        .into_iter()
-        .map(|p| strip_query(p).split('/').map(classify).collect())
-        .collect();
-    fold_varying(&mut observed);
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for segments in &observed {
-        let pattern = (segments.iter())
-            .map(Segment::text)
-            .collect::<Vec<_>>()
-            .join("/");
+    for pattern in infer_each(paths) {
         *counts.entry(pattern).or_default() += 1;
     }
     counts
         .into_iter()
         .map(|(pattern, examples)| Template { pattern, examples })
         .collect()
+}
+
+/// The template of each path, in the order given, inferred from all of them
+/// together as [`infer_templates`] does: what lets a caller key its counts by
+/// template and re-key them when more paths generalise one.
+///
+/// ```
+/// use msa_shadow_compare::infer_each;
+///
+/// let each = infer_each(["/api/coupons/WELCOME10", "/api/coupons/SPRING24", "/api/coupons/top"]);
+/// assert_eq!(each, ["/api/coupons/{id}", "/api/coupons/{id}", "/api/coupons/top"]);
+/// ```
+pub fn infer_each<'a>(paths: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut observed: Vec<Vec<Segment<'a>>> = paths
+        .into_iter()
+        .map(|p| strip_query(p).split('/').map(classify).collect())
+        .collect();
+    fold_varying(&mut observed);
+    observed
+        .iter()
+        .map(|segments| {
+            (segments.iter())
+                .map(Segment::text)
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect()
+}
+
+/// The template among `known` (templates inferred before) that `path` falls
+/// under by the inference's own rules, without inferring again: `{uuid}`
+/// takes a UUID; `{id}` takes an id by its shape, or a segment holding a digit
+/// (not a version such as `v2`), since ids were seen varying there; any other
+/// segment must be spelled the same. Unlike [`template_of`], a word of letters
+/// never falls under a placeholder, so `/api/products/top` is not taken for
+/// `/api/products/{id}` and can become a template of its own. Where several
+/// fit, the one with the fewest placeholders wins.
+///
+/// ```
+/// use msa_shadow_compare::fit_template;
+///
+/// let known = ["/api/products/{id}".to_owned()];
+/// assert_eq!(fit_template("/api/products/7", &known), Some("/api/products/{id}"));
+/// assert_eq!(fit_template("/api/products/SKU7", &known), Some("/api/products/{id}"));
+/// assert_eq!(fit_template("/api/products/top", &known), None);
+/// ```
+pub fn fit_template<'k>(path: &str, known: &'k [String]) -> Option<&'k str> {
+    let segments: Vec<&str> = strip_query(path).split('/').collect();
+    known
+        .iter()
+        .filter_map(|template| {
+            let parts: Vec<&str> = template.split('/').collect();
+            let fits = parts.len() == segments.len()
+                && (parts.iter().zip(&segments)).all(|(p, s)| match *p {
+                    "{uuid}" => is_uuid(s),
+                    "{id}" => !is_uuid(s) && (is_id(s) || maybe_id(s)),
+                    literal => literal == *s,
+                });
+            let placeholders = parts.iter().filter(|p| matches!(**p, "{id}" | "{uuid}"));
+            fits.then(|| (placeholders.count(), template))
+        })
+        .min_by_key(|(placeholders, _)| *placeholders)
+        .map(|(_, template)| template.as_str())
 }
 
 fn strip_query(path: &str) -> &str {

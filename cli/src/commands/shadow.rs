@@ -173,14 +173,39 @@ pub(crate) fn report(args: &crate::args::ShadowReportArgs) -> anyhow::Result<Out
             route_names(playbook)
         );
     }
-    let report = runtime.block_on(async {
+    let (report, everything) = runtime.block_on(async {
         let store = msa_proxy::shadow_store::ShadowStore::open_existing(&args.store).await?;
-        store.report(args.route.as_deref()).await
+        let report = store.report(args.route.as_deref()).await?;
+        // Not a route's name: perhaps a template, looked for in every route.
+        let unknown = args.route.is_some() && report["routes"].as_array().is_none_or(Vec::is_empty);
+        let everything = if unknown {
+            Some(store.report(None).await?)
+        } else {
+            None
+        };
+        Ok::<_, msa_proxy::shadow_store::StoreError>((report, everything))
     })?;
     let routes = report["routes"].as_array().cloned().unwrap_or_default();
     if let Some(route) = &args.route
         && routes.is_empty()
     {
+        let stored = everything
+            .as_ref()
+            .and_then(|e| e["routes"].as_array().cloned())
+            .unwrap_or_default();
+        if playbook.is_none()
+            && let Some(query) = TemplateQuery::parse(route)
+        {
+            let selected = query.select(&stored);
+            if !selected.is_empty() {
+                return template_report(&selected, args.format);
+            }
+            bail!(
+                "the shadow store {} has no route `{route}` and no template it names; templates: {}",
+                args.store.display(),
+                known_templates(&stored)
+            );
+        }
         bail!(
             "the shadow store {} has no results for route `{route}`",
             args.store.display()
@@ -207,6 +232,114 @@ pub(crate) fn report(args: &crate::args::ShadowReportArgs) -> anyhow::Result<Out
     } else {
         Outcome::NotReady
     })
+}
+
+/// `shadow report 'GET /api/coupons/{id}/issue'`: a template (with or
+/// without its method), or a request path, instead of a route's name.
+#[derive(Debug)]
+struct TemplateQuery<'a> {
+    method: Option<&'a str>,
+    path: &'a str,
+}
+
+impl<'a> TemplateQuery<'a> {
+    /// A path (`/…`), perhaps after a method; `None` for anything else.
+    fn parse(query: &'a str) -> Option<Self> {
+        let query = query.trim();
+        let (method, path) = match query.split_once(char::is_whitespace) {
+            Some((method, path)) => (Some(method), path.trim()),
+            None => (None, query),
+        };
+        path.starts_with('/').then_some(Self { method, path })
+    }
+
+    /// Each stored template the query names, with its route's name added: its
+    /// pattern as written, or the template a request path falls under.
+    fn select(&self, routes: &[serde_json::Value]) -> Vec<serde_json::Value> {
+        let mut selected = Vec::new();
+        for route in routes {
+            for template in route["templates"].as_array().into_iter().flatten() {
+                let (Some(method), Some(pattern)) =
+                    (template["method"].as_str(), template["pattern"].as_str())
+                else {
+                    continue;
+                };
+                let method_fits = self.method.is_none_or(|m| m.eq_ignore_ascii_case(method));
+                let known = [pattern.to_owned()];
+                let path_fits = self.path == pattern
+                    || msa_shadow_compare::template_of(self.path, &known).is_some();
+                if method_fits && path_fits {
+                    let mut entry = template.clone();
+                    entry["route"] = route["route"].clone();
+                    selected.push(entry);
+                }
+            }
+        }
+        selected
+    }
+}
+
+/// Every stored template, for a message.
+fn known_templates(routes: &[serde_json::Value]) -> String {
+    let names: Vec<String> = routes
+        .iter()
+        .flat_map(|route| {
+            route["templates"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|t| t["pattern"].is_string())
+                .map(|t| format!("`{}`", label(t)))
+        })
+        .collect();
+    if names.is_empty() {
+        "none yet".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// `shadow report TEMPLATE`: the templates it names, each like a route.
+#[allow(clippy::print_stdout, reason = "the report is the command's output")]
+fn template_report(
+    templates: &[serde_json::Value],
+    format: crate::args::ReportFormat,
+) -> anyhow::Result<Outcome> {
+    match format {
+        crate::args::ReportFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "templates": templates }))?
+        ),
+        crate::args::ReportFormat::Table => print!("{}", report_table(templates)),
+        crate::args::ReportFormat::Md => print!("{}", report_markdown(templates)),
+        crate::args::ReportFormat::Html => print!("{}", report_html(templates)),
+    }
+    Ok(if templates.iter().all(fully_matched) {
+        Outcome::Success
+    } else {
+        Outcome::NotReady
+    })
+}
+
+/// A report entry's name: the route's, then the template's when it is one
+/// (`coupons POST /api/coupons/{id}/issue`).
+fn label(entry: &serde_json::Value) -> String {
+    let route = entry["route"].as_str();
+    let template = entry["template"].as_str();
+    match (route, template) {
+        (Some(route), Some(template)) => format!("{route} {template}"),
+        (Some(name), None) | (None, Some(name)) => name.to_owned(),
+        (None, None) => "?".to_owned(),
+    }
+}
+
+/// A route's templates, when there are several: one alone says nothing the
+/// route's own line does not.
+fn split_templates(route: &serde_json::Value) -> &[serde_json::Value] {
+    match route["templates"].as_array() {
+        Some(templates) if templates.len() > 1 => templates,
+        _ => &[],
+    }
 }
 
 fn route_names(playbook: &msa_playbook::Playbook) -> String {
@@ -334,11 +467,11 @@ fn severity_counts(route: &serde_json::Value) -> String {
         .join(", ")
 }
 
-/// A route's summary cells: name, compared, equal, match rate, its 95% lower
-/// bound, differences by severity, unanalysed, failed.
+/// A route's (or a template's) summary cells: name, compared, equal, match
+/// rate, its 95% lower bound, differences by severity, unanalysed, failed.
 fn summary(route: &serde_json::Value) -> [String; 8] {
     [
-        route["route"].as_str().unwrap_or("?").to_owned(),
+        label(route),
         number(&route["compared"]),
         number(&route["equal"]),
         percent(&route["match_rate"]),
@@ -349,31 +482,49 @@ fn summary(route: &serde_json::Value) -> [String; 8] {
     ]
 }
 
+/// One line of counts, then the differing fields below it, each indented by
+/// `indent`.
+fn table_entry(out: &mut String, entry: &serde_json::Value, name: &str, indent: &str) {
+    let [
+        _,
+        compared,
+        equal,
+        rate,
+        lower,
+        different,
+        unanalysed,
+        failed,
+    ] = summary(entry);
+    out.push_str(&format!(
+        "{indent}{name}: {compared} compared, {equal} equal ({rate}, 95% lower bound {lower}); \
+         different: {different}; {unanalysed} unanalysed, {failed} failed\n"
+    ));
+    for path in entry["paths"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "{indent}  {:>7}  {:<6}  {:<13}  {}\n",
+            number(&path["count"]),
+            path["severity"].as_str().unwrap_or("-"),
+            path["kind"].as_str().unwrap_or("-"),
+            path["path"].as_str().unwrap_or("-"),
+        ));
+    }
+}
+
 fn report_table(routes: &[serde_json::Value]) -> String {
     let mut out = String::new();
     for route in routes {
-        let [
-            name,
-            compared,
-            equal,
-            rate,
-            lower,
-            different,
-            unanalysed,
-            failed,
-        ] = summary(route);
-        out.push_str(&format!(
-            "{name}: {compared} compared, {equal} equal ({rate}, 95% lower bound {lower}); \
-             different: {different}; {unanalysed} unanalysed, {failed} failed\n"
-        ));
-        for path in route["paths"].as_array().into_iter().flatten() {
-            out.push_str(&format!(
-                "  {:>7}  {:<6}  {:<13}  {}\n",
-                number(&path["count"]),
-                path["severity"].as_str().unwrap_or("-"),
-                path["kind"].as_str().unwrap_or("-"),
-                path["path"].as_str().unwrap_or("-"),
-            ));
+        let templates = split_templates(route);
+        if templates.is_empty() {
+            table_entry(&mut out, route, &label(route), "");
+            continue;
+        }
+        // The route's counts, then each template's with its own fields.
+        let mut totals = route.clone();
+        totals["paths"] = serde_json::json!([]);
+        table_entry(&mut out, &totals, &label(route), "");
+        for template in templates {
+            let name = template["template"].as_str().unwrap_or("?");
+            table_entry(&mut out, template, name, "  ");
         }
     }
     if routes.is_empty() {
@@ -390,25 +541,50 @@ fn report_markdown(routes: &[serde_json::Value]) -> String {
         out.push_str(&format!("| {} |\n", summary(route).join(" | ")));
     }
     for route in routes {
-        let paths = route["paths"].as_array().cloned().unwrap_or_default();
-        if paths.is_empty() {
+        let templates = split_templates(route);
+        if templates.is_empty() {
+            markdown_paths(&mut out, route, &format!("## {}", label(route)));
             continue;
         }
         out.push_str(&format!(
-            "\n## {}\n\n| path | kind | severity | count |\n| --- | --- | --- | --- |\n",
-            route["route"].as_str().unwrap_or("?")
+            "\n## {}\n\nPer template:\n\n| template | compared | equal | match rate | 95% lower bound | different | unanalysed | failed |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
+            label(route)
         ));
-        for path in paths {
-            out.push_str(&format!(
-                "| `{}` | {} | {} | {} |\n",
-                path["path"].as_str().unwrap_or("-"),
-                path["kind"].as_str().unwrap_or("-"),
-                path["severity"].as_str().unwrap_or("-"),
-                number(&path["count"]),
-            ));
+        for template in templates {
+            let mut cells = summary(template);
+            cells[0] = format!("`{}`", template["template"].as_str().unwrap_or("?"));
+            out.push_str(&format!("| {} |\n", cells.join(" | ")));
+        }
+        for template in templates {
+            let heading = format!(
+                "### {} `{}`",
+                label(route),
+                template["template"].as_str().unwrap_or("?")
+            );
+            markdown_paths(&mut out, template, &heading);
         }
     }
     out
+}
+
+/// The differing fields of a route or template under `heading`; nothing when none.
+fn markdown_paths(out: &mut String, entry: &serde_json::Value, heading: &str) {
+    let paths = entry["paths"].as_array().cloned().unwrap_or_default();
+    if paths.is_empty() {
+        return;
+    }
+    out.push_str(&format!(
+        "\n{heading}\n\n| path | kind | severity | count |\n| --- | --- | --- | --- |\n"
+    ));
+    for path in paths {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            path["path"].as_str().unwrap_or("-"),
+            path["kind"].as_str().unwrap_or("-"),
+            path["severity"].as_str().unwrap_or("-"),
+            number(&path["count"]),
+        ));
+    }
 }
 
 /// `msa-migrate shadow suggest-rules`: rules for what the evidence says is a
@@ -783,42 +959,194 @@ fn report_html(routes: &[serde_json::Value]) -> String {
     }
     out.push_str("</table>\n");
     for route in routes {
-        out.push_str(&format!("<h2>{}</h2>\n<table><tr><th>field</th><th>kind</th><th>severity</th><th>count</th><th>examples (legacy / new service)</th></tr>\n", escape(route["route"].as_str().unwrap_or("?"))));
-        for path in route["paths"].as_array().into_iter().flatten() {
-            let severity = path["severity"].as_str().unwrap_or("");
-            let examples: Vec<String> = path["examples"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|e| {
-                    format!(
-                        "<pre>{} / {}</pre>",
-                        escape(&e["legacy"].to_string()),
-                        escape(&e["candidate"].to_string())
-                    )
-                })
+        out.push_str(&format!("<h2>{}</h2>\n", escape(&label(route))));
+        let templates = split_templates(route);
+        if templates.is_empty() {
+            html_paths(&mut out, route);
+            continue;
+        }
+        out.push_str(
+            "<table class=\"templates\"><tr><th>template</th><th>compared</th><th>equal</th><th>match rate</th>\
+             <th>95% lower bound</th><th>different</th><th>unanalysed</th><th>failed</th></tr>\n",
+        );
+        for template in templates {
+            let mut cells = summary(template);
+            cells[0] = template["template"].as_str().unwrap_or("?").to_owned();
+            let cells: Vec<String> = cells
+                .iter()
+                .map(|c| format!("<td>{}</td>", escape(c)))
                 .collect();
-            out.push_str(&format!(
-                "<tr><td><code>{}</code></td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>\n",
-                escape(path["path"].as_str().unwrap_or("-")),
-                escape(path["kind"].as_str().unwrap_or("-")),
-                escape(severity),
-                escape(severity),
-                number(&path["count"]),
-                examples.join(""),
-            ));
+            out.push_str(&format!("<tr>{}</tr>\n", cells.join("")));
         }
         out.push_str("</table>\n");
+        for template in templates {
+            out.push_str(&format!(
+                "<h3>{}</h3>\n",
+                escape(template["template"].as_str().unwrap_or("?"))
+            ));
+            html_paths(&mut out, template);
+        }
     }
     out.push_str("</body></html>\n");
     out
+}
+
+/// The differing fields of a route or template, with their examples.
+fn html_paths(out: &mut String, entry: &serde_json::Value) {
+    out.push_str("<table><tr><th>field</th><th>kind</th><th>severity</th><th>count</th><th>examples (legacy / new service)</th></tr>\n");
+    for path in entry["paths"].as_array().into_iter().flatten() {
+        let severity = path["severity"].as_str().unwrap_or("");
+        let examples: Vec<String> = path["examples"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                format!(
+                    "<pre>{} / {}</pre>",
+                    escape(&e["legacy"].to_string()),
+                    escape(&e["candidate"].to_string())
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "<tr><td><code>{}</code></td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>\n",
+            escape(path["path"].as_str().unwrap_or("-")),
+            escape(path["kind"].as_str().unwrap_or("-")),
+            escape(severity),
+            escape(severity),
+            number(&path["count"]),
+            examples.join(""),
+        ));
+    }
+    out.push_str("</table>\n");
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
-    use super::{Existing, report_html, suggest};
+    use super::{Existing, TemplateQuery, report_html, report_markdown, report_table, suggest};
+
+    /// A prefix route whose reads match and whose issue endpoint does not.
+    fn split_route() -> serde_json::Value {
+        let template = |key: &str, compared: u64, equal: u64, paths: serde_json::Value| {
+            let (method, pattern) = key.split_once(' ').unwrap();
+            json!({
+                "template": key, "method": method, "pattern": pattern,
+                "compared": compared, "equal": equal, "unanalysed": 0, "candidate_failed": 0,
+                "different": {"high": compared - equal},
+                "match_rate": equal as f64 / compared as f64, "paths": paths,
+            })
+        };
+        let issue_paths = json!([{"path": "$.discountAmount", "kind": "type_changed",
+            "severity": "high", "count": 2, "examples": [{"legacy": 1000, "candidate": "1000"}]}]);
+        json!({
+            "route": "coupons", "compared": 302, "equal": 300, "unanalysed": 0,
+            "candidate_failed": 0, "different": {"high": 2}, "paths": issue_paths,
+            "templates": [
+                template("GET /api/coupons/{id}", 300, 300, json!([])),
+                template("POST /api/coupons/{id}/issue", 2, 0, issue_paths),
+            ],
+        })
+    }
+
+    #[test]
+    fn a_routes_templates_are_reported_under_it() {
+        let route = split_route();
+        let table = report_table(std::slice::from_ref(&route));
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(
+            lines[0].starts_with("coupons: 302 compared, 300 equal"),
+            "{table}"
+        );
+        assert!(
+            lines[1].starts_with("  GET /api/coupons/{id}: 300 compared, 300 equal (100.00%"),
+            "{table}"
+        );
+        assert!(
+            lines[2].starts_with("  POST /api/coupons/{id}/issue: 2 compared, 0 equal (0.00%"),
+            "{table}"
+        );
+        assert!(
+            lines[3].ends_with("$.discountAmount"),
+            "the field under its template: {table}"
+        );
+        assert_eq!(
+            lines.len(),
+            4,
+            "the route's fields are not listed twice: {table}"
+        );
+
+        let md = report_markdown(std::slice::from_ref(&route));
+        assert!(
+            md.contains("| `POST /api/coupons/{id}/issue` | 2 | 0 | 0.00% |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("### coupons `POST /api/coupons/{id}/issue`"),
+            "{md}"
+        );
+        let html = report_html(&[route]);
+        assert!(
+            html.contains("<td>POST /api/coupons/{id}/issue</td><td>2</td>"),
+            "{html}"
+        );
+
+        // One template alone: the route's line and fields, as before.
+        let mut single = split_route();
+        single["templates"] = json!([single["templates"][1].clone()]);
+        let table = report_table(&[single]);
+        assert_eq!(table.lines().count(), 2, "{table}");
+    }
+
+    #[test]
+    fn a_template_is_named_by_pattern_method_or_request_path() {
+        let routes = [split_route()];
+        let selected = |query: &str| -> Vec<String> {
+            TemplateQuery::parse(query)
+                .unwrap()
+                .select(&routes)
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{} {}",
+                        t["route"].as_str().unwrap(),
+                        t["template"].as_str().unwrap()
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            selected("POST /api/coupons/{id}/issue"),
+            ["coupons POST /api/coupons/{id}/issue"]
+        );
+        assert_eq!(
+            selected("post /api/coupons/17/issue"),
+            ["coupons POST /api/coupons/{id}/issue"]
+        );
+        assert_eq!(
+            selected("/api/coupons/{id}"),
+            ["coupons GET /api/coupons/{id}"]
+        );
+        assert_eq!(
+            selected("/api/coupons/17"),
+            ["coupons GET /api/coupons/{id}"]
+        );
+        assert!(selected("DELETE /api/coupons/17").is_empty());
+        assert!(
+            TemplateQuery::parse("coupon-read").is_none(),
+            "a route's name"
+        );
+        let table = report_table(
+            &TemplateQuery::parse("/api/coupons/5/issue")
+                .unwrap()
+                .select(&routes),
+        );
+        assert!(
+            table.starts_with("coupons POST /api/coupons/{id}/issue: 2 compared, 0 equal"),
+            "{table}"
+        );
+    }
 
     #[test]
     fn html_reports_escape_what_upstreams_answered() {

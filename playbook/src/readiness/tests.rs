@@ -168,6 +168,16 @@ fn shadowed(route: &str, compared: u64, equal: u64, high: &[&str]) -> RouteShado
         equal,
         candidate_failed: 0,
         high_unresolved: high.iter().map(|s| (*s).to_owned()).collect(),
+        templates: Vec::new(),
+    }
+}
+
+fn template(key: &str, compared: u64, equal: u64) -> TemplateShadow {
+    TemplateShadow {
+        template: key.into(),
+        compared,
+        equal,
+        ..TemplateShadow::default()
     }
 }
 
@@ -255,7 +265,82 @@ fn behaviour_reads_the_shadow_report_and_skips_high_differences_shown_to_be_nois
             equal: 280,
             candidate_failed: 1,
             high_unresolved: vec!["$.discountAmount".into()],
-        }]
+            templates: Vec::new(),
+        }],
+        "a report from before templates reads as before"
+    );
+}
+
+/// Issue 4: a route's totals can hide one template's regression.
+#[test]
+fn a_template_clearly_under_the_threshold_fails_its_route() {
+    let mut read = shadowed("coupon-read", 1000, 990, &[]);
+    read.templates = vec![
+        template("GET /api/coupons/{id}", 980, 980),
+        template("POST /api/coupons/{id}/issue", 20, 10),
+    ];
+    let issue = shadowed("coupon-issue", 200, 200, &[]);
+    let judged = behaviour_of(vec![read.clone(), issue.clone()]);
+    assert_eq!(judged.outcome, Outcome::Fail, "{:?}", judged.details);
+    assert!(
+        judged.details[0].starts_with(
+            "coupon-read: template POST /api/coupons/{id}/issue: 10 of 20 equal (50.00%)"
+        ),
+        "{:?}",
+        judged.details
+    );
+    assert_eq!(
+        judged.inputs["routes"][0]["templates"][1]["outcome"], "fail",
+        "{}",
+        judged.inputs
+    );
+
+    // The same totals without templates (an older report): the route passes.
+    let mut totals_only = read.clone();
+    totals_only.templates.clear();
+    let judged = behaviour_of(vec![totals_only, issue.clone()]);
+    assert_eq!(judged.outcome, Outcome::Pass, "{:?}", judged.details);
+
+    // A rarely used template that matched so far does not hold the route back.
+    read.templates[1] = template("POST /api/coupons/{id}/issue", 3, 3);
+    read.equal = 983;
+    read.compared = 983;
+    let judged = behaviour_of(vec![read.clone(), issue.clone()]);
+    assert_eq!(judged.outcome, Outcome::Pass, "{:?}", judged.details);
+
+    // A high-severity difference on one template fails the route, named there.
+    read.templates[1].high_unresolved = vec!["$.discountAmount".into()];
+    let judged = behaviour_of(vec![read, issue]);
+    assert_eq!(judged.outcome, Outcome::Fail, "{:?}", judged.details);
+    assert!(
+        judged.details[0].contains("template POST /api/coupons/{id}/issue: high-severity"),
+        "{:?}",
+        judged.details
+    );
+}
+
+#[test]
+fn behaviour_reads_each_templates_results() {
+    let report = json!({"routes": [{
+        "route": "coupons", "compared": 12, "equal": 10, "candidate_failed": 0, "paths": [],
+        "templates": [
+            {"template": "GET /api/coupons/{id}", "compared": 10, "equal": 10, "candidate_failed": 0, "paths": []},
+            {"template": "POST /api/coupons/{id}/issue", "compared": 2, "equal": 0, "candidate_failed": 1,
+             "paths": [{"path": "$.amount", "severity": "high", "count": 2}]}
+        ]
+    }]});
+    let e = BehaviourEvidence::from_report(&report);
+    let templates = &e.routes[0].templates;
+    assert_eq!(templates.len(), 2);
+    assert_eq!(
+        templates[1],
+        TemplateShadow {
+            template: "POST /api/coupons/{id}/issue".into(),
+            compared: 2,
+            equal: 0,
+            candidate_failed: 1,
+            high_unresolved: vec!["$.amount".into()],
+        }
     );
 }
 

@@ -22,6 +22,11 @@ use crate::split::StickyKey;
 /// Where `msa-migrate readiness` logs its verdicts by default, relative to the
 /// directory it runs in; the proxy reads it relative to its configuration's.
 pub const DEFAULT_READINESS_LOG: &str = ".msa/readiness-log.jsonl";
+/// How long the shadow store keeps rows nobody writes any more, by default.
+const DEFAULT_SHADOW_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The shortest retention allowed: far beyond the 2 s between a running
+/// replica's writes, so only rows nobody writes are ever pruned.
+const MIN_SHADOW_RETENTION: Duration = Duration::from_secs(3600);
 /// A validated proxy configuration.
 #[derive(Debug, Clone)]
 pub struct ProxyConfig {
@@ -46,6 +51,9 @@ pub struct ProxyConfig {
     pub audit_log: PathBuf,
     /// The SQLite file where shadow results are kept across restarts.
     pub shadow_store: PathBuf,
+    /// How long the shadow store keeps rows no replica has written since
+    /// (those of replicas gone, or of routes none of them holds any more).
+    pub shadow_retention: Duration,
     /// Reload when the configuration file changes.
     pub watch: bool,
     /// Log one line per request.
@@ -609,6 +617,23 @@ fn resolve(mut raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Prob
         }
         other => base.join(other.unwrap_or("msa-shadow.db")),
     };
+    let shadow_retention = problems.duration(
+        raw_state.shadow_retention.as_ref(),
+        "state.shadow_retention".to_owned(),
+        DEFAULT_SHADOW_RETENTION,
+    );
+    if let Some(written) = &raw_state.shadow_retention
+        && shadow_retention < MIN_SHADOW_RETENTION
+    {
+        problems.at(
+            written,
+            "state.shadow_retention",
+            format!(
+                "`{}` is too short: a running replica rewrites its rows every 2 s, but one cut off for a while must not lose them; write at least `1h` (default `7d`)",
+                written.value
+            ),
+        );
+    }
 
     let telemetry = raw
         .telemetry
@@ -678,6 +703,7 @@ fn resolve(mut raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Prob
             state_file,
             audit_log,
             shadow_store,
+            shadow_retention,
             watch: raw.watch.unwrap_or(true),
             access_log: raw.access_log.unwrap_or(false),
             via: raw.via.unwrap_or(false),

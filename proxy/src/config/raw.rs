@@ -138,6 +138,9 @@ pub(crate) struct RawState {
     pub(crate) file: Option<String>,
     pub(crate) audit_log: Option<String>,
     pub(crate) shadow_store: Option<String>,
+    /// How long the shadow store keeps the rows of a replica that stopped
+    /// writing them (default 7d).
+    pub(crate) shadow_retention: Option<Spanned<String>>,
     /// Where `msa-migrate readiness` logs its verdicts, for the dashboard
     /// (default: `.msa/readiness-log.jsonl` beside this file, where
     /// `msa-migrate readiness` writes it when run from here).

@@ -299,3 +299,25 @@ fn the_full_examples_telemetry_section_in_the_docs_is_valid() {
     assert_eq!(telemetry.traces_url, "http://otel-collector:4318/v1/traces");
     assert_eq!(telemetry.headers.env.as_deref(), Some("OTLP_HEADERS"));
 }
+
+#[test]
+fn the_shadow_stores_retention_is_a_duration_of_an_hour_or_more() {
+    assert_eq!(
+        parse_text(GOOD).unwrap().shadow_retention,
+        Duration::from_secs(7 * 24 * 3600),
+        "a week by default"
+    );
+    let set = format!("{GOOD}state:\n  shadow_retention: 30d\n");
+    assert_eq!(
+        parse_text(&set).unwrap().shadow_retention,
+        Duration::from_secs(30 * 24 * 3600)
+    );
+    for (written, says) in [("10s", "too short"), ("a week", "not a duration")] {
+        let wrong = format!("{GOOD}state:\n  shadow_retention: {written}\n");
+        let err = parse_text(&wrong).unwrap_err().to_string();
+        assert!(
+            err.contains("state.shadow_retention") && err.contains(says),
+            "{written}: {err}"
+        );
+    }
+}

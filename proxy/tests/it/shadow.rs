@@ -87,10 +87,21 @@ async fn reads_are_mirrored_with_the_marker_and_compared_while_clients_see_legac
         ],
         "{route}"
     );
+    let templates: Vec<(&str, u64)> = route["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["template"].as_str().unwrap(),
+                t["compared"].as_u64().unwrap(),
+            )
+        })
+        .collect();
     assert_eq!(
-        route["templates"],
-        serde_json::json!([{"pattern": "/api/coupons/{id}", "examples": 5}]),
-        "inferred from the prefix route's traffic"
+        templates,
+        [("GET /api/coupons/{id}", 5)],
+        "inferred from the prefix route's traffic: {route}"
     );
     assert_eq!(legacy.hits(), 6);
     assert_eq!(coupon.hits(), 5, "GETs only");
@@ -424,4 +435,68 @@ async fn in_the_canary_stage_what_the_monolith_serves_is_still_compared() {
         40,
         "new-served plus mirrored copies of the rest"
     );
+}
+
+/// Issue 4: a prefix route's pairs are counted per template too, so a new
+/// service wrong on one endpoint shows there, not diluted by the clean ones.
+#[tokio::test]
+async fn a_prefix_routes_results_are_split_per_template() {
+    let (legacy, coupon) = (
+        Upstream::start("legacy").await,
+        Upstream::start_with_quirk_under("coupon", "/issue").await,
+    );
+    let shadow = "    shadow:\n      methods: [GET, POST]\n      rules:\n        ignore: [\"$.upstream\", \"$.headers.x-msa-shadow\"]\n";
+    let proxy = Running::start(
+        &config(
+            &legacy.addr.to_string(),
+            &coupon.addr.to_string(),
+            shadow,
+            "",
+        ),
+        None,
+    )
+    .await;
+    let client = client();
+    for id in 1..=6 {
+        let response = client
+            .get(format!("http://{}/api/coupons/{id}", proxy.addr))
+            .send()
+            .await
+            .unwrap();
+        response.bytes().await.unwrap();
+    }
+    for id in 1..=2 {
+        let response = client
+            .post(format!("http://{}/api/coupons/{id}/issue", proxy.addr))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        response.bytes().await.unwrap();
+    }
+    let route = eventually(&proxy, |r| r["compared"] == 8).await;
+    assert_eq!(route["equal"], 6, "{route}");
+    let templates: Vec<(&str, u64, u64, f64)> = route["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["template"].as_str().unwrap(),
+                t["compared"].as_u64().unwrap(),
+                t["equal"].as_u64().unwrap(),
+                t["match_rate"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        templates,
+        [
+            ("GET /api/coupons/{id}", 6, 6, 1.0),
+            ("POST /api/coupons/{id}/issue", 2, 0, 0.0),
+        ],
+        "{route}"
+    );
+    assert_eq!(route["templates"][1]["paths"][0]["path"], "$.quirk");
+    assert_eq!(route["templates"][0]["paths"], serde_json::json!([]));
 }

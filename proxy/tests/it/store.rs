@@ -55,6 +55,26 @@ async fn shadow_results_are_kept_in_postgresql_and_survive_a_restart() {
         "listen: 127.0.0.1:0\nworkers: 1\nlegacy: legacy\nstate:\n  shadow_store: {}\nupstreams:\n  legacy:\n    endpoints: [{}]\n  coupon:\n    endpoints: [{}]\nroutes:\n  - name: coupons\n    prefix: /api/coupons\n    upstream: coupon\n    mode: shadow\n",
         database.url, legacy.addr, coupon.addr
     );
+    // Rows of two other replicas: one gone for weeks (a pod of an earlier
+    // rollout), pruned when the proxy starts; one written a moment ago, kept.
+    ShadowStore::open(std::path::Path::new(&database.url))
+        .await
+        .unwrap();
+    let mut conn = PgConnection::connect(&database.url).await.unwrap();
+    let fresh = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+    for (replica, route, compared, at) in [
+        ("proxy-gone", "coupons", 100, "2020-01-01T00:00:00.000Z"),
+        ("proxy-other", "coupons", 10, fresh.as_str()),
+    ] {
+        sqlx::query("INSERT INTO shadow_routes (replica, route, results, updated_at) VALUES ($1, $2, $3, $4)")
+            .bind(replica)
+            .bind(route)
+            .bind(serde_json::json!({"compared": compared, "equal": compared}).to_string())
+            .bind(at)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
     let proxy = Running::start(&yaml, None).await;
     for id in 0..4 {
         let response = client()
@@ -73,7 +93,18 @@ async fn shadow_results_are_kept_in_postgresql_and_survive_a_restart() {
         .await
         .unwrap();
     let report = store.report(Some("coupons")).await.unwrap();
-    assert_eq!(report["routes"][0]["compared"], 4, "{report}");
+    assert_eq!(
+        report["routes"][0]["compared"], 14,
+        "this replica's 4 and the other live replica's 10; the gone one's pruned: {report}"
+    );
+    let replicas: Vec<(String,)> = sqlx::query_as(
+        "SELECT replica FROM shadow_routes WHERE replica LIKE 'proxy-%' ORDER BY replica",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(replicas, [("proxy-other".to_owned(),)]);
+    drop(conn);
 
     let restarted = Running::start(&yaml, Some(dir)).await;
     let response = client()
@@ -86,7 +117,7 @@ async fn shadow_results_are_kept_in_postgresql_and_survive_a_restart() {
     restarted.stop().await;
     let report = store.report(Some("coupons")).await.unwrap();
     assert_eq!(
-        report["routes"][0]["compared"], 5,
+        report["routes"][0]["compared"], 15,
         "restored, then counted on: {report}"
     );
     drop(store);

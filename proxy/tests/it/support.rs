@@ -27,21 +27,32 @@ pub(crate) struct Upstream {
 
 impl Upstream {
     pub(crate) async fn start(name: &'static str) -> Self {
-        Self::start_with(name, Duration::ZERO, false).await
+        Self::start_with(name, Duration::ZERO, false, None).await
+    }
+
+    /// An upstream that also answers `"quirk": 1` to the paths containing
+    /// `under`: a new service wrong on one endpoint only.
+    pub(crate) async fn start_with_quirk_under(name: &'static str, under: &'static str) -> Self {
+        Self::start_with(name, Duration::ZERO, false, Some(under)).await
     }
 
     /// An upstream that also answers a random `nonce`: noise, as a real
     /// service's timestamps or request ids are.
     pub(crate) async fn start_noisy(name: &'static str) -> Self {
-        Self::start_with(name, Duration::ZERO, true).await
+        Self::start_with(name, Duration::ZERO, true, None).await
     }
 
     /// An upstream that waits `delay` before answering.
     pub(crate) async fn start_with_delay(name: &'static str, delay: Duration) -> Self {
-        Self::start_with(name, delay, false).await
+        Self::start_with(name, delay, false, None).await
     }
 
-    async fn start_with(name: &'static str, delay: Duration, noisy: bool) -> Self {
+    async fn start_with(
+        name: &'static str,
+        delay: Duration,
+        noisy: bool,
+        quirk_under: Option<&'static str>,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let hits = Arc::new(AtomicUsize::new(0));
@@ -80,10 +91,13 @@ impl Upstream {
                             .map(|b| b.to_bytes())
                             .unwrap_or_default();
                         let nonce = noisy.then(|| fastrand::u64(..));
-                        let answer = json!({
+                        let mut answer = json!({
                             "upstream": name, "method": method, "path": path, "nonce": nonce,
                             "headers": headers, "body": String::from_utf8_lossy(&body),
                         });
+                        if quirk_under.is_some_and(|under| path.contains(under)) {
+                            answer["quirk"] = json!(1);
+                        }
                         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(
                             answer.to_string(),
                         ))))

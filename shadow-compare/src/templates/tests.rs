@@ -162,3 +162,65 @@ fn paths_match_the_most_specific_known_template() {
     assert_eq!(template_of("/api/coupons/5", &known), None);
     assert_eq!(template_of("/api/users/7/points/charge", &known), None);
 }
+
+#[test]
+fn each_path_gets_the_template_inferred_from_all_of_them() {
+    let each = infer_each([
+        "/api/coupons/WELCOME10",
+        "/api/coupons/17/issue",
+        "/api/coupons/SPRING24",
+        "/api/coupons/top",
+    ]);
+    assert_eq!(
+        each,
+        [
+            "/api/coupons/{id}",
+            "/api/coupons/{id}/issue",
+            "/api/coupons/{id}",
+            "/api/coupons/top"
+        ]
+    );
+    // Seen alone, an opaque code is its own template: more paths generalise it.
+    assert_eq!(
+        infer_each(["/api/coupons/WELCOME10"]),
+        ["/api/coupons/WELCOME10"]
+    );
+}
+
+#[test]
+fn fitting_a_known_template_follows_the_inference_rules() {
+    let known: Vec<String> = [
+        "/api/coupons/{id}",
+        "/api/coupons/{id}/issue",
+        "/api/files/{uuid}",
+        "/api/coupons/top",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(
+        fit_template("/api/coupons/42", &known),
+        Some("/api/coupons/{id}")
+    );
+    assert_eq!(
+        fit_template("/api/coupons/SPRING24/issue", &known),
+        Some("/api/coupons/{id}/issue"),
+        "a segment with a digit where ids vary"
+    );
+    assert_eq!(
+        fit_template("/api/coupons/top", &known),
+        Some("/api/coupons/top")
+    );
+    // A word is never an id, a version neither, and a UUID is `{uuid}`.
+    assert_eq!(fit_template("/api/coupons/latest", &known), None);
+    assert_eq!(fit_template("/api/coupons/v2", &known), None);
+    assert_eq!(
+        fit_template("/api/coupons/3f2b8c4e-1d2a-4b3c-9e8f-0a1b2c3d4e5f", &known),
+        None
+    );
+    assert_eq!(
+        fit_template("/api/files/3f2b8c4e-1d2a-4b3c-9e8f-0a1b2c3d4e5f", &known),
+        Some("/api/files/{uuid}")
+    );
+    assert_eq!(fit_template("/api/files/17", &known), None);
+    assert_eq!(fit_template("/api/coupons/17/cancel", &known), None);
+}
