@@ -9,16 +9,17 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use crate::db::{Db, Stmt, quote};
+use crate::db::{Cells, Db, Stmt, quote, row_values};
 use crate::dsn::Engine;
 use crate::error::{Error, Result};
 use crate::event::{Event, Events, Stop};
+use crate::payload::{Pass, Payload, RowError, passthrough};
 use crate::plan::{BackfillPlan, CopyOptions, TablePlan, describe, select};
 use crate::resolve::{Create, resolve_with};
 use crate::store::{self, Checkpoint, Range};
 use crate::throttle::Throttle;
 use crate::value::Value;
-use crate::write::write_rows;
+use crate::write::{Load, copy_rows, culprit, is_unique_violation, write_rows};
 
 /// What a backfill did.
 #[derive(Debug, Clone, Serialize)]
@@ -481,86 +482,101 @@ pub(crate) fn next_chunk(current: usize, target: Duration, took: Duration, max: 
     next.clamp(100.min(max), max)
 }
 
-/// Copies the source keys in `(after, upto]`: a reader and a writer joined in
-/// one task, at most two chunks in flight between them (memory stays flat),
-/// each chunk committed with the checkpoint of `part`.
+/// Copies the source keys in `(after, upto]`: a reader task and a writer, at
+/// most two chunks in flight between them (memory stays flat), each chunk
+/// committed with the checkpoint of `part`. The reader runs as a task of its
+/// own so that reading and encoding the next chunk overlaps writing this one
+/// on another thread.
+///
+/// Into PostgreSQL, the reader encodes each chunk as COPY data straight from
+/// the source rows (columns that need no conversion pass through without a
+/// [`Value`]), and the writer copies it into the table itself while none of
+/// its keys are there; at the first key that is, the range's remaining
+/// chunks are staged and merged (see [`Load`]).
 async fn copy_range(
-    run: &Run,
-    plan: &TablePlan,
+    run: &Arc<Run>,
+    plan: &Arc<TablePlan>,
     part: Part,
     after: Option<Vec<Value>>,
     upto: Vec<Value>,
     tally: &Tally,
 ) -> Result<()> {
-    let (source, target, options) = (&run.source, &run.target, &run.options);
+    let (source, target) = (&run.source, &run.target);
     let label = plan.label();
-    let mut chunk = options.initial_chunk.clamp(1, options.max_chunk.max(1));
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Chunk>>(2);
-    let write_micros = AtomicU64::new(0);
-    let reader = async {
-        // Owned, so the writer sees the channel close when the reader ends.
-        let sender = sender;
-        let mut after = after;
-        loop {
-            if run.stop.load(Ordering::SeqCst) {
-                let _ = sender.send(Err(Error::Stopped)).await;
-                return;
-            }
-            if let Err(err) = run
-                .throttle
-                .admit(chunk, &label, &run.events, &run.stop)
-                .await
-            {
-                let _ = sender.send(Err(err)).await;
-                return;
-            }
-            let requested = chunk;
-            let read_started = Instant::now();
-            let stmt = plan.source_select(source, after.as_deref(), Some(&upto), Some(chunk));
-            let rows = match source.fetch(&stmt, &plan.read).await {
-                Ok(rows) => rows,
-                Err(e) => {
-                    let err =
-                        source.sql_error(format!("reading a chunk of `{}`", plan.source.name), &e);
+    let write_micros = Arc::new(AtomicU64::new(0));
+    let reader = {
+        let (run, plan, write_micros) = (run.clone(), plan.clone(), write_micros.clone());
+        let label = label.clone();
+        tokio::spawn(async move {
+            let (source, options) = (&run.source, &run.options);
+            let passes = (run.target.engine() == Engine::Postgres).then(|| passthrough(&plan));
+            let mut chunk = options.initial_chunk.clamp(1, options.max_chunk.max(1));
+            // Owned, so the writer sees the channel close when the reader ends.
+            let sender = sender;
+            let mut after = after;
+            // COPY bytes per row of the last chunk: the next one's buffer.
+            let mut row_bytes = 128;
+            loop {
+                if run.stop.load(Ordering::SeqCst) {
+                    let _ = sender.send(Err(Error::Stopped)).await;
+                    return;
+                }
+                if let Err(err) = run
+                    .throttle
+                    .admit(chunk, &label, &run.events, &run.stop)
+                    .await
+                {
                     let _ = sender.send(Err(err)).await;
                     return;
                 }
-            };
-            let mapped: Result<Vec<Vec<Value>>> = rows
-                .iter()
-                .map(|row| {
-                    plan.map_row(row).map_err(|message| Error::Row {
-                        dsn: source.dsn().to_string(),
-                        table: plan.source.name.clone(),
-                        key: plan.show_key(&plan.key_of(row)),
-                        message,
-                    })
-                })
-                .collect();
-            let last = rows.last().map(|r| plan.key_of(r));
-            let end = rows.len() < requested || last.as_deref() == Some(upto.as_slice());
-            let failed = mapped.is_err();
-            let message = mapped.map(|rows| Chunk {
-                rows,
-                last: last.clone(),
-                end,
-            });
-            if sender.send(message).await.is_err() || end || failed {
-                return;
+                let requested = chunk;
+                let read_started = Instant::now();
+                let stmt = plan.source_select(source, after.as_deref(), Some(&upto), Some(chunk));
+                let message = read_chunk(
+                    source,
+                    &plan,
+                    passes.as_deref(),
+                    &stmt,
+                    after.clone(),
+                    requested * row_bytes,
+                )
+                .await
+                .map(|chunk| {
+                    let end =
+                        chunk.count < requested || chunk.last.as_deref() == Some(upto.as_slice());
+                    Chunk { end, ..chunk }
+                });
+                let (end, last) = match &message {
+                    Ok(chunk) => {
+                        if let Rows::Copy(payload) = &chunk.rows
+                            && chunk.count > 0
+                        {
+                            row_bytes = payload.data().len() / chunk.count + 1;
+                        }
+                        (chunk.end, chunk.last.clone())
+                    }
+                    Err(_) => (true, None),
+                };
+                if sender.send(message).await.is_err() || end {
+                    return;
+                }
+                after = last;
+                let wrote = Duration::from_micros(write_micros.load(Ordering::Relaxed));
+                chunk = next_chunk(
+                    chunk,
+                    options.chunk_time,
+                    read_started.elapsed().max(wrote),
+                    options.max_chunk,
+                );
             }
-            after = last;
-            let wrote = Duration::from_micros(write_micros.load(Ordering::Relaxed));
-            chunk = next_chunk(
-                chunk,
-                options.chunk_time,
-                read_started.elapsed().max(wrote),
-                options.max_chunk,
-            );
-        }
+        })
     };
     let writer = async {
         // Owned, so the reader sees the channel close when the writer stops.
         let mut receiver = receiver;
+        // Into the table itself until a key is found there already.
+        let mut load = Load::Direct;
         while let Some(received) = receiver.recv().await {
             let chunk = received?;
             if run.stop.load(Ordering::SeqCst) {
@@ -568,7 +584,7 @@ async fn copy_range(
                 return Err(Error::Stopped);
             }
             let write_started = Instant::now();
-            let n = i64::try_from(chunk.rows.len()).unwrap_or(i64::MAX);
+            let n = i64::try_from(chunk.count).unwrap_or(i64::MAX);
             let stmts = checkpoint_stmts(
                 target.engine(),
                 &plan.target.name,
@@ -577,7 +593,25 @@ async fn copy_range(
                 n,
                 chunk.end,
             );
-            write_rows(target, plan, &chunk.rows, stmts).await?;
+            match &chunk.rows {
+                Rows::Values(rows) => write_rows(target, plan, rows, stmts).await?,
+                Rows::Copy(_) if chunk.count == 0 => {
+                    target
+                        .transaction(&stmts)
+                        .await
+                        .map_err(|e| target.sql_error("moving the checkpoint", &e))?;
+                }
+                Rows::Copy(payload) => {
+                    let mut written = copy_rows(target, plan, payload, stmts.clone(), load).await;
+                    if load == Load::Direct && written.as_ref().is_err_and(is_unique_violation) {
+                        load = Load::Staged;
+                        written = copy_rows(target, plan, payload, stmts, load).await;
+                    }
+                    if let Err(err) = written {
+                        return Err(copy_culprit(source, target, plan, &chunk, &err).await);
+                    }
+                }
+            }
             write_micros.store(
                 u64::try_from(write_started.elapsed().as_micros()).unwrap_or(u64::MAX),
                 Ordering::Relaxed,
@@ -591,7 +625,7 @@ async fn copy_range(
                     table: label.clone(),
                     rows_copied: copied,
                     rows_total: tally.total,
-                    chunk_rows: chunk.rows.len(),
+                    chunk_rows: chunk.count,
                     rows_per_second: rate,
                 });
             }
@@ -601,18 +635,152 @@ async fn copy_range(
         }
         Ok(())
     };
-    let ((), written) = tokio::join!(reader, writer);
-    written
+    let written = writer.await;
+    // The reader ends at its next chunk when the writer stopped early (the
+    // channel is closed); a panic in it is an error of the copy.
+    let read = reader.await;
+    written?;
+    read.map_err(|join| Error::Sql {
+        dsn: source.dsn().to_string(),
+        context: format!("reading `{}`", plan.source.name),
+        message: join.to_string(),
+    })
+}
+
+/// A chunk read from the source and mapped as its rows arrive: COPY data
+/// when `passes` is given (the target is PostgreSQL; `bytes` reserved), else
+/// rows of values.
+async fn read_chunk(
+    source: &Db,
+    plan: &TablePlan,
+    passes: Option<&[Option<(usize, Pass)>]>,
+    stmt: &Stmt,
+    after: Option<Vec<Value>>,
+    bytes: usize,
+) -> Result<Chunk> {
+    let read_error = |message: String| {
+        source.sql_error(
+            format!("reading a chunk of `{}`", plan.source.name),
+            &sqlx::Error::Decode(message.into()),
+        )
+    };
+    let row_error = |row: &dyn Cells, message: String| match plan.raw_key_of(row) {
+        Ok(key) => Error::Row {
+            dsn: source.dsn().to_string(),
+            table: plan.source.name.clone(),
+            key: plan.show_key(&key),
+            message,
+        },
+        Err(message) => read_error(message),
+    };
+    let mut count = 0;
+    let (rows, last) = match passes {
+        Some(passes) => {
+            let mut payload = Payload::with_capacity(bytes);
+            let last = source
+                .fetch_each(stmt, |row| {
+                    count += 1;
+                    payload
+                        .push_source_row(plan, passes, row)
+                        .map_err(|e| match e {
+                            RowError::Decode(message) => ReadError::Done(read_error(message)),
+                            RowError::Map(message) => ReadError::Done(row_error(row, message)),
+                        })
+                })
+                .await;
+            (Rows::Copy(payload), last)
+        }
+        None => {
+            let mut mapped = Vec::new();
+            let last = source
+                .fetch_each(stmt, |row| {
+                    count += 1;
+                    let values = row_values(row, &plan.read)
+                        .map_err(|message| ReadError::Done(read_error(message)))?;
+                    mapped.push(
+                        plan.map_row(&values)
+                            .map_err(|message| ReadError::Done(row_error(row, message)))?,
+                    );
+                    Ok(())
+                })
+                .await;
+            (Rows::Values(mapped), last)
+        }
+    };
+    let last = match last {
+        Ok(last) => last,
+        Err(ReadError::Done(err)) => return Err(err),
+        Err(ReadError::Sql(e)) => {
+            return Err(source.sql_error(format!("reading a chunk of `{}`", plan.source.name), &e));
+        }
+    };
+    let last = last
+        .map(|row| plan.raw_key_of(row.cells()))
+        .transpose()
+        .map_err(read_error)?;
+    Ok(Chunk {
+        rows,
+        count,
+        after,
+        last,
+        end: false,
+    })
+}
+
+/// Why reading a chunk stopped: the query failed, or a row did.
+enum ReadError {
+    Sql(sqlx::Error),
+    Done(Error),
+}
+
+impl From<sqlx::Error> for ReadError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Sql(err)
+    }
+}
+
+/// The row at fault in a chunk whose COPY failed: the chunk's rows read again
+/// as values and written one by one, none committed.
+async fn copy_culprit(
+    source: &Db,
+    target: &Db,
+    plan: &TablePlan,
+    chunk: &Chunk,
+    err: &sqlx::Error,
+) -> Error {
+    let stmt = plan.source_select(source, chunk.after.as_deref(), chunk.last.as_deref(), None);
+    let rows = match source.fetch(&stmt, &plan.read).await {
+        Ok(rows) => rows,
+        Err(_) => {
+            return target.sql_error(format!("writing a chunk of `{}`", plan.target.name), err);
+        }
+    };
+    match crate::lookup::map_rows(source, plan, &rows) {
+        Ok(mapped) => culprit(target, plan, &mapped, err).await,
+        Err(map_error) => map_error,
+    }
 }
 
 /// One chunk on its way from the reader to the writer.
 struct Chunk {
     /// Mapped rows.
-    rows: Vec<Vec<Value>>,
+    rows: Rows,
+    /// How many.
+    count: usize,
+    /// The source key before the chunk; `None` at the start.
+    after: Option<Vec<Value>>,
     /// The last source key in the chunk; `None` when the chunk is empty.
     last: Option<Vec<Value>>,
     /// Whether it is the last chunk of its range.
     end: bool,
+}
+
+/// A chunk's rows, mapped to the target's columns.
+enum Rows {
+    /// As values (a MariaDB or SQLite target: upserts).
+    Values(Vec<Vec<Value>>),
+    /// As PostgreSQL COPY data.
+    Copy(Payload),
 }
 
 /// Source rows in range (the filter applied).

@@ -22,6 +22,7 @@ use sqlx::{AssertSqlSafe, Connection, Executor, Row, TypeInfo, ValueRef};
 
 use crate::dsn::{Dsn, Engine};
 use crate::error::{Error, Result};
+use crate::payload::{Pass, Payload};
 use crate::value::{Kind, Value, canonical_json, normalise_decimal};
 
 /// A pool of connections to one database.
@@ -411,11 +412,11 @@ impl Db {
     }
 
     /// PostgreSQL's fast path, in one transaction: `setup` (a temporary staging
-    /// table), `COPY` of `data` (text format) into it, then `stmts` (the merge
-    /// and the checkpoint).
+    /// table, when the data goes there), `COPY` of `data` (text format), then
+    /// `stmts` (the merge, if staged, and the checkpoint).
     pub(crate) async fn pg_copy_transaction(
         &self,
-        setup: &str,
+        setup: Option<&str>,
         copy: &str,
         data: &[u8],
         stmts: &[Stmt],
@@ -427,9 +428,11 @@ impl Db {
         loop {
             let result = async {
                 let mut tx = pool.begin().await?;
-                sqlx::raw_sql(AssertSqlSafe(setup))
-                    .execute(&mut *tx)
-                    .await?;
+                if let Some(setup) = setup {
+                    sqlx::raw_sql(AssertSqlSafe(setup))
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 let mut copy_in = tx.copy_in_raw(copy).await?;
                 copy_in.send(data).await?;
                 copy_in.finish().await?;
@@ -464,16 +467,43 @@ impl Db {
         stmt: &Stmt,
         columns: &[Column],
     ) -> Result<Vec<Vec<Value>>, sqlx::Error> {
-        with_pool!(self, |pool| {
-            let q = bind_all(sqlx::query(AssertSqlSafe(stmt.sql.as_str())), &stmt.binds);
-            let rows = q.fetch_all(pool).await?;
-            rows.iter()
-                .map(|row| {
-                    DecodeRow::values(row, columns)
-                        .map_err(|message| sqlx::Error::Decode(message.into()))
-                })
-                .collect()
+        let mut rows = Vec::new();
+        self.fetch_each(stmt, |row| {
+            rows.push(
+                row_values(row, columns).map_err(|message| sqlx::Error::Decode(message.into()))?,
+            );
+            Ok::<_, sqlx::Error>(())
         })
+        .await?;
+        Ok(rows)
+    }
+
+    /// Runs a query and hands each row, as the driver returned it, to `each`
+    /// while the next ones arrive; the last row, for its key. The first error
+    /// `each` returns ends the query.
+    pub(crate) async fn fetch_each<E: From<sqlx::Error>>(
+        &self,
+        stmt: &Stmt,
+        mut each: impl FnMut(&dyn Cells) -> Result<(), E> + Send,
+    ) -> Result<Option<RawRow>, E> {
+        use futures::TryStreamExt as _;
+        let sql = || AssertSqlSafe(stmt.sql.as_str());
+        macro_rules! each_row {
+            ($pool:expr, $variant:ident) => {{
+                let mut rows = bind_all(sqlx::query(sql()), &stmt.binds).fetch($pool);
+                let mut last = None;
+                while let Some(row) = rows.try_next().await? {
+                    each(&row)?;
+                    last = Some(row);
+                }
+                Ok(last.map(RawRow::$variant))
+            }};
+        }
+        match &self.pool {
+            Pool::Sqlite(pool) => each_row!(pool, Sqlite),
+            Pool::Postgres(pool) => each_row!(pool, Postgres),
+            Pool::MySql(pool) => each_row!(pool, MySql),
+        }
     }
 
     /// One integer from a query (a count).
@@ -960,9 +990,43 @@ impl<'q> BindValue<'q> for Query<'q, Sqlite, SqliteArguments> {
     }
 }
 
-/// Decoding a row's columns into [`Value`]s by their kinds.
-trait DecodeRow {
-    fn values(&self, columns: &[Column]) -> Result<Vec<Value>, String>;
+/// A row as its driver returned it, each cell decoded when asked.
+pub(crate) trait Cells {
+    /// Cell `i` decoded into a [`Value`] by `column`'s kind.
+    fn cell(&self, i: usize, column: &Column) -> Result<Value, String>;
+
+    /// Cell `i` written into `out` as `pass` says, with no [`Value`] in
+    /// between; false, with nothing written, when this value needs
+    /// [`Cells::cell`] (a MySQL zero date, a driver that has no passthrough).
+    fn pass(&self, _i: usize, _column: &Column, _pass: Pass, _out: &mut Payload) -> bool {
+        false
+    }
+}
+
+/// A row's cells decoded by `columns`' kinds.
+pub(crate) fn row_values(row: &dyn Cells, columns: &[Column]) -> Result<Vec<Value>, String> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| row.cell(i, column))
+        .collect()
+}
+
+/// A row as its driver returned it.
+pub(crate) enum RawRow {
+    Sqlite(SqliteRow),
+    Postgres(PgRow),
+    MySql(MySqlRow),
+}
+
+impl RawRow {
+    pub(crate) fn cells(&self) -> &dyn Cells {
+        match self {
+            Self::Sqlite(row) => row,
+            Self::Postgres(row) => row,
+            Self::MySql(row) => row,
+        }
+    }
 }
 
 fn column_error(column: &Column, err: &sqlx::Error) -> String {
@@ -981,117 +1045,188 @@ fn text_value(kind: Kind, text: String) -> Value {
     }
 }
 
-impl DecodeRow for PgRow {
-    fn values(&self, columns: &[Column]) -> Result<Vec<Value>, String> {
-        columns
-            .iter()
-            .enumerate()
-            .map(|(i, column)| {
-                let value = match column.kind {
-                    Kind::Bool => self
-                        .try_get::<Option<bool>, _>(i)
-                        .map(|v| v.map(Value::Bool)),
-                    Kind::Int => match column.cast.as_str() {
-                        "int2" => self
-                            .try_get::<Option<i16>, _>(i)
-                            .map(|v| v.map(|x| Value::Int(x.into()))),
-                        "int4" => self
-                            .try_get::<Option<i32>, _>(i)
-                            .map(|v| v.map(|x| Value::Int(x.into()))),
-                        _ => self.try_get::<Option<i64>, _>(i).map(|v| v.map(Value::Int)),
-                    },
-                    Kind::Float if column.single => self
-                        .try_get::<Option<f32>, _>(i)
-                        .map(|v| v.map(|x| Value::Float(x.into()))),
-                    Kind::Float => self
-                        .try_get::<Option<f64>, _>(i)
-                        .map(|v| v.map(Value::Float)),
-                    Kind::Bytes => self
-                        .try_get::<Option<Vec<u8>>, _>(i)
-                        .map(|v| v.map(Value::Bytes)),
-                    Kind::Date => self
-                        .try_get::<Option<NaiveDate>, _>(i)
-                        .map(|v| v.map(Value::Date)),
-                    Kind::Time => self
-                        .try_get::<Option<NaiveTime>, _>(i)
-                        .map(|v| v.map(Value::Time)),
-                    Kind::DateTime => self
-                        .try_get::<Option<NaiveDateTime>, _>(i)
-                        .map(|v| v.map(Value::DateTime)),
-                    Kind::Timestamptz => self
-                        .try_get::<Option<DateTime<Utc>>, _>(i)
-                        .map(|v| v.map(Value::Timestamptz)),
-                    kind @ (Kind::Text | Kind::Decimal | Kind::Json | Kind::UInt) => self
-                        .try_get::<Option<String>, _>(i)
-                        .map(|v| v.map(|s| text_value(kind, s))),
-                };
-                value
-                    .map(|v| v.unwrap_or(Value::Null))
-                    .map_err(|err| column_error(column, &err))
-            })
-            .collect()
+impl Cells for PgRow {
+    fn cell(&self, i: usize, column: &Column) -> Result<Value, String> {
+        let value = match column.kind {
+            Kind::Bool => self
+                .try_get::<Option<bool>, _>(i)
+                .map(|v| v.map(Value::Bool)),
+            Kind::Int => match column.cast.as_str() {
+                "int2" => self
+                    .try_get::<Option<i16>, _>(i)
+                    .map(|v| v.map(|x| Value::Int(x.into()))),
+                "int4" => self
+                    .try_get::<Option<i32>, _>(i)
+                    .map(|v| v.map(|x| Value::Int(x.into()))),
+                _ => self.try_get::<Option<i64>, _>(i).map(|v| v.map(Value::Int)),
+            },
+            Kind::Float if column.single => self
+                .try_get::<Option<f32>, _>(i)
+                .map(|v| v.map(|x| Value::Float(x.into()))),
+            Kind::Float => self
+                .try_get::<Option<f64>, _>(i)
+                .map(|v| v.map(Value::Float)),
+            Kind::Bytes => self
+                .try_get::<Option<Vec<u8>>, _>(i)
+                .map(|v| v.map(Value::Bytes)),
+            Kind::Date => self
+                .try_get::<Option<NaiveDate>, _>(i)
+                .map(|v| v.map(Value::Date)),
+            Kind::Time => self
+                .try_get::<Option<NaiveTime>, _>(i)
+                .map(|v| v.map(Value::Time)),
+            Kind::DateTime => self
+                .try_get::<Option<NaiveDateTime>, _>(i)
+                .map(|v| v.map(Value::DateTime)),
+            Kind::Timestamptz => self
+                .try_get::<Option<DateTime<Utc>>, _>(i)
+                .map(|v| v.map(Value::Timestamptz)),
+            kind @ (Kind::Text | Kind::Decimal | Kind::Json | Kind::UInt) => self
+                .try_get::<Option<String>, _>(i)
+                .map(|v| v.map(|s| text_value(kind, s))),
+        };
+        value
+            .map(|v| v.unwrap_or(Value::Null))
+            .map_err(|err| column_error(column, &err))
+    }
+
+    fn pass(&self, i: usize, column: &Column, pass: Pass, out: &mut Payload) -> bool {
+        match self.try_get_raw(i) {
+            Ok(raw) if raw.is_null() => {
+                out.push_null();
+                return true;
+            }
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+        match pass {
+            Pass::Int => match column.cast.as_str() {
+                "int2" => self.try_get::<i16, _>(i).map(|x| out.push_int(x.into())),
+                "int4" => self.try_get::<i32, _>(i).map(|x| out.push_int(x.into())),
+                _ => self.try_get::<i64, _>(i).map(|x| out.push_int(x)),
+            }
+            .is_ok(),
+            Pass::Bool => self.try_get::<bool, _>(i).map(|b| out.push_bool(b)).is_ok(),
+            Pass::Float if column.single => self
+                .try_get::<f32, _>(i)
+                .map(|x| out.push_float(x.into()))
+                .is_ok(),
+            Pass::Float => self.try_get::<f64, _>(i).map(|x| out.push_float(x)).is_ok(),
+            Pass::Text => self.try_get::<&str, _>(i).map(|s| out.push_text(s)).is_ok(),
+            Pass::Decimal => self
+                .try_get::<&str, _>(i)
+                .is_ok_and(|s| out.push_decimal(s.as_bytes())),
+            Pass::Date => self
+                .try_get::<NaiveDate, _>(i)
+                .map(|d| out.push_date(d))
+                .is_ok(),
+            Pass::DateTime { zone } => self
+                .try_get::<NaiveDateTime, _>(i)
+                .map(|t| out.push_datetime(t, zone))
+                .is_ok(),
+            Pass::Instant { zone } => self
+                .try_get::<DateTime<Utc>, _>(i)
+                .map(|t| out.push_instant(t, zone))
+                .is_ok(),
+        }
     }
 }
 
-impl DecodeRow for MySqlRow {
-    fn values(&self, columns: &[Column]) -> Result<Vec<Value>, String> {
-        columns
-            .iter()
-            .enumerate()
-            .map(|(i, column)| {
-                let value = match column.kind {
-                    Kind::Bool => self
-                        .try_get::<Option<bool>, _>(i)
-                        .map(|v| v.map(Value::Bool)),
-                    Kind::Int if column.read == Read::AsUnsigned => self
-                        .try_get::<Option<u64>, _>(i)
-                        .map(|v| v.map(|x| i64::try_from(x).map_or(Value::UInt(x), Value::Int))),
-                    Kind::Int => self.try_get::<Option<i64>, _>(i).map(|v| v.map(Value::Int)),
-                    Kind::UInt => self
-                        .try_get::<Option<u64>, _>(i)
-                        .map(|v| v.map(Value::UInt)),
-                    Kind::Float if column.single => self
-                        .try_get::<Option<f32>, _>(i)
-                        .map(|v| v.map(|x| Value::Float(x.into()))),
-                    Kind::Float => self
-                        .try_get::<Option<f64>, _>(i)
-                        .map(|v| v.map(Value::Float)),
-                    Kind::Bytes => self
-                        .try_get::<Option<Vec<u8>>, _>(i)
-                        .map(|v| v.map(Value::Bytes)),
-                    Kind::Date => mysql_dated(
-                        self,
-                        i,
-                        false,
-                        self.try_get::<Option<NaiveDate>, _>(i)
-                            .map(|v| v.map(Value::Date)),
-                    ),
-                    Kind::Time => self
-                        .try_get::<Option<NaiveTime>, _>(i)
-                        .map(|v| v.map(Value::Time)),
-                    Kind::DateTime => mysql_dated(
-                        self,
-                        i,
-                        true,
-                        self.try_get::<Option<NaiveDateTime>, _>(i)
-                            .map(|v| v.map(Value::DateTime)),
-                    ),
-                    Kind::Timestamptz => mysql_dated(
-                        self,
-                        i,
-                        true,
-                        self.try_get::<Option<DateTime<Utc>>, _>(i)
-                            .map(|v| v.map(Value::Timestamptz)),
-                    ),
-                    kind @ (Kind::Text | Kind::Decimal | Kind::Json) => self
-                        .try_get::<Option<String>, _>(i)
-                        .map(|v| v.map(|s| text_value(kind, s))),
-                };
-                value
-                    .map(|v| v.unwrap_or(Value::Null))
-                    .map_err(|err| column_error(column, &err))
-            })
-            .collect()
+impl Cells for MySqlRow {
+    fn cell(&self, i: usize, column: &Column) -> Result<Value, String> {
+        let value = match column.kind {
+            Kind::Bool => self
+                .try_get::<Option<bool>, _>(i)
+                .map(|v| v.map(Value::Bool)),
+            Kind::Int if column.read == Read::AsUnsigned => self
+                .try_get::<Option<u64>, _>(i)
+                .map(|v| v.map(|x| i64::try_from(x).map_or(Value::UInt(x), Value::Int))),
+            Kind::Int => self.try_get::<Option<i64>, _>(i).map(|v| v.map(Value::Int)),
+            Kind::UInt => self
+                .try_get::<Option<u64>, _>(i)
+                .map(|v| v.map(Value::UInt)),
+            Kind::Float if column.single => self
+                .try_get::<Option<f32>, _>(i)
+                .map(|v| v.map(|x| Value::Float(x.into()))),
+            Kind::Float => self
+                .try_get::<Option<f64>, _>(i)
+                .map(|v| v.map(Value::Float)),
+            Kind::Bytes => self
+                .try_get::<Option<Vec<u8>>, _>(i)
+                .map(|v| v.map(Value::Bytes)),
+            Kind::Date => mysql_dated(
+                self,
+                i,
+                false,
+                self.try_get::<Option<NaiveDate>, _>(i)
+                    .map(|v| v.map(Value::Date)),
+            ),
+            Kind::Time => self
+                .try_get::<Option<NaiveTime>, _>(i)
+                .map(|v| v.map(Value::Time)),
+            Kind::DateTime => mysql_dated(
+                self,
+                i,
+                true,
+                self.try_get::<Option<NaiveDateTime>, _>(i)
+                    .map(|v| v.map(Value::DateTime)),
+            ),
+            Kind::Timestamptz => mysql_dated(
+                self,
+                i,
+                true,
+                self.try_get::<Option<DateTime<Utc>>, _>(i)
+                    .map(|v| v.map(Value::Timestamptz)),
+            ),
+            kind @ (Kind::Text | Kind::Decimal | Kind::Json) => self
+                .try_get::<Option<String>, _>(i)
+                .map(|v| v.map(|s| text_value(kind, s))),
+        };
+        value
+            .map(|v| v.unwrap_or(Value::Null))
+            .map_err(|err| column_error(column, &err))
+    }
+
+    fn pass(&self, i: usize, column: &Column, pass: Pass, out: &mut Payload) -> bool {
+        let dated = matches!(
+            pass,
+            Pass::Date | Pass::DateTime { .. } | Pass::Instant { .. }
+        );
+        match self.try_get_raw(i) {
+            // The driver takes a zero date for NULL: `cell` tells them apart.
+            Ok(raw) if raw.is_null() && dated => return false,
+            Ok(raw) if raw.is_null() => {
+                out.push_null();
+                return true;
+            }
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+        match pass {
+            Pass::Int => self.try_get::<i64, _>(i).map(|x| out.push_int(x)).is_ok(),
+            Pass::Bool => self.try_get::<bool, _>(i).map(|b| out.push_bool(b)).is_ok(),
+            Pass::Float if column.single => self
+                .try_get::<f32, _>(i)
+                .map(|x| out.push_float(x.into()))
+                .is_ok(),
+            Pass::Float => self.try_get::<f64, _>(i).map(|x| out.push_float(x)).is_ok(),
+            Pass::Text => self.try_get::<&str, _>(i).map(|s| out.push_text(s)).is_ok(),
+            Pass::Decimal => self
+                .try_get::<&str, _>(i)
+                .is_ok_and(|s| out.push_decimal(s.as_bytes())),
+            Pass::Date => self
+                .try_get::<NaiveDate, _>(i)
+                .map(|d| out.push_date(d))
+                .is_ok(),
+            Pass::DateTime { zone } => self
+                .try_get::<NaiveDateTime, _>(i)
+                .map(|t| out.push_datetime(t, zone))
+                .is_ok(),
+            Pass::Instant { zone } => self
+                .try_get::<DateTime<Utc>, _>(i)
+                .map(|t| out.push_instant(t, zone))
+                .is_ok(),
+        }
     }
 }
 
@@ -1147,32 +1282,26 @@ fn mysql_zero_date(row: &MySqlRow, i: usize, with_time: bool) -> Option<Value> {
     Some(Value::ZeroDate(text))
 }
 
-impl DecodeRow for SqliteRow {
-    fn values(&self, columns: &[Column]) -> Result<Vec<Value>, String> {
-        columns
-            .iter()
-            .enumerate()
-            .map(|(i, column)| {
-                let raw = self
-                    .try_get_raw(i)
-                    .map_err(|err| column_error(column, &err))?;
-                let storage = if raw.is_null() {
-                    "NULL".to_owned()
-                } else {
-                    raw.type_info().name().to_owned()
-                };
-                let value = match storage.as_str() {
-                    "NULL" => Ok(Value::Null),
-                    "INTEGER" => self.try_get::<i64, _>(i).map(Value::Int),
-                    "REAL" => self.try_get::<f64, _>(i).map(Value::Float),
-                    "BLOB" => self.try_get::<Vec<u8>, _>(i).map(Value::Bytes),
-                    _ => self.try_get::<String, _>(i).map(Value::Text),
-                }
-                .map_err(|err| column_error(column, &err))?;
-                // SQLite is dynamically typed: read by the declared kind when the
-                // stored value converts, else keep what is stored.
-                Ok(value.clone().coerce(column.kind).unwrap_or(value))
-            })
-            .collect()
+impl Cells for SqliteRow {
+    fn cell(&self, i: usize, column: &Column) -> Result<Value, String> {
+        let raw = self
+            .try_get_raw(i)
+            .map_err(|err| column_error(column, &err))?;
+        let storage = if raw.is_null() {
+            "NULL".to_owned()
+        } else {
+            raw.type_info().name().to_owned()
+        };
+        let value = match storage.as_str() {
+            "NULL" => Ok(Value::Null),
+            "INTEGER" => self.try_get::<i64, _>(i).map(Value::Int),
+            "REAL" => self.try_get::<f64, _>(i).map(Value::Float),
+            "BLOB" => self.try_get::<Vec<u8>, _>(i).map(Value::Bytes),
+            _ => self.try_get::<String, _>(i).map(Value::Text),
+        }
+        .map_err(|err| column_error(column, &err))?;
+        // SQLite is dynamically typed: read by the declared kind when the
+        // stored value converts, else keep what is stored.
+        Ok(value.clone().coerce(column.kind).unwrap_or(value))
     }
 }

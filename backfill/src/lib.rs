@@ -19,6 +19,7 @@ mod error;
 mod event;
 mod follow;
 mod lookup;
+mod payload;
 mod plan;
 mod resolve;
 mod schema;

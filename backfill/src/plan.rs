@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use msa_playbook::mapping::Mapping;
 
-use crate::db::{Column, Db, SqlBuilder, Stmt, TableSchema, quote, select_expr};
+use crate::db::{Cells, Column, Db, SqlBuilder, Stmt, TableSchema, quote, select_expr};
 use crate::dsn::Dsn;
 use crate::value::{Kind, Value};
 
@@ -258,6 +258,14 @@ impl TablePlan {
         self.source_key.iter().map(|&i| row[i].clone()).collect()
     }
 
+    /// The key of a source row as its driver returned it.
+    pub(crate) fn raw_key_of(&self, row: &dyn Cells) -> Result<Vec<Value>, String> {
+        self.source_key
+            .iter()
+            .map(|&i| row.cell(i, &self.read[i]))
+            .collect()
+    }
+
     /// The target key of a mapped row.
     pub(crate) fn target_key_of(&self, row: &[Value]) -> Vec<Value> {
         self.target_key.iter().map(|&i| row[i].clone()).collect()
@@ -278,42 +286,46 @@ impl TablePlan {
     pub fn map_row(&self, row: &[Value]) -> Result<Vec<Value>, String> {
         self.write
             .iter()
-            .map(|w| {
-                let value = match &w.feed {
-                    Feed::Constant(v) => v.clone(),
-                    Feed::Source {
-                        index,
-                        values,
-                        cast,
-                        zero_date,
-                    } => {
-                        let mut value = row[*index].clone();
-                        if let Value::ZeroDate(text) = &value {
-                            // No calendar date to convert: the documented rule, before any other.
-                            value = zero_date_value(
-                                &self.read[*index],
-                                &w.column,
-                                text,
-                                zero_date.as_ref(),
-                            )?;
-                        } else {
-                            if let Some(map) = values {
-                                value = map_value(&self.read[*index], map, value)?;
-                            }
-                            if let Some(kind) = cast {
-                                value = value.coerce(*kind).map_err(|e| {
-                                    format!("column `{}`: cast: {e}", self.read[*index].name)
-                                })?;
-                            }
-                        }
-                        value
-                    }
-                };
-                value
-                    .coerce(w.column.kind)
-                    .map_err(|e| format!("target column `{}`: {e}", w.column.name))
-            })
+            .map(|w| self.map_column(w, |index| Ok::<_, String>(row[index].clone())))
             .collect()
+    }
+
+    /// One target column's value: its source value (`read(index)` gives
+    /// the source column `index` of the row), mapped and converted.
+    pub(crate) fn map_column<E: From<String>>(
+        &self,
+        w: &WriteColumn,
+        read: impl FnOnce(usize) -> Result<Value, E>,
+    ) -> Result<Value, E> {
+        let value = match &w.feed {
+            Feed::Constant(v) => v.clone(),
+            Feed::Source {
+                index,
+                values,
+                cast,
+                zero_date,
+            } => {
+                let mut value = read(*index)?;
+                if let Value::ZeroDate(text) = &value {
+                    // No calendar date to convert: the documented rule, before any other.
+                    value =
+                        zero_date_value(&self.read[*index], &w.column, text, zero_date.as_ref())?;
+                } else {
+                    if let Some(map) = values {
+                        value = map_value(&self.read[*index], map, value)?;
+                    }
+                    if let Some(kind) = cast {
+                        value = value.coerce(*kind).map_err(|e| {
+                            format!("column `{}`: cast: {e}", self.read[*index].name)
+                        })?;
+                    }
+                }
+                value
+            }
+        };
+        Ok(value
+            .coerce(w.column.kind)
+            .map_err(|e| format!("target column `{}`: {e}", w.column.name))?)
     }
 
     /// `SELECT <read> FROM source WHERE filter AND key > after AND key <= upto ORDER BY key LIMIT n`.

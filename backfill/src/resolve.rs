@@ -627,23 +627,52 @@ async fn zero_dates_refused(source: &Db, plan: &TablePlan) -> Result<Vec<PlanPro
         return Ok(problems);
     }
     let key = plan.source_key_columns();
-    for w in &plan.write {
-        let Feed::Source {
-            index,
-            zero_date: None,
-            ..
-        } = &w.feed
-        else {
-            continue;
-        };
-        let column = &plan.read[*index];
-        if w.column.nullable
-            || !matches!(column.kind, Kind::Date | Kind::DateTime | Kind::Timestamptz)
-        {
-            continue;
-        }
+    let zero = |column: &Column| {
         let quoted = quote(Engine::MySql, &column.name);
-        let condition = format!("(MONTH({quoted}) = 0 OR DAYOFMONTH({quoted}) = 0)");
+        format!("(MONTH({quoted}) = 0 OR DAYOFMONTH({quoted}) = 0)")
+    };
+    let checked: Vec<(&WriteColumn, &Column)> = plan
+        .write
+        .iter()
+        .filter_map(|w| match &w.feed {
+            Feed::Source {
+                index,
+                zero_date: None,
+                ..
+            } => Some((w, &plan.read[*index])),
+            _ => None,
+        })
+        .filter(|(w, column)| {
+            !w.column.nullable
+                && matches!(column.kind, Kind::Date | Kind::DateTime | Kind::Timestamptz)
+        })
+        .collect();
+    if checked.len() > 1 {
+        // One scan for all columns first: where none holds a zero date (the
+        // usual case), the table is read once, not once per column.
+        let any: Vec<String> = checked.iter().map(|(_, c)| zero(c)).collect();
+        let stmt = Stmt::new(format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE {}({}) LIMIT 1) AS found",
+            quote(Engine::MySql, &plan.source.name),
+            plan.filter
+                .as_ref()
+                .map(|f| format!("({f}) AND "))
+                .unwrap_or_default(),
+            any.join(" OR ")
+        ));
+        let found = source.fetch_i64(&stmt).await.map_err(|e| {
+            source.sql_error(
+                format!("looking for zero dates in `{}`", plan.source.name),
+                &e,
+            )
+        })?;
+        if found == 0 {
+            return Ok(problems);
+        }
+    }
+    for (w, column) in checked {
+        let quoted = quote(Engine::MySql, &column.name);
+        let condition = zero(column);
         let filter = match &plan.filter {
             Some(f) => format!("({f}) AND {condition}"),
             None => condition,

@@ -20,7 +20,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
-use crate::db::Db;
+use crate::db::{Db, Stmt};
 use crate::error::{Error, Result};
 use crate::event::{Event, Events, Stop};
 use crate::plan::{TablePlan, VerifyPlan, describe};
@@ -274,6 +274,15 @@ impl State {
 
     /// Saves the progress in the target.
     async fn save(&mut self, ctx: &Ctx, plan: &TablePlan, status: &str) -> Result<()> {
+        let stmt = self.progress(ctx, plan, status);
+        save_progress(ctx, stmt).await?;
+        self.checked(ctx);
+        Ok(())
+    }
+
+    /// The statement that saves the progress as it stands (run it with
+    /// [`save_progress`], then tell [`State::checked`]).
+    fn progress(&mut self, ctx: &Ctx, plan: &TablePlan, status: &str) -> Stmt {
         let mut counts = self.report.clone();
         counts.resumed = false;
         let progress = VerifyProgress {
@@ -290,18 +299,18 @@ impl State {
             &progress,
             self.dirty,
         );
-        ctx.target
-            .transaction(&[stmt])
-            .await
-            .map_err(|e| ctx.target.sql_error("saving the verify progress", &e))?;
         self.dirty = false;
+        stmt
+    }
+
+    /// Tells the progress saved.
+    fn checked(&self, ctx: &Ctx) {
         (ctx.events)(&Event::Checked {
             table: self.report.table.clone(),
             rows_checked: self.report.rows_checked,
             mismatches: self.report.mismatches,
             resumed: self.report.resumed,
         });
-        Ok(())
     }
 
     /// The report, details sorted by key.
@@ -319,6 +328,15 @@ impl State {
         self.report.different = details.different;
         self.report
     }
+}
+
+/// Runs a statement from [`State::progress`].
+async fn save_progress(ctx: &Ctx, stmt: Stmt) -> Result<()> {
+    ctx.target
+        .transaction(&[stmt])
+        .await
+        .map(|_| ())
+        .map_err(|e| ctx.target.sql_error("saving the verify progress", &e))
 }
 
 /// What saved progress must match to be resumed: the resolved plan (tables,

@@ -1,10 +1,12 @@
 //! Writing mapped rows to the target, keyed on the target key: multi-row
-//! upserts, or on PostgreSQL `COPY` into a staging table and one merge, always
-//! in one transaction with the checkpoint that records them.
+//! upserts, or on PostgreSQL `COPY` (into the table itself while none of the
+//! keys are there, else into a staging table and one merge), always in one
+//! transaction with the checkpoint that records them.
 
 use crate::db::{Db, SqlBuilder, Stmt, quote};
 use crate::dsn::Engine;
 use crate::error::{Error, Result};
+use crate::payload::Payload;
 use crate::plan::TablePlan;
 use crate::value::Value;
 
@@ -108,62 +110,11 @@ pub(crate) async fn write_rows(
     after: Vec<Stmt>,
 ) -> Result<()> {
     let result = if target.engine() == Engine::Postgres && !rows.is_empty() {
-        let columns = plan.write_columns();
-        let names: Vec<String> = columns
-            .iter()
-            .map(|c| quote(Engine::Postgres, &c.name))
-            .collect();
-        let table = quote(Engine::Postgres, &plan.target.name);
-        let stage = format!(
-            "msa_stage_{:016x}",
-            xxhash_rust::xxh3::xxh3_64(plan.target.name.as_bytes())
-        );
-        let setup = format!(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        );
-        let copy = format!("COPY {stage} ({}) FROM STDIN", names.join(", "));
-        let mut data = Vec::with_capacity(rows.len() * 64);
+        let mut payload = Payload::with_capacity(rows.len() * 64);
         for row in rows {
-            for (i, value) in row.iter().enumerate() {
-                if i > 0 {
-                    data.push(b'\t');
-                }
-                copy_text(value, &mut data);
-            }
-            data.push(b'\n');
+            payload.push_row(row);
         }
-        let key: Vec<&str> = plan
-            .target_key_columns()
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
-        let others: Vec<String> = columns
-            .iter()
-            .filter(|c| !key.contains(&c.name.as_str()))
-            .map(|c| {
-                let n = quote(Engine::Postgres, &c.name);
-                format!("{n} = EXCLUDED.{n}")
-            })
-            .collect();
-        let key_quoted: Vec<String> = key.iter().map(|k| quote(Engine::Postgres, k)).collect();
-        let conflict = if others.is_empty() {
-            format!("ON CONFLICT ({}) DO NOTHING", key_quoted.join(", "))
-        } else {
-            format!(
-                "ON CONFLICT ({}) DO UPDATE SET {}",
-                key_quoted.join(", "),
-                others.join(", ")
-            )
-        };
-        let merge = Stmt::new(format!(
-            "INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} {conflict}",
-            cols = names.join(", ")
-        ));
-        let mut stmts = vec![merge];
-        stmts.extend(after);
-        target
-            .pg_copy_transaction(&setup, &copy, &data, &stmts)
-            .await
+        copy_rows(target, plan, &payload, after, Load::Staged).await
     } else {
         let mut stmts = upsert_statements(target.engine(), plan, rows);
         stmts.extend(after);
@@ -175,38 +126,86 @@ pub(crate) async fn write_rows(
     }
 }
 
-/// One value in `COPY … FROM STDIN` text format.
-fn copy_text(value: &Value, out: &mut Vec<u8>) {
-    fn escaped(text: &str, out: &mut Vec<u8>) {
-        for b in text.bytes() {
-            match b {
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                b'\t' => out.extend_from_slice(b"\\t"),
-                b'\n' => out.extend_from_slice(b"\\n"),
-                b'\r' => out.extend_from_slice(b"\\r"),
-                _ => out.push(b),
-            }
-        }
+/// How COPY data reaches a PostgreSQL table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Load {
+    /// `COPY` into the table itself: for rows none of whose keys are there
+    /// yet. A key that is there fails the whole transaction on the key's
+    /// unique index (nothing is written twice or overwritten); the rows then
+    /// go [`Load::Staged`].
+    Direct,
+    /// `COPY` into a temporary staging table, then one `INSERT … SELECT … ON
+    /// CONFLICT (key) DO UPDATE` merge: rows already there are overwritten.
+    Staged,
+}
+
+/// Writes COPY data to a PostgreSQL table and `after` (the checkpoint) in one
+/// transaction; nothing is committed on error.
+pub(crate) async fn copy_rows(
+    target: &Db,
+    plan: &TablePlan,
+    payload: &Payload,
+    after: Vec<Stmt>,
+    load: Load,
+) -> Result<(), sqlx::Error> {
+    let columns = plan.write_columns();
+    let names: Vec<String> = columns
+        .iter()
+        .map(|c| quote(Engine::Postgres, &c.name))
+        .collect();
+    let table = quote(Engine::Postgres, &plan.target.name);
+    if load == Load::Direct {
+        let copy = format!("COPY {table} ({}) FROM STDIN", names.join(", "));
+        return target
+            .pg_copy_transaction(None, &copy, payload.data(), &after)
+            .await;
     }
-    match value {
-        Value::Null => out.extend_from_slice(b"\\N"),
-        Value::Bool(b) => out.push(if *b { b't' } else { b'f' }),
-        Value::Bytes(bytes) => {
-            out.extend_from_slice(b"\\\\x");
-            for byte in bytes {
-                out.extend_from_slice(format!("{byte:02x}").as_bytes());
-            }
-        }
-        Value::Float(x) if x.is_nan() => out.extend_from_slice(b"NaN"),
-        Value::Float(x) if x.is_infinite() => {
-            out.extend_from_slice(if *x > 0.0 { b"Infinity" } else { b"-Infinity" });
-        }
-        Value::DateTime(t) => out.extend_from_slice(t.format("%F %T%.f").to_string().as_bytes()),
-        Value::Timestamptz(t) => {
-            out.extend_from_slice(t.format("%F %T%.f+00").to_string().as_bytes());
-        }
-        other => escaped(&other.as_text(), out),
-    }
+    let stage = format!(
+        "msa_stage_{:016x}",
+        xxhash_rust::xxh3::xxh3_64(plan.target.name.as_bytes())
+    );
+    let setup = format!(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    );
+    let copy = format!("COPY {stage} ({}) FROM STDIN", names.join(", "));
+    let key: Vec<&str> = plan
+        .target_key_columns()
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    let others: Vec<String> = columns
+        .iter()
+        .filter(|c| !key.contains(&c.name.as_str()))
+        .map(|c| {
+            let n = quote(Engine::Postgres, &c.name);
+            format!("{n} = EXCLUDED.{n}")
+        })
+        .collect();
+    let key_quoted: Vec<String> = key.iter().map(|k| quote(Engine::Postgres, k)).collect();
+    let conflict = if others.is_empty() {
+        format!("ON CONFLICT ({}) DO NOTHING", key_quoted.join(", "))
+    } else {
+        format!(
+            "ON CONFLICT ({}) DO UPDATE SET {}",
+            key_quoted.join(", "),
+            others.join(", ")
+        )
+    };
+    let merge = Stmt::new(format!(
+        "INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} {conflict}",
+        cols = names.join(", ")
+    ));
+    let mut stmts = vec![merge];
+    stmts.extend(after);
+    target
+        .pg_copy_transaction(Some(&setup), &copy, payload.data(), &stmts)
+        .await
+}
+
+/// Whether an error is a unique violation: a direct COPY met a key already there.
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
 
 /// Finds the row of a failed batch that fails alone; the batch is never committed.

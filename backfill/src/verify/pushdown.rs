@@ -2,6 +2,12 @@
 //! engine (PostgreSQL, MariaDB/MySQL) and every column is copied as it is,
 //! counts and row hashes are summed by the servers over key ranges of ten
 //! chunks, and rows only leave them for ranges that differ.
+//!
+//! On PostgreSQL 14 and later a row's hash is `hash_record_extended` (each
+//! column's own 64-bit hash function over its stored value: no text is
+//! formatted) when every column's type has one and no column has a
+//! nondeterministic collation (whose hash would take `'a'` and `'A'` for the
+//! same); otherwise, and on MariaDB, a 60-bit slice of the md5 of the row's text.
 
 use super::{Ctx, State};
 use crate::db::{Column, Db, Stmt, quote, select_expr};
@@ -44,10 +50,91 @@ pub(super) fn columns(
     Some((source_columns, target_columns))
 }
 
-/// `SELECT count, sum of a 60-bit row hash` over a key range, in the engine's SQL.
+/// How the servers hash a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowHash {
+    /// PostgreSQL's `hash_record_extended(ROW(…), 0)`.
+    Native,
+    /// A 60-bit slice of the md5 of the row's text.
+    Md5,
+}
+
+/// PostgreSQL types whose values `hash_record_extended` hashes (a hash
+/// operator class with an extended hash function), equal values alike.
+const HASHABLE: &[&str] = &[
+    "int2",
+    "int4",
+    "int8",
+    "numeric",
+    "float4",
+    "float8",
+    "bool",
+    "text",
+    "varchar",
+    "bpchar",
+    "name",
+    "char",
+    "bytea",
+    "uuid",
+    "date",
+    "time",
+    "timetz",
+    "timestamp",
+    "timestamptz",
+    "interval",
+    "jsonb",
+    "inet",
+    "cidr",
+    "macaddr",
+    "oid",
+];
+
+/// [`RowHash::Native`] when both sides are PostgreSQL 14 or later, every
+/// column's type is [`HASHABLE`] and no column of either table has a
+/// nondeterministic collation.
+async fn row_hash(ctx: &Ctx, plan: &TablePlan) -> RowHash {
+    if ctx.source.engine() != Engine::Postgres {
+        return RowHash::Md5;
+    }
+    let hashable = plan.write.iter().all(|w| {
+        let Feed::Source { index, .. } = &w.feed else {
+            return false;
+        };
+        HASHABLE.contains(&w.column.cast.as_str())
+            && HASHABLE.contains(&plan.read[*index].cast.as_str())
+    });
+    if !hashable {
+        return RowHash::Md5;
+    }
+    let check = |table: &str| {
+        let mut stmt = Stmt::new(
+            "SELECT (current_setting('server_version_num')::int >= 140000 AND NOT EXISTS ( \
+             SELECT 1 FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation \
+             WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT c.collisdeterministic))::text",
+        );
+        stmt.binds.push(Value::Text(quote(Engine::Postgres, table)));
+        stmt
+    };
+    let (s, t) = (check(&plan.source.name), check(&plan.target.name));
+    let (s, t) = tokio::join!(ctx.source.fetch_text(&s, 1), ctx.target.fetch_text(&t, 1));
+    let yes = |rows: std::result::Result<Vec<Vec<Option<String>>>, sqlx::Error>| {
+        rows.ok()
+            .and_then(|rows| rows.into_iter().next())
+            .and_then(|row| row.into_iter().next().flatten())
+            .is_some_and(|v| v == "true")
+    };
+    if yes(s) && yes(t) {
+        RowHash::Native
+    } else {
+        RowHash::Md5
+    }
+}
+
+/// `SELECT count, sum of row hashes` over a key range, in the engine's SQL.
 #[allow(clippy::too_many_arguments, reason = "one query, both sides")]
 fn aggregate(
     db: &Db,
+    hash: RowHash,
     table: &str,
     columns: &[String],
     key: &[&Column],
@@ -56,6 +143,10 @@ fn aggregate(
     upto: Option<&[Value]>,
 ) -> Stmt {
     let select = match db.engine() {
+        Engine::Postgres if hash == RowHash::Native => format!(
+            "count(*)::text, coalesce(sum(hash_record_extended(ROW({}), 0)), 0)::text",
+            columns.join(", ")
+        ),
         Engine::Postgres => format!(
             "count(*)::text, coalesce(sum(('x' || substr(md5(ROW({})::text), 1, 15))::bit(60)::bigint), 0)::text",
             columns.join(", ")
@@ -82,6 +173,10 @@ fn aggregate(
 /// Verifies a table by key ranges of ten chunks, resuming after
 /// `state.after`; a range whose count or hash differs is compared row by row,
 /// chunk by chunk. Progress is saved after every range but the last.
+///
+/// Pipelined: while both servers hash a range, the source also finds the
+/// next range's upper key and the target saves the progress of the range
+/// before, so neither waits on those between ranges.
 pub(super) async fn verify(
     ctx: &Ctx,
     plan: &TablePlan,
@@ -97,10 +192,8 @@ pub(super) async fn verify(
         .map(|c| select_expr(source.engine(), c))
         .collect();
     let key_owned: Vec<Column> = source_key.iter().map(|c| (*c).clone()).collect();
-    loop {
-        ctx.stopped()?;
-        let after = state.after.clone();
-        // The range's upper key: the `range`-th key after `after` (an index walk).
+    // The upper key of the range after `after`: the `range`-th key (an index walk).
+    let upper = |after: Option<Vec<Value>>| {
         let mut stmt = select(
             source,
             &plan.source.name,
@@ -113,16 +206,27 @@ pub(super) async fn verify(
         );
         stmt.sql
             .push_str(&format!(" LIMIT 1 OFFSET {}", range.max(1) - 1));
-        let upto = source
-            .fetch(&stmt, &key_owned)
-            .await
-            .map_err(|e| {
-                source.sql_error(format!("finding a key range of `{}`", plan.source.name), &e)
-            })?
-            .into_iter()
-            .next();
+        let key_owned = &key_owned;
+        async move {
+            source
+                .fetch(&stmt, key_owned)
+                .await
+                .map(|rows| rows.into_iter().next())
+                .map_err(|e| {
+                    source.sql_error(format!("finding a key range of `{}`", plan.source.name), &e)
+                })
+        }
+    };
+    let hash = row_hash(ctx, plan).await;
+    let mut upto = upper(state.after.clone()).await?;
+    // The previous range's progress, saved while this one is hashed.
+    let mut saving: Option<Stmt> = None;
+    loop {
+        ctx.stopped()?;
+        let after = state.after.clone();
         let s = aggregate(
             source,
+            hash,
             &plan.source.name,
             source_columns,
             &source_key,
@@ -132,6 +236,7 @@ pub(super) async fn verify(
         );
         let t = aggregate(
             target,
+            hash,
             &plan.target.name,
             target_columns,
             &target_key,
@@ -139,7 +244,27 @@ pub(super) async fn verify(
             after.as_deref(),
             upto.as_deref(),
         );
-        let (s, t) = tokio::join!(source.fetch_text(&s, 2), target.fetch_text(&t, 2));
+        let next = async {
+            match &upto {
+                Some(upto) => upper(Some(upto.clone())).await,
+                None => Ok(None),
+            }
+        };
+        let save = async {
+            match saving.take() {
+                Some(stmt) => super::save_progress(ctx, stmt).await.map(|()| true),
+                None => Ok(false),
+            }
+        };
+        let (s, t, next, saved) = tokio::join!(
+            source.fetch_text(&s, 2),
+            target.fetch_text(&t, 2),
+            next,
+            save
+        );
+        if saved? {
+            state.checked(ctx);
+        }
         let s = s.map_err(|e| {
             source.sql_error(format!("hashing a chunk of `{}`", plan.source.name), &e)
         })?;
@@ -165,12 +290,13 @@ pub(super) async fn verify(
             )
             .await?;
         }
-        let Some(upto) = upto else {
+        let Some(done) = upto else {
             // The caller saves the end.
             return Ok(());
         };
-        state.after = Some(upto.clone());
-        state.after_target = Some(upto);
-        state.save(ctx, plan, "verifying").await?;
+        state.after = Some(done.clone());
+        state.after_target = Some(done);
+        saving = Some(state.progress(ctx, plan, "verifying"));
+        upto = next?;
     }
 }

@@ -478,3 +478,77 @@ async fn dropped_cast_and_defaulted_columns_copy_and_verify() {
     assert_eq!(different[0].columns[0].column, "region");
     assert_eq!(different[0].columns[0].source, serde_json::json!("KR"));
 }
+
+/// Into PostgreSQL, chunks go straight into the table while none of their
+/// keys are there. Rows already in the target (stale, from another run, in
+/// the middle of the key range) make that chunk's COPY fail on the key, and
+/// it and the chunks after it are merged instead: the stale rows are
+/// overwritten, none doubled, the checkpoint exact.
+async fn rows_already_in_the_target(from: Kind) {
+    let source = TestDb::new(from).await;
+    let target = TestDb::new(Kind::Postgres).await;
+    source
+        .exec("CREATE TABLE items (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(40) NOT NULL, price DECIMAL(10,2) NOT NULL, at TIMESTAMP NULL)")
+        .await;
+    let rows: Vec<String> = (1..=1000)
+        .map(|i| {
+            let at = match (i % 3, from) {
+                (0, _) => "NULL".to_owned(),
+                (_, Kind::Postgres) => {
+                    format!("TIMESTAMP '2026-01-01 00:00:00' + INTERVAL '{i} seconds'")
+                }
+                _ => format!("TIMESTAMP('2026-01-01 00:00:00') + INTERVAL {i} SECOND"),
+            };
+            // A tab, which COPY text must escape.
+            format!("({i}, 'item\t{i}', {i}.50, {at})")
+        })
+        .collect();
+    source
+        .exec(&format!("INSERT INTO items VALUES {}", rows.join(", ")))
+        .await;
+    target
+        .exec("CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT NOT NULL, price NUMERIC(10,2) NOT NULL, at TIMESTAMPTZ)")
+        .await;
+    target
+        .exec("INSERT INTO items VALUES (450, 'stale', 0, NULL), (451, 'stale', 0, NULL), (999, 'stale', 0, NULL)")
+        .await;
+    let mut plan = backfill_plan(&source, &target, &["items"], Mapping::default());
+    plan.options.initial_chunk = 100;
+    plan.options.max_chunk = 100;
+    let report = backfill(&plan, quiet(), no_stop()).await.expect("copies");
+    assert_eq!(report.tables[0].rows_copied, 1000);
+    assert_eq!(target.count("items").await, 1000, "no row doubled");
+    assert_eq!(
+        target
+            .text("SELECT count(*)::text FROM items WHERE name = 'stale'")
+            .await
+            .as_deref(),
+        Some("0"),
+        "stale rows overwritten"
+    );
+    assert_eq!(
+        target
+            .text("SELECT name || '|' || price::text || '|' || extract(epoch FROM at)::bigint::text FROM items WHERE id = 451")
+            .await
+            .as_deref(),
+        Some("item\t451|451.50|1767226051")
+    );
+    let verified = verify(
+        &verify_plan(&source, &target, &["items"], Mapping::default(), false),
+        quiet(),
+        no_stop(),
+    )
+    .await
+    .expect("verify");
+    assert!(verified.clean, "{verified:#?}");
+}
+
+#[tokio::test]
+async fn rows_already_in_a_postgres_target_are_merged_not_doubled_from_mariadb() {
+    rows_already_in_the_target(Kind::MySql).await;
+}
+
+#[tokio::test]
+async fn rows_already_in_a_postgres_target_are_merged_not_doubled_from_postgres() {
+    rows_already_in_the_target(Kind::Postgres).await;
+}

@@ -424,3 +424,41 @@ async fn keys_ordered_differently_by_the_two_collations_count_once() {
         "{table:#?}"
     );
 }
+
+/// A PostgreSQL column type with no hash function (`json`): the rows are
+/// hashed in SQL from their text (md5) instead, and a difference is still found.
+#[tokio::test]
+async fn same_engine_rows_without_a_native_hash_are_hashed_from_their_text() {
+    let source = TestDb::new(Kind::Postgres).await;
+    let target = TestDb::new(Kind::Postgres).await;
+    let ddl = "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, doc JSON)";
+    source.exec(ddl).await;
+    target.exec(ddl).await;
+    let rows: Vec<String> = (0..1200)
+        // Spelled as the copy's canonical JSON spells it, so the texts match.
+        .map(|i| format!("({i}, '{{\"n\":{i}}}')"))
+        .collect();
+    source
+        .exec(&format!("INSERT INTO t VALUES {}", rows.join(", ")))
+        .await;
+    let map = msa_playbook::mapping::Mapping::default();
+    backfill(
+        &backfill_plan(&source, &target, &["t"], map.clone()),
+        quiet(),
+        no_stop(),
+    )
+    .await
+    .expect("copies");
+    let mut plan = verify_plan(&source, &target, &["t"], map, false);
+    plan.chunk_rows = 50;
+    let clean = verify(&plan, quiet(), no_stop()).await.expect("verify");
+    assert!(clean.clean, "{clean:#?}");
+    assert_eq!(clean.tables[0].chunks, 3);
+    target
+        .exec("UPDATE t SET doc = '{\"n\":-1}' WHERE id = 700")
+        .await;
+    let report = verify(&plan, quiet(), no_stop()).await.expect("verify");
+    assert_eq!(report.mismatches, 1, "{report:#?}");
+    assert_eq!(report.tables[0].chunks_mismatched, 1);
+    assert_eq!(report.tables[0].different[0].key, "(id=700)");
+}
