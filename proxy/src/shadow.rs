@@ -159,31 +159,23 @@ impl Comparing {
 }
 
 impl Mirror {
-    /// Starts `concurrency` workers on a thread of their own, with its own
-    /// runtime: sending copies and reading the new service's answers never
-    /// takes turns with the primary requests on the proxy's workers.
+    /// Starts `concurrency` workers on the current runtime.
     pub(crate) fn start(queue: usize, concurrency: usize, sink: Arc<dyn ShadowSink>) -> Self {
         let (sender, receiver) = mpsc::channel::<Job>(queue);
-        let workers = {
-            let sink = Arc::clone(&sink);
-            move || mirror_workers(receiver, concurrency, sink)
-        };
-        let started = std::thread::Builder::new()
-            .name("msa-shadow-mirror".to_owned())
-            .spawn(move || {
-                match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime.block_on(workers()),
-                    Err(err) => {
-                        tracing::error!(error = %err, "cannot start the shadow mirror's runtime")
+        let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+        let comparing = Comparing::start(concurrency);
+        for _ in 0..concurrency {
+            let (receiver, sink) = (Arc::clone(&receiver), Arc::clone(&sink));
+            let comparing = comparing.clone();
+            tokio::spawn(async move {
+                loop {
+                    let job = receiver.lock().await.recv().await;
+                    match job {
+                        Some(job) => run(job, &sink, &comparing).await,
+                        None => return,
                     }
                 }
             });
-        if let Err(err) = started {
-            // Without the thread the queue fills and every copy is dropped and counted.
-            tracing::error!(error = %err, "cannot start the shadow mirror thread");
         }
         Self {
             queue: sender,
@@ -213,31 +205,6 @@ impl Mirror {
     pub(crate) fn skip(&self, route: &str, request: &http::request::Parts, reason: &'static str) {
         (self.sink).skipped(route, &request.method, request.uri.path(), reason);
     }
-}
-
-/// The mirror's workers; they end when the [`Mirror`] (its queue) is dropped.
-async fn mirror_workers(
-    receiver: mpsc::Receiver<Job>,
-    concurrency: usize,
-    sink: Arc<dyn ShadowSink>,
-) {
-    let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
-    let comparing = Comparing::start(concurrency);
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
-        let (receiver, sink) = (Arc::clone(&receiver), Arc::clone(&sink));
-        let comparing = comparing.clone();
-        workers.spawn(async move {
-            loop {
-                let job = receiver.lock().await.recv().await;
-                match job {
-                    Some(job) => run(job, &sink, &comparing).await,
-                    None => return,
-                }
-            }
-        });
-    }
-    while workers.join_next().await.is_some() {}
 }
 
 async fn run(job: Job, sink: &Arc<dyn ShadowSink>, comparing: &Comparing) {
