@@ -65,9 +65,8 @@ pub struct BackfillArgs {
 
     /// Split each large table into N key ranges at quantile keys, copied by
     /// separate workers, each with its own checkpoint (tables with fewer than
-    /// 10,000 rows per range get fewer ranges). Two by default: one range's
-    /// source read then overlaps another's target write
-    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    /// 10,000 rows per range get fewer ranges)
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub ranges: u64,
 
     /// Read at most this many rows per second from the source, across tables
