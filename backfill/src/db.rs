@@ -1099,35 +1099,16 @@ impl Cells for PgRow {
             Ok(_) => {}
             Err(_) => return false,
         }
-        match pass {
-            Pass::Int => match column.cast.as_str() {
-                "int2" => self.try_get::<i16, _>(i).map(|x| out.push_int(x.into())),
-                "int4" => self.try_get::<i32, _>(i).map(|x| out.push_int(x.into())),
-                _ => self.try_get::<i64, _>(i).map(|x| out.push_int(x)),
-            }
-            .is_ok(),
-            Pass::Bool => self.try_get::<bool, _>(i).map(|b| out.push_bool(b)).is_ok(),
-            Pass::Float if column.single => self
-                .try_get::<f32, _>(i)
-                .map(|x| out.push_float(x.into()))
+        match (pass, column.cast.as_str()) {
+            (Pass::Int, "int2") => self
+                .try_get::<i16, _>(i)
+                .map(|x| out.push_int(x.into()))
                 .is_ok(),
-            Pass::Float => self.try_get::<f64, _>(i).map(|x| out.push_float(x)).is_ok(),
-            Pass::Text => self.try_get::<&str, _>(i).map(|s| out.push_text(s)).is_ok(),
-            Pass::Decimal => self
-                .try_get::<&str, _>(i)
-                .is_ok_and(|s| out.push_decimal(s.as_bytes())),
-            Pass::Date => self
-                .try_get::<NaiveDate, _>(i)
-                .map(|d| out.push_date(d))
+            (Pass::Int, "int4") => self
+                .try_get::<i32, _>(i)
+                .map(|x| out.push_int(x.into()))
                 .is_ok(),
-            Pass::DateTime { zone } => self
-                .try_get::<NaiveDateTime, _>(i)
-                .map(|t| out.push_datetime(t, zone))
-                .is_ok(),
-            Pass::Instant { zone } => self
-                .try_get::<DateTime<Utc>, _>(i)
-                .map(|t| out.push_instant(t, zone))
-                .is_ok(),
+            _ => pass_decoded(self, i, column, pass, out),
         }
     }
 }
@@ -1202,31 +1183,54 @@ impl Cells for MySqlRow {
             Ok(_) => {}
             Err(_) => return false,
         }
-        match pass {
-            Pass::Int => self.try_get::<i64, _>(i).map(|x| out.push_int(x)).is_ok(),
-            Pass::Bool => self.try_get::<bool, _>(i).map(|b| out.push_bool(b)).is_ok(),
-            Pass::Float if column.single => self
-                .try_get::<f32, _>(i)
-                .map(|x| out.push_float(x.into()))
-                .is_ok(),
-            Pass::Float => self.try_get::<f64, _>(i).map(|x| out.push_float(x)).is_ok(),
-            Pass::Text => self.try_get::<&str, _>(i).map(|s| out.push_text(s)).is_ok(),
-            Pass::Decimal => self
-                .try_get::<&str, _>(i)
-                .is_ok_and(|s| out.push_decimal(s.as_bytes())),
-            Pass::Date => self
-                .try_get::<NaiveDate, _>(i)
-                .map(|d| out.push_date(d))
-                .is_ok(),
-            Pass::DateTime { zone } => self
-                .try_get::<NaiveDateTime, _>(i)
-                .map(|t| out.push_datetime(t, zone))
-                .is_ok(),
-            Pass::Instant { zone } => self
-                .try_get::<DateTime<Utc>, _>(i)
-                .map(|t| out.push_instant(t, zone))
-                .is_ok(),
-        }
+        pass_decoded(self, i, column, pass, out)
+    }
+}
+
+/// A non-null passthrough cell decoded straight into the COPY data, the same
+/// way for every driver (PostgreSQL's narrower integers are read by the caller).
+fn pass_decoded<'r, R: Row>(
+    row: &'r R,
+    i: usize,
+    column: &Column,
+    pass: Pass,
+    out: &mut Payload,
+) -> bool
+where
+    usize: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    f32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    NaiveDate: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    NaiveDateTime: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    match pass {
+        Pass::Int => row.try_get::<i64, _>(i).map(|x| out.push_int(x)).is_ok(),
+        Pass::Bool => row.try_get::<bool, _>(i).map(|b| out.push_bool(b)).is_ok(),
+        Pass::Float if column.single => row
+            .try_get::<f32, _>(i)
+            .map(|x| out.push_float(x.into()))
+            .is_ok(),
+        Pass::Float => row.try_get::<f64, _>(i).map(|x| out.push_float(x)).is_ok(),
+        Pass::Text => row.try_get::<&str, _>(i).map(|s| out.push_text(s)).is_ok(),
+        Pass::Decimal => row
+            .try_get::<&str, _>(i)
+            .is_ok_and(|s| out.push_decimal(s.as_bytes())),
+        Pass::Date => row
+            .try_get::<NaiveDate, _>(i)
+            .map(|d| out.push_date(d))
+            .is_ok(),
+        Pass::DateTime { zone } => row
+            .try_get::<NaiveDateTime, _>(i)
+            .map(|t| out.push_datetime(t, zone))
+            .is_ok(),
+        Pass::Instant { zone } => row
+            .try_get::<DateTime<Utc>, _>(i)
+            .map(|t| out.push_instant(t, zone))
+            .is_ok(),
     }
 }
 
