@@ -36,6 +36,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             repair: false,
             restart: true,
             chunk_rows: 10_000,
+            range_time: std::time::Duration::from_secs(1),
             jobs: 1,
         };
         let report = msa_backfill::verify(&plan, events, Arc::new(AtomicBool::new(false))).await?;

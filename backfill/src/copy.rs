@@ -14,6 +14,7 @@ use crate::dsn::Engine;
 use crate::error::{Error, Result};
 use crate::event::{Event, Events, Stop};
 use crate::payload::{Pass, Payload, RowError, passthrough};
+use crate::pgcopy::TextCopy;
 use crate::plan::{BackfillPlan, CopyOptions, TablePlan, describe, select};
 use crate::resolve::{Create, resolve_with};
 use crate::store::{self, Checkpoint, Range};
@@ -89,6 +90,7 @@ pub async fn backfill(plan: &BackfillPlan, events: Events, stop: Stop) -> Result
         ));
     }
     text.push_str(&describe(&resolved.plans));
+    let created = resolved.created.iter().map(|(t, _)| t.clone()).collect();
     let tables = resolved.plans;
     if plan.options.dry_run {
         return Ok(BackfillReport {
@@ -104,6 +106,7 @@ pub async fn backfill(plan: &BackfillPlan, events: Events, stop: Stop) -> Result
         options: plan.options.clone(),
         throttle,
         permits: Semaphore::new(plan.options.jobs.max(1)),
+        created,
         events,
         stop: stop.clone(),
     });
@@ -168,6 +171,8 @@ struct Run {
     throttle: Throttle,
     /// One per worker (`--jobs`): a table's preparation, or one key range.
     permits: Semaphore,
+    /// Target tables this run created (empty until copied into).
+    created: Vec<String>,
     events: Events,
     stop: Stop,
 }
@@ -180,7 +185,7 @@ async fn copy_table(run: &Arc<Run>, plan: &Arc<TablePlan>) -> Result<TableCopy> 
     let permit = run.permits.acquire().await.map_err(|_| Error::Stopped)?;
     let existing = store::load_checkpoint(target, &plan.target.name).await?;
     let exists = existing.is_some();
-    let checkpoint = match existing {
+    let (checkpoint, deferred) = match existing {
         Some(cp) if !run.options.restart && cp.source_table == plan.source.name => {
             if cp.status == "copied" || cp.status == "following" {
                 (run.events)(&Event::Skipped {
@@ -196,7 +201,8 @@ async fn copy_table(run: &Arc<Run>, plan: &Arc<TablePlan>) -> Result<TableCopy> 
                     skipped: true,
                 });
             }
-            cp
+            let deferred = store::deferred_key(target, &plan.target.name).await;
+            (cp, deferred)
         }
         _ => start(run, plan, exists).await?,
     };
@@ -242,12 +248,17 @@ async fn copy_table(run: &Arc<Run>, plan: &Arc<TablePlan>) -> Result<TableCopy> 
         copy_range(
             run,
             plan,
-            Part::Table,
+            Part::Table {
+                closes: deferred.is_none(),
+            },
             checkpoint.last_key.clone(),
             max_key,
             &progress,
         )
         .await?;
+        if deferred.is_some() {
+            close(run, plan, deferred.as_deref()).await?;
+        }
         drop(permit);
     } else {
         // Each range takes a worker of its own; this task only waits for them.
@@ -289,16 +300,7 @@ async fn copy_table(run: &Arc<Run>, plan: &Arc<TablePlan>) -> Result<TableCopy> 
         if let Some(err) = first_error {
             return Err(err);
         }
-        target
-            .transaction(&[store::advance_checkpoint(
-                target.engine(),
-                &plan.target.name,
-                None,
-                0,
-                "copied",
-            )])
-            .await
-            .map_err(|e| target.sql_error("closing the checkpoint", &e))?;
+        close(run, plan, deferred.as_deref()).await?;
     }
     let copied = progress.copied.load(Ordering::SeqCst);
     (run.events)(&Event::Done {
@@ -316,7 +318,18 @@ async fn copy_table(run: &Arc<Run>, plan: &Arc<TablePlan>) -> Result<TableCopy> 
 /// A fresh copy of a table: the follow watermark first (every change after it
 /// is caught up), the exact count and largest key, the key ranges, and the
 /// checkpoint with its ranges in one transaction.
-async fn start(run: &Run, plan: &TablePlan, exists: bool) -> Result<Checkpoint> {
+///
+/// Into a PostgreSQL table this run created, the primary key is dropped in
+/// that transaction and built when the copy ends ([`close`]), as `pg_restore`
+/// does: loading a table is faster without an index to keep, and the
+/// checkpoints, not the key, are what keep rows from doubling (each chunk and
+/// its checkpoint commit together; a resumed copy starts after the
+/// checkpoint). Returns the deferred key's columns.
+async fn start(
+    run: &Run,
+    plan: &TablePlan,
+    exists: bool,
+) -> Result<(Checkpoint, Option<Vec<String>>)> {
     let (source, target) = (&run.source, &run.target);
     let watermark = match &run.options.follow {
         Some(follow) => crate::follow::source_watermark(source, plan, follow).await?,
@@ -345,17 +358,108 @@ async fn start(run: &Run, plan: &TablePlan, exists: bool) -> Result<Checkpoint> 
         watermark,
         lag_seconds: None,
     };
-    let mut stmts = store::start_checkpoint(target.engine(), &cp, exists);
-    stmts.extend(store::start_ranges(
-        target.engine(),
-        &plan.target.name,
-        &ranges,
-    ));
+    let table = &plan.target.name;
+    let primary = primary_key_constraint(target, table).await?;
+    let mut stmts = Vec::new();
+    if exists
+        && primary.is_none()
+        && let Some(key) = store::deferred_key(target, table).await
+    {
+        // Started over before an earlier copy built its key: build it first.
+        stmts.push(add_primary_key(table, &key));
+    }
+    stmts.extend(store::start_checkpoint(target.engine(), &cp, exists));
+    stmts.extend(store::start_ranges(target.engine(), table, &ranges));
+    let deferred = match primary {
+        Some(constraint) if cp.max_key.is_some() && defers_key(run, plan) => {
+            let key: Vec<String> = plan
+                .target_key_columns()
+                .iter()
+                .map(|c| c.name.clone())
+                .collect();
+            stmts.push(Stmt::new(format!(
+                "ALTER TABLE {} DROP CONSTRAINT {}",
+                quote(Engine::Postgres, table),
+                quote(Engine::Postgres, &constraint)
+            )));
+            stmts.push(store::defer_key(target.engine(), table, &key));
+            Some(key)
+        }
+        _ => None,
+    };
     target
         .transaction(&stmts)
         .await
         .map_err(|e| target.sql_error("starting the checkpoint", &e))?;
-    Ok(cp)
+    Ok((cp, deferred))
+}
+
+/// Whether a table's primary key is built after its copy: a PostgreSQL
+/// table this run created, with no other unique key (whose conflicts a copy
+/// must report row by row as they happen).
+fn defers_key(run: &Run, plan: &TablePlan) -> bool {
+    run.target.engine() == Engine::Postgres
+        && run.created.contains(&plan.target.name)
+        && plan
+            .target
+            .unique_keys
+            .iter()
+            .all(|unique| *unique == plan.target.key)
+}
+
+/// The name of a PostgreSQL table's primary-key constraint; `None` when it
+/// has none, and on other engines.
+async fn primary_key_constraint(target: &Db, table: &str) -> Result<Option<String>> {
+    if target.engine() != Engine::Postgres {
+        return Ok(None);
+    }
+    let mut stmt = Stmt::new(
+        "SELECT conname::text FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'",
+    );
+    stmt.binds.push(Value::Text(quote(Engine::Postgres, table)));
+    let rows = target
+        .fetch_text(&stmt, 1)
+        .await
+        .map_err(|e| target.sql_error(format!("reading the primary key of `{table}`"), &e))?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next().flatten()))
+}
+
+/// `ALTER TABLE … ADD PRIMARY KEY (…)` in PostgreSQL.
+fn add_primary_key(table: &str, key: &[String]) -> Stmt {
+    let columns: Vec<String> = key.iter().map(|c| quote(Engine::Postgres, c)).collect();
+    Stmt::new(format!(
+        "ALTER TABLE {} ADD PRIMARY KEY ({})",
+        quote(Engine::Postgres, table),
+        columns.join(", ")
+    ))
+}
+
+/// Marks a table's copy `copied`, in one transaction with building its
+/// deferred primary key, if any: killed before it commits, the next run
+/// finds every chunk copied and closes it again. A key that doubled, which
+/// the checkpoints rule out, would fail it, naming the key.
+async fn close(run: &Run, plan: &TablePlan, deferred: Option<&[String]>) -> Result<()> {
+    let (target, table) = (&run.target, &plan.target.name);
+    let mut stmts = Vec::new();
+    if let Some(key) = deferred {
+        stmts.push(add_primary_key(table, key));
+        stmts.push(store::key_built(target.engine(), table));
+    }
+    stmts.push(store::advance_checkpoint(
+        target.engine(),
+        table,
+        None,
+        0,
+        "copied",
+    ));
+    target
+        .transaction(&stmts)
+        .await
+        .map_err(|e| target.sql_error(format!("closing the copy of `{table}`"), &e))?;
+    Ok(())
 }
 
 /// How many ranges a table of `rows` rows is split into: `wanted`, fewer when
@@ -439,8 +543,9 @@ struct Tally {
 /// Which checkpoint a chunk moves.
 #[derive(Debug, Clone, Copy)]
 enum Part {
-    /// The table's own (one range).
-    Table,
+    /// The table's own (one range); `closes`: its last chunk marks the table
+    /// copied (not when the primary key is built after, by [`close`]).
+    Table { closes: bool },
     /// A range's, and the table's row count.
     Range(i64),
 }
@@ -457,7 +562,10 @@ fn checkpoint_stmts(
 ) -> Vec<Stmt> {
     let status = if end { "copied" } else { "copying" };
     match part {
-        Part::Table => vec![store::advance_checkpoint(engine, table, last, rows, status)],
+        Part::Table { closes } => {
+            let status = if closes { status } else { "copying" };
+            vec![store::advance_checkpoint(engine, table, last, rows, status)]
+        }
         Part::Range(number) => vec![
             store::advance_range(engine, table, number, last, rows, status),
             store::advance_checkpoint(engine, table, None, rows, "copying"),
@@ -511,6 +619,7 @@ async fn copy_range(
         tokio::spawn(async move {
             let (source, options) = (&run.source, &run.options);
             let passes = (run.target.engine() == Engine::Postgres).then(|| passthrough(&plan));
+            let text_copy = TextCopy::for_plan(source, &run.target, &plan);
             let mut chunk = options.initial_chunk.clamp(1, options.max_chunk.max(1));
             // Owned, so the writer sees the channel close when the reader ends.
             let sender = sender;
@@ -532,17 +641,35 @@ async fn copy_range(
                 }
                 let requested = chunk;
                 let read_started = Instant::now();
-                let stmt = plan.source_select(source, after.as_deref(), Some(&upto), Some(chunk));
-                let message = read_chunk(
-                    source,
-                    &plan,
-                    passes.as_deref(),
-                    &stmt,
-                    after.clone(),
-                    requested * row_bytes,
-                )
-                .await
-                .map(|chunk| {
+                let bytes = requested * row_bytes;
+                let read = match &text_copy {
+                    Some(text_copy) => {
+                        read_text_chunk(
+                            text_copy,
+                            source,
+                            &plan,
+                            after.clone(),
+                            &upto,
+                            chunk,
+                            bytes,
+                        )
+                        .await
+                    }
+                    None => {
+                        let stmt =
+                            plan.source_select(source, after.as_deref(), Some(&upto), Some(chunk));
+                        read_chunk(
+                            source,
+                            &plan,
+                            passes.as_deref(),
+                            &stmt,
+                            after.clone(),
+                            bytes,
+                        )
+                        .await
+                    }
+                };
+                let message = read.map(|chunk| {
                     let end =
                         chunk.count < requested || chunk.last.as_deref() == Some(upto.as_slice());
                     Chunk { end, ..chunk }
@@ -723,6 +850,29 @@ async fn read_chunk(
         count,
         after,
         last,
+        end: false,
+    })
+}
+
+/// A chunk read as COPY text (see [`TextCopy`]).
+async fn read_text_chunk(
+    text_copy: &TextCopy,
+    source: &Db,
+    plan: &TablePlan,
+    after: Option<Vec<Value>>,
+    upto: &[Value],
+    limit: usize,
+    bytes: usize,
+) -> Result<Chunk> {
+    let chunk = text_copy
+        .read(source, plan, (after.as_deref(), upto), limit, bytes)
+        .await
+        .map_err(|e| source.sql_error(format!("reading a chunk of `{}`", plan.source.name), &e))?;
+    Ok(Chunk {
+        rows: Rows::Copy(Payload::from_text(chunk.data)),
+        count: chunk.rows,
+        after,
+        last: chunk.last,
         end: false,
     })
 }

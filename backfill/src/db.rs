@@ -122,6 +122,9 @@ impl Stmt {
 #[derive(Debug)]
 pub(crate) struct SqlBuilder {
     engine: Engine,
+    /// Integers written as literals, not bound: for statements that take no
+    /// binds (`COPY (SELECT …) TO STDOUT`).
+    inline_integers: bool,
     pub(crate) stmt: Stmt,
 }
 
@@ -129,7 +132,17 @@ impl SqlBuilder {
     pub(crate) fn new(engine: Engine) -> Self {
         Self {
             engine,
+            inline_integers: false,
             stmt: Stmt::default(),
+        }
+    }
+
+    /// A builder that writes integer values as literals (other values are
+    /// still bound).
+    pub(crate) fn inlining_integers(engine: Engine) -> Self {
+        Self {
+            inline_integers: true,
+            ..Self::new(engine)
         }
     }
 
@@ -146,6 +159,17 @@ impl SqlBuilder {
 
     /// A placeholder for a value bound to `column`'s type.
     pub(crate) fn param(&mut self, value: Value, column: &Column) -> &mut Self {
+        if self.inline_integers {
+            let literal = match &value {
+                Value::Int(i) => Some(i.to_string()),
+                Value::UInt(u) => Some(u.to_string()),
+                _ => None,
+            };
+            if let Some(literal) = literal {
+                self.stmt.sql.push_str(&literal);
+                return self;
+            }
+        }
         self.stmt.binds.push(value);
         match self.engine {
             Engine::Postgres => {
@@ -263,6 +287,11 @@ impl Db {
                     .after_connect(|conn, _| {
                         async move {
                             conn.execute("SET TIME ZONE 'UTC'").await?;
+                            // Text a PostgreSQL server reads back exactly, whatever
+                            // the server's defaults (COPY text passed through as is).
+                            conn.execute("SET DateStyle = 'ISO, YMD'").await?;
+                            conn.execute("SET IntervalStyle = 'postgres'").await?;
+                            conn.execute("SET extra_float_digits = 3").await?;
                             // A generic plan for `key > $1 AND key <= $2 ORDER BY key
                             // LIMIT n` scans the whole remaining range for every chunk.
                             conn.execute("SET plan_cache_mode = force_custom_plan")
@@ -451,6 +480,25 @@ impl Db {
                 other => return other,
             }
         }
+    }
+
+    /// `COPY (query) TO STDOUT` in text format, appended to `into` as it
+    /// arrives. The statement takes no binds.
+    pub(crate) async fn pg_copy_out(
+        &self,
+        copy: &str,
+        into: &mut Vec<u8>,
+    ) -> Result<(), sqlx::Error> {
+        use futures::TryStreamExt as _;
+        use sqlx::postgres::PgPoolCopyExt as _;
+        let Pool::Postgres(pool) = &self.pool else {
+            return Err(sqlx::Error::Protocol("COPY needs PostgreSQL".into()));
+        };
+        let mut data = pool.copy_out_raw(copy).await?;
+        while let Some(bytes) = data.try_next().await? {
+            into.extend_from_slice(&bytes);
+        }
+        Ok(())
     }
 
     /// Runs one statement outside a transaction.

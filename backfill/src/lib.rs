@@ -20,6 +20,7 @@ mod event;
 mod follow;
 mod lookup;
 mod payload;
+mod pgcopy;
 mod plan;
 mod resolve;
 mod schema;

@@ -109,6 +109,11 @@ impl Payload {
         }
     }
 
+    /// COPY text as PostgreSQL wrote it (`COPY … TO STDOUT`).
+    pub(crate) fn from_text(data: Vec<u8>) -> Self {
+        Self { data }
+    }
+
     /// The data, as `COPY … FROM STDIN` reads it.
     pub(crate) fn data(&self) -> &[u8] {
         &self.data

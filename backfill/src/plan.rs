@@ -155,6 +155,10 @@ pub struct VerifyPlan {
     pub restart: bool,
     /// Rows per verified chunk.
     pub chunk_rows: usize,
+    /// The time a range hashed in SQL should take: ranges of a single
+    /// integer key grow (or shrink) toward it; zero keeps every range at ten
+    /// chunks.
+    pub range_time: Duration,
     /// Tables verified at the same time.
     pub jobs: usize,
 }
@@ -233,6 +237,24 @@ impl TablePlan {
         } else {
             format!("{} → {}", self.source.name, self.target.name)
         }
+    }
+
+    /// When every target column is its source column as it is (same declared
+    /// type, no value map, cast or constant): the source column (index into
+    /// `read`) of each written column, in write order.
+    pub(crate) fn copied_as_is(&self) -> Option<Vec<usize>> {
+        self.write
+            .iter()
+            .map(|w| match &w.feed {
+                Feed::Source {
+                    index,
+                    values: None,
+                    cast: None,
+                    ..
+                } if self.read[*index].decl.eq_ignore_ascii_case(&w.column.decl) => Some(*index),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Source key columns.
@@ -437,7 +459,30 @@ pub(crate) fn select(
     upto: Option<&[Value]>,
     limit: Option<usize>,
 ) -> Stmt {
-    let mut b = SqlBuilder::new(db.engine());
+    select_with(
+        SqlBuilder::new(db.engine()),
+        db,
+        table,
+        columns,
+        key,
+        filter,
+        (after, upto),
+        limit,
+    )
+}
+
+/// [`select`] written by `b` (which may inline integer keys).
+#[allow(clippy::too_many_arguments, reason = "one query shape, spelled out")]
+pub(crate) fn select_with(
+    mut b: SqlBuilder,
+    db: &Db,
+    table: &str,
+    columns: &[String],
+    key: &[&Column],
+    filter: Option<&str>,
+    (after, upto): (Option<&[Value]>, Option<&[Value]>),
+    limit: Option<usize>,
+) -> Stmt {
     b.push("SELECT ")
         .push(&columns.join(", "))
         .push(" FROM ")

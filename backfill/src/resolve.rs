@@ -395,7 +395,7 @@ async fn target_side(
     let mut problems = Vec::new();
     let at = |field: &str| Some(format!("tables.{name}{field}"));
     let target_name = mapping.target.clone().unwrap_or_else(|| name.to_owned());
-    let Some(tgt) = target.introspect(&target_name).await? else {
+    let Some(mut tgt) = target.introspect(&target_name).await? else {
         problems.push(PlanProblem {
             field: if mapping.target.is_some() { at(".target") } else { None },
             message: format!(
@@ -405,6 +405,16 @@ async fn target_side(
         });
         return Ok(Err(problems));
     };
+    if tgt.key.is_empty()
+        && let Some(key) = crate::store::deferred_key(target, &target_name).await
+        && let Some(key) = key
+            .iter()
+            .map(|k| tgt.column(k))
+            .collect::<Option<Vec<_>>>()
+    {
+        // A copy into a table it created builds the primary key at its end.
+        tgt.key = key;
+    }
     // Columns read and written.
     let mut read = Vec::new();
     let mut write = Vec::new();

@@ -117,10 +117,11 @@ pub(crate) async fn ensure_checkpoints(db: &Db) -> Result<()> {
     db.execute(&Stmt::new(sql))
         .await
         .map_err(|e| db.sql_error(format!("creating {RANGES}"), &e))?;
-    // Checkpoint tables made before --follow existed lack its two columns.
+    // Checkpoint tables made by older versions lack these columns.
     for column in [
         format!("watermark {text} NULL"),
         "lag_seconds BIGINT NULL".to_owned(),
+        format!("deferred_key {text} NULL"),
     ] {
         let _ = db
             .execute(&Stmt::new(format!(
@@ -365,6 +366,44 @@ pub(crate) fn advance_checkpoint(
         Value::Text(target_table.to_owned()),
     ];
     stmt
+}
+
+/// Records that a table's primary key is built after its copy (on `key`'s
+/// columns): run in the transaction that drops it.
+pub(crate) fn defer_key(engine: Engine, target_table: &str, key: &[String]) -> Stmt {
+    let mut stmt = Stmt::new(placeholders(
+        engine,
+        &format!("UPDATE {CHECKPOINTS} SET deferred_key = ? WHERE target_table = ?"),
+    ));
+    stmt.binds = vec![
+        Value::Text(serde_json::to_string(key).unwrap_or_default()),
+        Value::Text(target_table.to_owned()),
+    ];
+    stmt
+}
+
+/// Records that a table's deferred primary key is built: run in the
+/// transaction that builds it.
+pub(crate) fn key_built(engine: Engine, target_table: &str) -> Stmt {
+    let mut stmt = Stmt::new(placeholders(
+        engine,
+        &format!("UPDATE {CHECKPOINTS} SET deferred_key = NULL WHERE target_table = ?"),
+    ));
+    stmt.binds = vec![Value::Text(target_table.to_owned())];
+    stmt
+}
+
+/// The key columns of a table whose primary key a copy deferred and has not
+/// built yet; `None` otherwise (or when there is no checkpoint table).
+pub(crate) async fn deferred_key(db: &Db, target_table: &str) -> Option<Vec<String>> {
+    let mut stmt = Stmt::new(placeholders(
+        db.engine(),
+        &format!("SELECT deferred_key FROM {CHECKPOINTS} WHERE target_table = ?"),
+    ));
+    stmt.binds.push(Value::Text(target_table.to_owned()));
+    let rows = db.fetch_text(&stmt, 1).await.ok()?;
+    let text = rows.into_iter().next()?.into_iter().next()??;
+    serde_json::from_str(&text).ok()
 }
 
 /// Moves a table's follow watermark: run in the same transaction as the

@@ -119,6 +119,8 @@ struct Ctx {
     target: Db,
     /// Source rows per chunk.
     chunk: usize,
+    /// The time a range hashed in SQL should take (zero: ten chunks).
+    range_time: std::time::Duration,
     repair: bool,
     restart: bool,
     events: Events,
@@ -149,6 +151,7 @@ pub async fn verify(plan: &VerifyPlan, events: Events, stop: Stop) -> Result<Ver
         source,
         target,
         chunk: plan.chunk_rows.max(1),
+        range_time: plan.range_time,
         repair: plan.repair,
         restart: plan.restart,
         events,

@@ -1,7 +1,9 @@
 //! Tiers 1 and 2 in SQL on both sides: when source and target are the same
 //! engine (PostgreSQL, MariaDB/MySQL) and every column is copied as it is,
-//! counts and row hashes are summed by the servers over key ranges of ten
-//! chunks, and rows only leave them for ranges that differ.
+//! counts and row hashes are summed by the servers over key ranges, and rows
+//! only leave them for ranges that differ. A single integer key is cut by
+//! arithmetic into ranges sized by time, narrowed down sixteenth by sixteenth
+//! when they differ; other keys into ranges of ten chunks by an index walk.
 //!
 //! On PostgreSQL 14 and later a row's hash is `hash_record_extended` (each
 //! column's own 64-bit hash function over its stored value: no text is
@@ -13,7 +15,8 @@ use super::{Ctx, State};
 use crate::db::{Column, Db, Stmt, quote, select_expr};
 use crate::dsn::Engine;
 use crate::error::Result;
-use crate::plan::{Feed, TablePlan, select};
+use crate::plan::{Feed, TablePlan, select as select_stmt};
+use crate::value::Kind;
 use crate::value::Value;
 
 /// When both sides are the same engine (not SQLite) and every column is
@@ -28,25 +31,16 @@ pub(super) fn columns(
     if source.engine() != target.engine() || source.engine() == Engine::Sqlite {
         return None;
     }
-    let mut source_columns = Vec::new();
-    let mut target_columns = Vec::new();
-    for w in &plan.write {
-        let Feed::Source {
-            index,
-            values: None,
-            cast: None,
-            ..
-        } = &w.feed
-        else {
-            return None;
-        };
-        let read = &plan.read[*index];
-        if !read.decl.eq_ignore_ascii_case(&w.column.decl) {
-            return None;
-        }
-        source_columns.push(quote(source.engine(), &read.name));
-        target_columns.push(quote(target.engine(), &w.column.name));
-    }
+    let sources = plan.copied_as_is()?;
+    let source_columns = sources
+        .iter()
+        .map(|&i| quote(source.engine(), &plan.read[i].name))
+        .collect();
+    let target_columns = plan
+        .write
+        .iter()
+        .map(|w| quote(target.engine(), &w.column.name))
+        .collect();
     Some((source_columns, target_columns))
 }
 
@@ -162,31 +156,354 @@ fn aggregate(
             )
         }
     };
-    let mut stmt = crate::plan::select(db, table, &[select], key, filter, after, upto, None);
-    // An aggregate needs no order.
+    unordered(select_stmt(
+        db,
+        table,
+        &[select],
+        key,
+        filter,
+        after,
+        upto,
+        None,
+    ))
+}
+
+/// An aggregate needs no order.
+fn unordered(mut stmt: Stmt) -> Stmt {
     if let Some(at) = stmt.sql.rfind(" ORDER BY ") {
         stmt.sql.truncate(at);
     }
     stmt
 }
 
-/// Verifies a table by key ranges of ten chunks, resuming after
-/// `state.after`; a range whose count or hash differs is compared row by row,
-/// chunk by chunk. Progress is saved after every range but the last.
+/// Both sides' row count and hash sum over one key range.
+struct Sums<'a> {
+    ctx: &'a Ctx,
+    plan: &'a TablePlan,
+    source_columns: &'a [String],
+    target_columns: &'a [String],
+    hash: RowHash,
+}
+
+/// What [`Sums::compare`] found in a range.
+#[derive(Debug, Clone, Copy)]
+struct Outcome {
+    source_rows: i64,
+    target_rows: i64,
+    equal: bool,
+}
+
+impl Sums<'_> {
+    /// Hashes `(after, upto]` on both servers at once. Same engine, keys
+    /// copied as they are: a source bound is the target's too.
+    async fn compare(&self, after: Option<&[Value]>, upto: Option<&[Value]>) -> Result<Outcome> {
+        let (ctx, plan) = (self.ctx, self.plan);
+        let s = aggregate(
+            &ctx.source,
+            self.hash,
+            &plan.source.name,
+            self.source_columns,
+            &plan.source_key_columns(),
+            plan.filter.as_deref(),
+            after,
+            upto,
+        );
+        let t = aggregate(
+            &ctx.target,
+            self.hash,
+            &plan.target.name,
+            self.target_columns,
+            &plan.target_key_columns(),
+            None,
+            after,
+            upto,
+        );
+        let (s, t) = tokio::join!(ctx.source.fetch_text(&s, 2), ctx.target.fetch_text(&t, 2));
+        let s = s.map_err(|e| {
+            ctx.source
+                .sql_error(format!("hashing a chunk of `{}`", plan.source.name), &e)
+        })?;
+        let t = t.map_err(|e| {
+            ctx.target
+                .sql_error(format!("hashing a chunk of `{}`", plan.target.name), &e)
+        })?;
+        let rows = |r: &[Vec<Option<String>>]| {
+            r.first()
+                .and_then(|r| r[0].as_deref())
+                .and_then(|n| n.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
+        Ok(Outcome {
+            source_rows: rows(&s),
+            target_rows: rows(&t),
+            equal: s == t,
+        })
+    }
+}
+
+/// Verifies a table by key ranges, resuming after `state.after`; a range
+/// whose count or hash differs is narrowed down to its rows. Progress is
+/// saved after every range but the last.
 ///
-/// Pipelined: while both servers hash a range, the source also finds the
-/// next range's upper key and the target saves the progress of the range
-/// before, so neither waits on those between ranges.
+/// A single integer key is cut by arithmetic, with ranges sized by time (see
+/// [`by_key_arithmetic`]); any other key by an index walk, ten chunks a range.
 pub(super) async fn verify(
     ctx: &Ctx,
     plan: &TablePlan,
     (source_columns, target_columns): &(Vec<String>, Vec<String>),
     state: &mut State,
 ) -> Result<()> {
-    let (source, target) = (&ctx.source, &ctx.target);
+    let sums = Sums {
+        ctx,
+        plan,
+        source_columns,
+        target_columns,
+        hash: row_hash(ctx, plan).await,
+    };
+    match integer_key(plan) {
+        Some(kind) => by_key_arithmetic(&sums, kind, state).await,
+        None => by_index_walk(&sums, state).await,
+    }
+}
+
+/// The kind of a single-column integer key.
+fn integer_key(plan: &TablePlan) -> Option<Kind> {
+    match plan.source_key_columns().as_slice() {
+        [column] if matches!(column.kind, Kind::Int | Kind::UInt) => Some(column.kind),
+        _ => None,
+    }
+}
+
+/// An integer key as a number wide enough for every key and sum of two.
+fn key_number(key: &[Value]) -> Option<i128> {
+    match key {
+        [Value::Int(i)] => Some(i128::from(*i)),
+        [Value::UInt(u)] => Some(i128::from(*u)),
+        _ => None,
+    }
+}
+
+/// A number between two keys of the table, as a key of `kind`.
+fn key_value(kind: Kind, n: i128) -> Vec<Value> {
+    vec![match kind {
+        Kind::UInt => Value::UInt(u64::try_from(n).unwrap_or(u64::MAX)),
+        _ => Value::Int(i64::try_from(n).unwrap_or(i64::MAX)),
+    }]
+}
+
+/// The source's smallest and largest key, `None` when it has no rows.
+async fn key_bounds(ctx: &Ctx, plan: &TablePlan) -> Result<Option<(i128, i128)>> {
+    let source = &ctx.source;
+    let key = plan.source_key_columns();
+    let name = quote(source.engine(), &key[0].name);
+    let columns = match source.engine() {
+        Engine::Postgres => [format!("min({name})::text"), format!("max({name})::text")],
+        _ => [
+            format!("CAST(MIN({name}) AS CHAR)"),
+            format!("CAST(MAX({name}) AS CHAR)"),
+        ],
+    };
+    let stmt = unordered(select_stmt(
+        source,
+        &plan.source.name,
+        &columns,
+        &key,
+        plan.filter.as_deref(),
+        None,
+        None,
+        None,
+    ));
+    let rows = source.fetch_text(&stmt, 2).await.map_err(|e| {
+        source.sql_error(
+            format!("finding the key bounds of `{}`", plan.source.name),
+            &e,
+        )
+    })?;
+    let number = |i: usize| {
+        rows.first()
+            .and_then(|r| r[i].as_deref())
+            .and_then(|n| n.parse::<i128>().ok())
+    };
+    Ok(number(0).zip(number(1)))
+}
+
+/// Runs a statement from [`State::progress`] when there is one.
+async fn save(ctx: &Ctx, saving: Option<Stmt>) -> Result<bool> {
+    match saving {
+        Some(stmt) => super::save_progress(ctx, stmt).await.map(|()| true),
+        None => Ok(false),
+    }
+}
+
+/// A single integer key: each range's upper key is the one before plus a
+/// width, so no range costs an index walk. The width starts at ten chunks'
+/// worth of keys and moves toward `ctx.range_time` from the keys per second
+/// the range before was hashed at (at most four times wider each time, never
+/// narrower than ten chunks), which also steps over gaps in the keys. While
+/// both servers hash a range, the target saves the range before's progress.
+async fn by_key_arithmetic(sums: &Sums<'_>, kind: Kind, state: &mut State) -> Result<()> {
+    let (ctx, plan) = (sums.ctx, sums.plan);
+    let base = i128::try_from(ctx.chunk.saturating_mul(10)).unwrap_or(i128::MAX);
+    let Some((min, max)) = key_bounds(ctx, plan).await? else {
+        // No source rows: one range, so rows only the target has still show.
+        let outcome = sums.compare(state.after.as_deref(), None).await?;
+        state.report.chunks += 1;
+        if !outcome.equal {
+            state.report.chunks_mismatched += 1;
+            let after = state.after.clone();
+            super::chunks(
+                ctx,
+                plan,
+                state,
+                (after.clone(), after),
+                (None, None),
+                false,
+            )
+            .await?;
+        }
+        return Ok(());
+    };
+    let mut width = base;
+    let mut saving = None;
+    loop {
+        ctx.stopped()?;
+        let after = state.after.clone();
+        let lo = after.as_deref().and_then(key_number).unwrap_or(min - 1);
+        // The last range has no upper bound, so target rows past the source's last key show.
+        let upto = (lo + width < max).then(|| key_value(kind, lo + width));
+        let started = std::time::Instant::now();
+        let (outcome, saved) = tokio::join!(
+            sums.compare(after.as_deref(), upto.as_deref()),
+            save(ctx, saving.take())
+        );
+        if saved? {
+            state.checked(ctx);
+        }
+        let outcome = outcome?;
+        let took = started.elapsed();
+        state.report.chunks += 1;
+        state.report.rows_checked += outcome.source_rows;
+        if !outcome.equal {
+            state.report.chunks_mismatched += 1;
+            let range = Range {
+                after,
+                upto: upto.clone(),
+                lo,
+                hi: if upto.is_some() {
+                    lo + width
+                } else {
+                    max.max(lo)
+                },
+                rows: outcome.source_rows.max(outcome.target_rows),
+            };
+            narrow(sums, kind, state, range).await?;
+        }
+        let Some(done) = upto else {
+            // The caller saves the end.
+            return Ok(());
+        };
+        width = next_width(width, base, ctx.range_time, took);
+        state.after = Some(done.clone());
+        state.after_target = Some(done);
+        saving = Some(state.progress(ctx, plan, "verifying"));
+    }
+}
+
+/// The next range's width in keys: what the last range's keys per second
+/// cover in `target`, at most four times the last width and at least `base`;
+/// always `base` when `target` is zero.
+fn next_width(
+    width: i128,
+    base: i128,
+    target: std::time::Duration,
+    took: std::time::Duration,
+) -> i128 {
+    if target.is_zero() {
+        return base;
+    }
+    let wanted = width as f64 * target.as_secs_f64() / took.as_secs_f64().max(1e-4);
+    // `as` saturates a float too large for the integer.
+    (wanted as i128).clamp(base, width.saturating_mul(4).max(base))
+}
+
+/// A range of a single integer key: `(after, upto]` as bounds (`None`:
+/// unbounded), `(lo, hi]` as numbers, and the most rows either side has in it.
+#[derive(Debug, Clone)]
+struct Range {
+    after: Option<Vec<Value>>,
+    upto: Option<Vec<Value>>,
+    lo: i128,
+    hi: i128,
+    rows: i64,
+}
+
+/// Ranges a mismatched range is cut into when narrowing it down.
+const SPLIT: i128 = 16;
+
+/// Finds the rows behind a mismatched range: cuts it into [`SPLIT`] ranges
+/// by key arithmetic, hashes each on both sides, and goes on into those that
+/// differ until a range holds at most ten chunks of rows on either side,
+/// which are compared row by row. A corrupted row in a range of millions
+/// costs a few aggregate queries, not a read of the whole range.
+async fn narrow(sums: &Sums<'_>, kind: Kind, state: &mut State, range: Range) -> Result<()> {
+    let (ctx, plan) = (sums.ctx, sums.plan);
+    let base = i64::try_from(ctx.chunk.saturating_mul(10)).unwrap_or(i64::MAX);
+    let mut pending = vec![range];
+    while let Some(range) = pending.pop() {
+        ctx.stopped()?;
+        if range.rows <= base || range.hi - range.lo <= SPLIT {
+            let (after, upto) = (range.after, range.upto);
+            super::chunks(
+                ctx,
+                plan,
+                state,
+                (after.clone(), after),
+                (upto.clone(), upto),
+                false,
+            )
+            .await?;
+            continue;
+        }
+        let width = (range.hi - range.lo + SPLIT - 1) / SPLIT;
+        let mut differing = Vec::new();
+        let (mut lo, mut after) = (range.lo, range.after.clone());
+        while lo < range.hi {
+            let hi = (lo + width).min(range.hi);
+            let upto = if hi == range.hi {
+                range.upto.clone()
+            } else {
+                Some(key_value(kind, hi))
+            };
+            let outcome = sums.compare(after.as_deref(), upto.as_deref()).await?;
+            if !outcome.equal {
+                differing.push(Range {
+                    after: after.clone(),
+                    upto: upto.clone(),
+                    lo,
+                    hi,
+                    rows: outcome.source_rows.max(outcome.target_rows),
+                });
+            }
+            after = Some(key_value(kind, hi));
+            lo = hi;
+        }
+        // In key order: the stack pops the first range first.
+        pending.extend(differing.into_iter().rev());
+    }
+    Ok(())
+}
+
+/// Any other key: each range holds ten chunks of source rows; its upper key
+/// is found by an index walk. A range that differs is compared row by row.
+///
+/// Pipelined: while both servers hash a range, the source also finds the
+/// next range's upper key and the target saves the progress of the range
+/// before, so neither waits on those between ranges.
+async fn by_index_walk(sums: &Sums<'_>, state: &mut State) -> Result<()> {
+    let (ctx, plan) = (sums.ctx, sums.plan);
+    let source = &ctx.source;
     let range = ctx.chunk.saturating_mul(10);
     let source_key = plan.source_key_columns();
-    let target_key = plan.target_key_columns();
     let key_exprs: Vec<String> = source_key
         .iter()
         .map(|c| select_expr(source.engine(), c))
@@ -194,7 +511,7 @@ pub(super) async fn verify(
     let key_owned: Vec<Column> = source_key.iter().map(|c| (*c).clone()).collect();
     // The upper key of the range after `after`: the `range`-th key (an index walk).
     let upper = |after: Option<Vec<Value>>| {
-        let mut stmt = select(
+        let mut stmt = select_stmt(
             source,
             &plan.source.name,
             &key_exprs,
@@ -217,69 +534,31 @@ pub(super) async fn verify(
                 })
         }
     };
-    let hash = row_hash(ctx, plan).await;
     let mut upto = upper(state.after.clone()).await?;
     // The previous range's progress, saved while this one is hashed.
     let mut saving: Option<Stmt> = None;
     loop {
         ctx.stopped()?;
         let after = state.after.clone();
-        let s = aggregate(
-            source,
-            hash,
-            &plan.source.name,
-            source_columns,
-            &source_key,
-            plan.filter.as_deref(),
-            after.as_deref(),
-            upto.as_deref(),
-        );
-        let t = aggregate(
-            target,
-            hash,
-            &plan.target.name,
-            target_columns,
-            &target_key,
-            None,
-            after.as_deref(),
-            upto.as_deref(),
-        );
         let next = async {
             match &upto {
                 Some(upto) => upper(Some(upto.clone())).await,
                 None => Ok(None),
             }
         };
-        let save = async {
-            match saving.take() {
-                Some(stmt) => super::save_progress(ctx, stmt).await.map(|()| true),
-                None => Ok(false),
-            }
-        };
-        let (s, t, next, saved) = tokio::join!(
-            source.fetch_text(&s, 2),
-            target.fetch_text(&t, 2),
+        let (outcome, next, saved) = tokio::join!(
+            sums.compare(after.as_deref(), upto.as_deref()),
             next,
-            save
+            save(ctx, saving.take())
         );
         if saved? {
             state.checked(ctx);
         }
-        let s = s.map_err(|e| {
-            source.sql_error(format!("hashing a chunk of `{}`", plan.source.name), &e)
-        })?;
-        let t = t.map_err(|e| {
-            target.sql_error(format!("hashing a chunk of `{}`", plan.target.name), &e)
-        })?;
+        let outcome = outcome?;
         state.report.chunks += 1;
-        state.report.rows_checked += s
-            .first()
-            .and_then(|r| r[0].as_deref())
-            .and_then(|n| n.parse::<i64>().ok())
-            .unwrap_or(0);
-        if s != t {
+        state.report.rows_checked += outcome.source_rows;
+        if !outcome.equal {
             state.report.chunks_mismatched += 1;
-            // Same engine, keys copied as they are: a source bound is the target's too.
             super::chunks(
                 ctx,
                 plan,

@@ -179,9 +179,11 @@ async fn composite_text_and_negative_keys_copy_in_small_chunks() {
     assert_eq!(verified.rows_checked, 300);
 }
 
-#[tokio::test]
-async fn an_interrupted_copy_resumes_without_losing_or_doubling() {
-    let source = TestDb::new(Kind::MySql).await;
+/// Stopped after five chunks (as a kill would, between them), the copy
+/// resumes from its checkpoint: from MariaDB rows are decoded and encoded
+/// again, from PostgreSQL its COPY text is passed through; both exact.
+async fn interrupted_copy(from: Kind) {
+    let source = TestDb::new(from).await;
     let target = TestDb::new(Kind::Postgres).await;
     source
         .exec("CREATE TABLE events (id BIGINT NOT NULL PRIMARY KEY, payload VARCHAR(40) NOT NULL)")
@@ -193,7 +195,7 @@ async fn an_interrupted_copy_resumes_without_losing_or_doubling() {
         .exec(&format!("INSERT INTO events VALUES {}", rows.join(", ")))
         .await;
     target
-        .exec("CREATE TABLE events (id BIGINT PRIMARY KEY, payload TEXT NOT NULL)")
+        .exec("CREATE TABLE events (id BIGINT PRIMARY KEY, payload VARCHAR(40) NOT NULL)")
         .await;
     let mut plan = backfill_plan(&source, &target, &["events"], Mapping::default());
     plan.options.initial_chunk = 100;
@@ -247,6 +249,57 @@ async fn an_interrupted_copy_resumes_without_losing_or_doubling() {
     // A third run has nothing to do.
     let again = backfill(&plan, quiet(), no_stop()).await.expect("skips");
     assert!(again.tables[0].skipped);
+}
+
+#[tokio::test]
+async fn an_interrupted_copy_resumes_without_losing_or_doubling() {
+    interrupted_copy(Kind::MySql).await;
+}
+
+#[tokio::test]
+async fn an_interrupted_copy_of_postgres_text_resumes_without_losing_or_doubling() {
+    interrupted_copy(Kind::Postgres).await;
+}
+
+/// PostgreSQL to PostgreSQL, same types: the COPY text is passed through, so
+/// values keep the exact form the source stores (the scale of an
+/// unconstrained numeric, which a decoded value would normalise away) in
+/// small chunks, whatever the server's DateStyle.
+#[tokio::test]
+async fn postgres_copy_text_passes_through_exactly() {
+    let source = TestDb::new(Kind::Postgres).await;
+    let target = TestDb::new(Kind::Postgres).await;
+    let ddl = "CREATE TABLE ledger (id BIGINT NOT NULL PRIMARY KEY, amount NUMERIC NOT NULL, \
+               ratio DOUBLE PRECISION, at TIMESTAMPTZ NOT NULL, day DATE NOT NULL, memo TEXT)";
+    source.exec(ddl).await;
+    target.exec(ddl).await;
+    source
+        .exec(
+            "INSERT INTO ledger SELECT i, 1.50 + i, 0.1 * i, TIMESTAMPTZ '2026-03-04 05:06:07.891+09' + i * INTERVAL '1 day', \
+             DATE '2026-12-31' - i, CASE WHEN i % 2 = 0 THEN E'tab\\there\\nline ' || i END FROM generate_series(-30, 29) i",
+        )
+        .await;
+    let mut plan = backfill_plan(&source, &target, &["ledger"], Mapping::default());
+    plan.options.initial_chunk = 7;
+    plan.options.max_chunk = 7;
+    let report = backfill(&plan, quiet(), no_stop()).await.expect("copies");
+    assert_eq!(report.tables[0].rows_copied, 60);
+    let digest = "SELECT string_agg(id || '|' || amount::text || '|' || ratio::text || '|' || \
+                  extract(epoch FROM at)::text || '|' || day::text || '|' || coalesce(memo, '-'), ';' ORDER BY id) FROM ledger";
+    let want = source.text(digest).await.expect("rows");
+    assert!(
+        want.contains("|1.50|") && want.contains("tab\there"),
+        "{want}"
+    );
+    assert_eq!(target.text(digest).await, Some(want));
+    let verified = verify(
+        &verify_plan(&source, &target, &["ledger"], Mapping::default(), false),
+        quiet(),
+        no_stop(),
+    )
+    .await
+    .expect("verify");
+    assert!(verified.clean, "{verified:#?}");
 }
 
 async fn secondary_conflict(target_kind: Kind) {

@@ -204,6 +204,8 @@ pub(crate) fn verify_plan(
         repair,
         restart: false,
         chunk_rows: 1000,
+        // Ranges of ten chunks, so tests know how many there are.
+        range_time: std::time::Duration::ZERO,
         jobs: 2,
     }
 }

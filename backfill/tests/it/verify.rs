@@ -148,24 +148,46 @@ async fn pushed_down(kind: Kind) {
     .await
     .expect("copies");
     let mut plan = verify_plan(&source, &target, &["t"], map, false);
-    plan.chunk_rows = 50; // ranges of 500 rows
+    plan.chunk_rows = 50; // ranges of 500 keys: -500..-1, 0..499, …, 2000..
     let clean = verify(&plan, quiet(), no_stop()).await.expect("verify");
     assert!(clean.clean, "{clean:#?}");
     assert_eq!(clean.rows_checked, 3000);
-    assert_eq!(clean.tables[0].chunks, 7);
+    assert_eq!(clean.tables[0].chunks, 6);
     target
-        .exec("UPDATE t SET amount = 0.26 WHERE id = 0; UPDATE t SET name = NULL WHERE id = 2001")
+        .exec(
+            "UPDATE t SET amount = 0.26 WHERE id = 0; UPDATE t SET name = NULL WHERE id = 2001; \
+             INSERT INTO t VALUES (9000, 'ghost', 1.00, '2026-01-01')",
+        )
         .await;
+    let found = |report: &msa_backfill::VerifyReport| {
+        let table = &report.tables[0];
+        let keys = |rows: &[msa_backfill::RowDiff]| -> Vec<String> {
+            rows.iter().map(|d| d.key.clone()).collect()
+        };
+        (
+            keys(&table.different),
+            keys(&table.extra),
+            table.rows_checked,
+        )
+    };
+    let want = (
+        vec!["(id=0)".to_owned(), "(id=2001)".to_owned()],
+        vec!["(id=9000)".to_owned()],
+        3000,
+    );
     let report = verify(&plan, quiet(), no_stop()).await.expect("verify");
-    assert_eq!(report.mismatches, 2, "{report:#?}");
+    assert_eq!(report.mismatches, 3, "{report:#?}");
     assert_eq!(report.tables[0].chunks_mismatched, 2);
-    let keys: Vec<&str> = report.tables[0]
-        .different
-        .iter()
-        .map(|d| d.key.as_str())
-        .collect();
-    assert_eq!(keys, ["(id=0)", "(id=2001)"]);
+    assert_eq!(found(&report), want);
     assert_eq!(report.tables[0].different[1].columns[0].column, "name");
+    // Ranges sized by time grow past ten chunks (here to the whole table);
+    // a range that differs is narrowed down to the same rows.
+    plan.range_time = std::time::Duration::from_secs(30);
+    plan.restart = true;
+    let report = verify(&plan, quiet(), no_stop()).await.expect("verify");
+    assert!(report.tables[0].chunks < 6, "{report:#?}");
+    assert_eq!(found(&report), want);
+    assert_eq!(report.mismatches, 3, "{report:#?}");
 }
 
 #[tokio::test]

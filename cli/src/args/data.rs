@@ -189,6 +189,11 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "ROWS", default_value_t = 10_000)]
     pub chunk_rows: usize,
 
+    /// The time a key range hashed in SQL should take (same engine, one
+    /// integer key); ranges grow or shrink toward it, 0 keeps ten chunks
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub range_time: Duration,
+
     /// Tables verified at the same time
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub jobs: usize,

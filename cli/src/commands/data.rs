@@ -378,6 +378,7 @@ pub(crate) fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
         repair: args.repair,
         restart: args.restart,
         chunk_rows: args.chunk_rows.max(1),
+        range_time: args.range_time,
         jobs: args.jobs.max(1),
     };
     let stop: Stop = Arc::new(AtomicBool::new(false));

@@ -104,6 +104,17 @@ impl Drop for Pair {
 const ROWS: u64 = 60_000;
 
 fn orders(pair: &Pair) {
+    source_orders(pair);
+    sql(
+        "psql",
+        &pair.name,
+        "CREATE TABLE orders (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, status TEXT NOT NULL, total NUMERIC(12,2) NOT NULL, \
+         paid BOOLEAN NOT NULL, note TEXT, created_at TIMESTAMPTZ NOT NULL)",
+    );
+}
+
+/// The `orders` table in MariaDB alone.
+fn source_orders(pair: &Pair) {
     sql(
         "mysql",
         &pair.name,
@@ -113,12 +124,6 @@ fn orders(pair: &Pair) {
              INSERT INTO orders SELECT CAST(seq AS SIGNED) - 1000, seq % 97, IF(seq % 5 = 0, 'CANCELLED', 'COMPLETED'), seq * 1.25, seq % 2, \
              IF(seq % 3 = 0, NULL, CONCAT('note ', seq)), TIMESTAMP('2026-01-01') + INTERVAL seq SECOND FROM seq_1_to_{ROWS}"
         ),
-    );
-    sql(
-        "psql",
-        &pair.name,
-        "CREATE TABLE orders (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, status TEXT NOT NULL, total NUMERIC(12,2) NOT NULL, \
-         paid BOOLEAN NOT NULL, note TEXT, created_at TIMESTAMPTZ NOT NULL)",
     );
 }
 
@@ -139,7 +144,17 @@ fn counts(pair: &Pair) -> (u64, u64) {
     } else {
         "0".to_owned()
     };
-    let rows = sql("psql", &pair.name, "SELECT count(*) FROM orders");
+    // Killed before --create-schema made the table: no rows either.
+    let rows = if sql(
+        "psql",
+        &pair.name,
+        "SELECT to_regclass('orders') IS NOT NULL",
+    ) == "t"
+    {
+        sql("psql", &pair.name, "SELECT count(*) FROM orders")
+    } else {
+        "0".to_owned()
+    };
     (
         copied.parse().expect("a count"),
         rows.parse().expect("a count"),
@@ -359,6 +374,23 @@ fn kill_9_with_key_ranges_then_resume_loses_and_doubles_nothing() {
             "SELECT count(*) || ' ' || sum(rows_copied) FROM msa_backfill_ranges WHERE status = 'copied'"
         ),
         format!("4 {ROWS}")
+    );
+}
+
+/// The same into a table the copy creates, whose primary key it builds at the
+/// end: kills before, while or after the key is built lose and double nothing.
+#[test]
+fn kill_9_into_a_created_table_then_resume_loses_and_doubles_nothing() {
+    let pair = Pair::new();
+    source_orders(&pair);
+    kill_9_then_resume(&pair, &["--create-schema", "--jobs", "1"]);
+    assert_eq!(
+        sql(
+            "psql",
+            &pair.name,
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'orders'::regclass AND contype = 'p'"
+        ),
+        "1"
     );
 }
 
