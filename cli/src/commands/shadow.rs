@@ -1091,6 +1091,19 @@ mod tests {
             html.contains("<td>POST /api/coupons/{id}/issue</td><td>2</td>"),
             "{html}"
         );
+        // Each template's fields under its own heading: the reads have none.
+        let (reads, issues) = html
+            .split_once("<h3>POST /api/coupons/{id}/issue</h3>")
+            .expect("a heading per template");
+        let reads = &reads[reads
+            .find("<h3>GET /api/coupons/{id}</h3>")
+            .expect("the reads' heading")..];
+        assert!(!reads.contains("$.discountAmount"), "{html}");
+        assert!(
+            issues.contains("<code>$.discountAmount</code>")
+                && issues.contains("<pre>1000 / &quot;1000&quot;</pre>"),
+            "{html}"
+        );
 
         // One template alone: the route's line and fields, as before.
         let mut single = split_route();

@@ -607,6 +607,277 @@ fn the_dashboard_in_headless_chromium_shows_a_domain_and_opens_a_diff_by_clickin
     );
 }
 
+/// A configuration with one route, `users`: the `/api/users` prefix shadowed
+/// to the coupon service, so its templates are inferred from the paths seen.
+fn users_prefix_config(dir: &tempfile::TempDir, monolith: &Running, coupon: &Running) -> String {
+    let path = dir.path().join("proxy.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "listen: 127.0.0.1:0
+workers: 1
+legacy: monolith
+admin:
+  listen: 127.0.0.1:0
+upstreams:
+  monolith:
+    endpoints: [{}]
+  coupon:
+    endpoints: [{}]
+routes:
+  - name: users
+    methods: [GET]
+    prefix: /api/users
+    upstream: coupon
+    mode: shadow
+",
+            monolith.authority(),
+            coupon.authority()
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+/// The cells' text of each template row of `route` on the dashboard.
+fn template_rows(browser: &mut crate::support::Browser, route: &str) -> Value {
+    browser.eval(&format!(
+        "[...document.querySelectorAll(\"section.route[data-route='{route}'] table.templates tr[data-template]\")]
+            .map((r) => [...r.cells].map((c) => c.textContent))"
+    ))
+}
+
+/// The field buttons shown under an opened template.
+fn template_fields(browser: &mut crate::support::Browser, template: &str) -> Vec<String> {
+    let fields = browser.eval(&format!(
+        "[...document.querySelectorAll(\"tr.template-detail[data-template='{template}'] button.path\")]
+            .map((b) => b.textContent)"
+    ));
+    serde_json::from_value(fields).unwrap()
+}
+
+/// The examples of `field` under an opened template: (legacy, new service) texts.
+fn template_examples(
+    browser: &mut crate::support::Browser,
+    template: &str,
+    field: &str,
+) -> Vec<(String, String)> {
+    let pairs = browser.eval(&format!(
+        "[...document.querySelectorAll(\"tr.template-detail[data-template='{template}'] .examples[data-field='{field}']\")]
+            .flatMap((box) => [...box.querySelectorAll('pre.legacy')].map((legacy, i) =>
+                [legacy.textContent, box.querySelectorAll('pre.candidate')[i].textContent]))"
+    ));
+    serde_json::from_value(pairs).unwrap()
+}
+
+/// Issue #4: a prefix route's templates on the dashboard in headless Chromium.
+/// Real traffic through the proxy falls under two inferred templates, one
+/// that differs everywhere (the coupon service has no user profiles) and one
+/// that differs once in two; each template shows its own counts, opens on a
+/// click to its own fields, and a field to its own redacted examples.
+#[test]
+fn the_dashboard_in_headless_chromium_opens_a_template_and_its_own_redacted_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let (monolith, coupon) = services_with(&dir, &["--quirks"]);
+    // User 5 holds coupons 1 and 2 in both services (the new service lists
+    // them newest first, amounts as strings); user 6 holds none.
+    let client = reqwest::blocking::Client::new();
+    for id in 1..=2 {
+        for service in [&monolith, &coupon] {
+            let issued = client
+                .post(format!("{}/api/coupons/{id}/issue", service.url))
+                .json(&json!({"userId": 5}))
+                .send()
+                .unwrap();
+            assert_eq!(issued.status(), 201);
+        }
+    }
+    let file = users_prefix_config(&dir, &monolith, &coupon);
+    let mut proxy = Running::start("msa-migrate", &["proxy", "--config", &file]);
+    let admin = proxy.next_url("admin");
+    // Three profiles, each with an e-mail address the monolith answers with.
+    for id in 1..=3 {
+        let user = get(format!("{}/api/users/{id}", proxy.url));
+        assert_eq!(
+            user["email"],
+            format!("user{id}@example.com"),
+            "the monolith's"
+        );
+    }
+    for id in [5, 6] {
+        get(format!("{}/api/users/{id}/coupons", proxy.url));
+    }
+    let profile = "GET /api/users/{id}";
+    let lists = "GET /api/users/{id}/coupons";
+    let route = poll(Duration::from_secs(5), Duration::from_millis(50), || {
+        let report = get(format!("{admin}/shadow"));
+        report["routes"]
+            .as_array()?
+            .iter()
+            .find(|r| r["route"] == "users" && r["compared"] == 5)
+            .cloned()
+    })
+    .unwrap_or_else(|| panic!("5 pairs never compared: {}", get(format!("{admin}/shadow"))));
+    let keys: Vec<&str> = route["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["template"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, [profile, lists], "{route:#}");
+
+    let mut browser = crate::support::Browser::start();
+    browser.navigate(&format!("{admin}/dashboard"));
+    browser.wait_for(
+        "document.body.dataset.loaded === 'true'",
+        "the page did not load its data",
+    );
+    // Each template's own counts: 0 of 3 profiles match, 1 of 2 lists; the
+    // Wilson lower bound of 1 in 2 is 9.45%.
+    assert_eq!(
+        template_rows(&mut browser, "users"),
+        json!([
+            [profile, "3", "0.00%", "0.00%", "3", "0", "0", "0 / 0"],
+            [lists, "2", "50.00%", "9.45%", "1", "0", "0", "0 / 0"],
+        ])
+    );
+    assert_eq!(
+        browser.eval(
+            "document.querySelectorAll(\"section.route[data-route='users'] button.path\").length"
+        ),
+        0,
+        "a split route's fields are under its templates, shown once one is opened"
+    );
+
+    // The profiles' template, by a click: its fields, and the e-mail's examples.
+    browser.click(&format!(
+        "section.route[data-route='users'] tr[data-template='{profile}'] button.template"
+    ));
+    browser.wait_for(
+        &format!(
+            "document.querySelector(\"tr.template-detail[data-template='{profile}'] button.path\")"
+        ),
+        "the click did not open the template's fields",
+    );
+    let fields = template_fields(&mut browser, profile);
+    assert!(fields.contains(&"$.email".to_owned()), "{fields:?}");
+    assert!(
+        !fields.iter().any(|f| f.starts_with("$.coupons")),
+        "another template's fields: {fields:?}"
+    );
+    let index = fields.iter().position(|f| f == "$.email").unwrap();
+    browser.click(&format!(
+        "tr.template-detail[data-template='{profile}'] table.paths > tbody > tr:nth-child({}) button.path",
+        index + 1
+    ));
+    browser.wait_for(
+        &format!("document.querySelector(\"tr.template-detail[data-template='{profile}'] .examples[data-field='$.email'] pre.legacy\")"),
+        "the click did not open the e-mail's examples",
+    );
+    let examples = template_examples(&mut browser, profile, "$.email");
+    assert!(!examples.is_empty(), "no examples");
+    for (legacy, candidate) in &examples {
+        assert_eq!(
+            (legacy.as_str(), candidate.as_str()),
+            ("\"[email]\"", "null"),
+            "the monolith's e-mail, redacted; none from the new service"
+        );
+    }
+
+    // The lists' template too: its own fields and examples, none of the profiles'.
+    browser.click(&format!(
+        "section.route[data-route='users'] tr[data-template='{lists}'] button.template"
+    ));
+    browser.wait_for(
+        &format!(
+            "document.querySelector(\"tr.template-detail[data-template='{lists}'] button.path\")"
+        ),
+        "the click did not open the second template's fields",
+    );
+    let fields = template_fields(&mut browser, lists);
+    assert!(
+        fields.contains(&"$.coupons[0].discountAmount".to_owned()),
+        "{fields:?}"
+    );
+    assert!(
+        !fields.contains(&"$.email".to_owned()),
+        "the profiles' field under the lists: {fields:?}"
+    );
+    let index = fields
+        .iter()
+        .position(|f| f == "$.coupons[0].discountAmount")
+        .unwrap();
+    browser.click(&format!(
+        "tr.template-detail[data-template='{lists}'] table.paths > tbody > tr:nth-child({}) button.path",
+        index + 1
+    ));
+    browser.wait_for(
+        &format!("document.querySelector(\"tr.template-detail[data-template='{lists}'] .examples pre.candidate\")"),
+        "the click did not open the list field's examples",
+    );
+    assert_eq!(
+        template_examples(&mut browser, lists, "$.coupons[0].discountAmount"),
+        [("1000".to_owned(), "\"2000\"".to_owned())],
+        "user 5's list: coupon 1 first in the monolith's, coupon 2 (its amount a string) in the new service's"
+    );
+    assert_eq!(
+        template_examples(&mut browser, profile, "$.email"),
+        examples,
+        "the first template's examples stay as they were"
+    );
+    let text = browser.eval("document.body.innerText");
+    assert!(
+        !text.as_str().unwrap().contains("@example.com"),
+        "an e-mail address is shown: {text}"
+    );
+    let picture = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-templates.png");
+    browser.screenshot(&picture);
+
+    // A template's field from the address, as a link would open it.
+    browser.navigate(&format!(
+        "{admin}/dashboard?route=users&template={}&path=%24.email",
+        profile.replace(' ', "%20")
+    ));
+    browser.wait_for(
+        &format!("document.querySelector(\"tr.template-detail[data-template='{profile}'] .examples[data-field='$.email'] pre.legacy\")"),
+        "?route=R&template=T&path=P did not open the template's field",
+    );
+
+    // The HTML report of the stored results splits the route the same way.
+    let store = dir.path().join("msa-shadow.db").display().to_string();
+    stored_route(&store, "users", 5);
+    let (code, html, stderr) = msa_migrate(&[
+        "shadow", "report", "users", "--store", &store, "--format", "html",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        html.contains(&format!(
+            "<tr><td>{profile}</td><td>3</td><td>0</td><td>0.00%</td>"
+        )) && html.contains(&format!(
+            "<tr><td>{lists}</td><td>2</td><td>1</td><td>50.00%</td>"
+        )),
+        "{html}"
+    );
+    let section = |template: &str| {
+        let start = html
+            .find(&format!("<h3>{template}</h3>"))
+            .unwrap_or_else(|| panic!("no section for {template}: {html}"));
+        let rest = &html[start + 4..];
+        rest[..rest.find("<h3>").unwrap_or(rest.len())].to_owned()
+    };
+    let profiles = section(profile);
+    assert!(
+        profiles.contains("<code>$.email</code>")
+            && profiles.contains("&quot;[email]&quot; / null")
+            && !profiles.contains("$.coupons"),
+        "{profiles}"
+    );
+    assert!(
+        !section(lists).contains("$.email") && !html.contains("@example.com"),
+        "{html}"
+    );
+}
+
 /// One round of shadowing a user's coupon list through a fresh proxy whose
 /// `user-coupons` route has `rules` (YAML, top level); returns the route's
 /// stored report and the rules suggest-rules writes for it.
