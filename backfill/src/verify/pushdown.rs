@@ -260,10 +260,58 @@ pub(super) async fn verify(
         target_columns,
         hash: row_hash(ctx, plan).await,
     };
+    if state.after.is_none() && whole_table_first(ctx, plan).await {
+        let outcome = sums.compare(None, None).await?;
+        if outcome.equal {
+            state.report.chunks += 1;
+            state.report.rows_checked += outcome.source_rows;
+            return Ok(());
+        }
+        // Somewhere it differs: find where by ranges, as if this pass had not run.
+    }
     match integer_key(plan) {
         Some(kind) => by_key_arithmetic(&sums, kind, state).await,
         None => by_index_walk(&sums, state).await,
     }
+}
+
+/// Tables the source's statistics put at no more rows than this are hashed
+/// whole first: about five seconds on both servers at 2 M rows/s, which a
+/// verify killed meanwhile starts again.
+const WHOLE_TABLE_ROWS: i64 = 10_000_000;
+
+/// Whether to hash the whole table at once before any range: one sequential
+/// scan per server, where ranges read the key index too (about 1.4× the work
+/// per row), and a clean table, the usual case, is then done. Not with
+/// `range_time` zero (ranges of ten chunks), nor when the statistics are
+/// missing or put the table above [`WHOLE_TABLE_ROWS`].
+async fn whole_table_first(ctx: &Ctx, plan: &TablePlan) -> bool {
+    if ctx.range_time.is_zero() {
+        return false;
+    }
+    let source = &ctx.source;
+    let mut stmt = match source.engine() {
+        Engine::Postgres => {
+            Stmt::new("SELECT reltuples::bigint::text FROM pg_class WHERE oid = $1::regclass")
+        }
+        _ => Stmt::new(
+            "SELECT CAST(table_rows AS CHAR) FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name = ?",
+        ),
+    };
+    stmt.binds.push(Value::Text(match source.engine() {
+        Engine::Postgres => quote(Engine::Postgres, &plan.source.name),
+        _ => plan.source.name.clone(),
+    }));
+    let estimate = source
+        .fetch_text(&stmt, 1)
+        .await
+        .ok()
+        .and_then(|rows| rows.into_iter().next())
+        .and_then(|row| row.into_iter().next().flatten())
+        .and_then(|n| n.parse::<i64>().ok());
+    // PostgreSQL says -1 for a table never analysed.
+    estimate.is_some_and(|rows| (0..=WHOLE_TABLE_ROWS).contains(&rows))
 }
 
 /// The kind of a single-column integer key.
