@@ -465,6 +465,10 @@ impl Proxy {
             mirror.skip(&route.name, parts, "body_too_large");
             return Ok((body::boxed(Limited::new(incoming, max)), None));
         }
+        let Some(place) = mirror.reserve() else {
+            mirror.skip(&route.name, parts, "queue_full");
+            return Ok((body::boxed(Limited::new(incoming, max)), None));
+        };
         let bytes = if bodyless {
             Bytes::new()
         } else {
@@ -502,8 +506,8 @@ impl Proxy {
             primary,
             slot,
         };
-        let queued = mirror.offer(job);
-        Ok((body::full(bytes), queued.then_some((done, cap_usize))))
+        place.queue(job);
+        Ok((body::full(bytes), Some((done, cap_usize))))
     }
 }
 

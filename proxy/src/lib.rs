@@ -24,6 +24,7 @@ mod routes;
 mod server;
 pub mod shadow;
 pub mod shadow_results;
+mod shadow_skips;
 pub mod shadow_store;
 pub mod split;
 pub mod state;

@@ -232,6 +232,7 @@ impl Live {
 
     /// The Prometheus text of every metric: the proxy's and the state store's.
     pub fn metrics_text(&self) -> String {
+        self.shadow.settle_skips();
         let mut text = self.metrics.encode();
         if let Some(body) = text.strip_suffix("# EOF\n") {
             text.truncate(body.len());

@@ -261,6 +261,16 @@ impl Metrics {
             .inc();
     }
 
+    /// `count` mirrored requests ended with this outcome.
+    pub(crate) fn shadow_by(&self, route: &str, outcome: &'static str, count: u64) {
+        self.shadow
+            .get_or_create(&ShadowLabels {
+                route: route.to_owned(),
+                outcome,
+            })
+            .inc_by(count);
+    }
+
     /// The Prometheus text exposition.
     pub fn encode(&self) -> String {
         let mut text = String::new();

@@ -183,27 +183,25 @@ impl Mirror {
         }
     }
 
-    /// Queues a mirror; false (and counted) when the queue is full.
-    pub(crate) fn offer(&self, job: Job) -> bool {
-        match self.queue.try_send(job) {
-            Ok(()) => true,
-            Err(refused) => {
-                let job = refused.into_inner();
-                let request = &job.request;
-                (self.sink).skipped(
-                    &job.route,
-                    request.method(),
-                    request.uri().path(),
-                    "queue_full",
-                );
-                false
-            }
-        }
+    /// A place in the queue, taken before the copy is made so that a full
+    /// queue costs nothing but the count; `None` when the queue is full.
+    pub(crate) fn reserve(&self) -> Option<QueuePlace<'_>> {
+        self.queue.try_reserve().ok().map(QueuePlace)
     }
 
     /// Records a mirror of this request that was never queued.
     pub(crate) fn skip(&self, route: &str, request: &http::request::Parts, reason: &'static str) {
         (self.sink).skipped(route, &request.method, request.uri.path(), reason);
+    }
+}
+
+/// A place held in the mirror's queue.
+pub(crate) struct QueuePlace<'a>(mpsc::Permit<'a, Job>);
+
+impl QueuePlace<'_> {
+    /// Queues the copy in the place held.
+    pub(crate) fn queue(self, job: Job) {
+        self.0.send(job);
     }
 }
 

@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 use crate::metrics::Metrics;
 use crate::shadow::{Captured, ShadowSink};
+use crate::shadow_skips::PendingSkips;
 
 pub use msa_shadow_compare::Severity;
 
@@ -561,6 +562,8 @@ pub struct ShadowResults {
     /// Route → its configured template; swapped on reload.
     templates: ArcSwap<HashMap<String, String>>,
     metrics: Arc<Metrics>,
+    /// Mirrors skipped on the request path, not yet counted here.
+    skips: PendingSkips,
 }
 
 impl std::fmt::Debug for ShadowResults {
@@ -578,6 +581,7 @@ impl ShadowResults {
             compare: ArcSwap::from_pointee(compare),
             templates: ArcSwap::from_pointee(HashMap::new()),
             metrics,
+            skips: PendingSkips::default(),
         }
     }
 
@@ -594,6 +598,7 @@ impl ShadowResults {
     /// Per route: counts, the match rate with its 95% Wilson lower bound, and
     /// the differing paths, most frequent first; then the same per template.
     pub fn report(&self) -> Value {
+        self.settle_skips();
         let routes = self.routes.lock();
         let mut names: Vec<&String> = routes.keys().collect();
         names.sort();
@@ -606,6 +611,7 @@ impl ShadowResults {
 
     /// Every route's aggregate, for the store.
     pub(crate) fn snapshot(&self) -> Vec<(String, RouteResults)> {
+        self.settle_skips();
         self.routes
             .lock()
             .iter()
@@ -666,18 +672,39 @@ impl ShadowSink for ShadowResults {
     }
 
     fn skipped(&self, route: &str, method: &Method, path: &str, reason: &'static str) {
-        self.metrics.shadow(route, reason);
+        if self.skips.add(route, method, path, reason) {
+            self.settle_skips();
+        }
+    }
+}
+
+impl ShadowResults {
+    /// Counts the skips held since the last time in the routes, their
+    /// templates and the metrics; done before every read of the results.
+    /// Only templates known by then are counted, never ones that would need
+    /// inferring.
+    pub(crate) fn settle_skips(&self) {
+        let skips = self.skips.take();
+        if skips.is_empty() {
+            return;
+        }
         let templates = self.templates.load();
-        let fixed = templates.get(route).map(String::as_str);
         let mut routes = self.routes.lock();
-        let r = routes.entry(route.to_owned()).or_default();
-        *r.total.skipped.entry(reason.to_owned()).or_default() += 1;
-        // On the request path: counted under a template already known, never
-        // one that would need inferring.
-        if let Placed::Template(key, inferred) = r.place(method, path, fixed, false) {
-            let template = r.templates.entry(key).or_default();
-            template.inferred = inferred;
-            *template.tally.skipped.entry(reason.to_owned()).or_default() += 1;
+        for skip in skips {
+            self.metrics.shadow_by(&skip.route, skip.reason, skip.count);
+            let fixed = templates.get(&skip.route).map(String::as_str);
+            let r = routes.entry(skip.route).or_default();
+            *r.total.skipped.entry(skip.reason.to_owned()).or_default() += skip.count;
+            if let Placed::Template(key, inferred) = r.place(&skip.method, &skip.path, fixed, false)
+            {
+                let template = r.templates.entry(key).or_default();
+                template.inferred = inferred;
+                *template
+                    .tally
+                    .skipped
+                    .entry(skip.reason.to_owned())
+                    .or_default() += skip.count;
+            }
         }
     }
 }

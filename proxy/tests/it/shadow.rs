@@ -203,6 +203,72 @@ async fn a_full_queue_drops_copies_and_counts_them_without_failing_clients() {
 }
 
 #[tokio::test]
+async fn with_the_queue_full_a_body_streams_to_the_monolith_instead_of_being_copied_first() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let legacy = Upstream::start("legacy").await;
+    let slow = Upstream::start_with_delay("coupon", Duration::from_secs(10)).await;
+    let yaml = config(
+        &legacy.addr.to_string(),
+        &slow.addr.to_string(),
+        "    shadow:\n      methods: [POST]\n      timeout: 30s\n",
+        "mirror:\n  queue: 1\n  concurrency: 1\n",
+    );
+    let proxy = Running::start(&yaml, None).await;
+    let client = client();
+    // One copy held by the only worker, one waiting: the queue is full.
+    let mut sent = 0;
+    while sent < 10 {
+        let response = client
+            .post(format!("http://{}/api/coupons/{sent}/issue", proxy.addr))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        sent += 1;
+        let report = crate::support::shadow_report(&proxy).await;
+        if report["routes"][0]["skipped"]["queue_full"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before = legacy.hits();
+
+    // More than the proxy gathers before its first write upstream, and less
+    // than the whole body: a copy made first would hold all of it back.
+    let (length, first) = (16 * 1024, 9 * 1024);
+    let mut stream = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    let head = format!(
+        "POST /api/coupons/1/issue HTTP/1.1\r\nHost: shop\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&vec![b'a'; first]).await.unwrap();
+    let started = Instant::now();
+    while legacy.hits() == before {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the monolith saw nothing of the request before its body was complete"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stream.write_all(&vec![b'a'; length - first]).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains(&"a".repeat(length)),
+        "the monolith got the whole body"
+    );
+    assert_eq!(slow.hits(), 1, "the one copy the worker took");
+}
+
+#[tokio::test]
 async fn bodies_are_mirrored_up_to_the_cap_and_the_primary_always_gets_them_whole() {
     let (legacy, coupon) = (
         Upstream::start("legacy").await,
