@@ -127,8 +127,32 @@ fn source_orders(pair: &Pair) {
     );
 }
 
+/// Waits until the target database has no session but ours. A killed client's
+/// server session may still be committing the statement it sent last, and a
+/// count read meanwhile would see the checkpoint before the commit and the
+/// rows after it.
+fn wait_for_killed_sessions(pair: &Pair) {
+    for _ in 0..200 {
+        let others = sql(
+            "psql",
+            &pair.name,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        );
+        if others == "0" {
+            return;
+        }
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "a synchronous test: there is no runtime to block"
+        )]
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the killed backfill's sessions were still open after 10 s");
+}
+
 /// The checkpoint's count and the target's count: equal at every moment.
 fn counts(pair: &Pair) -> (u64, u64) {
+    wait_for_killed_sessions(pair);
     // Killed before it made its checkpoint table: nothing copied yet.
     let started = sql(
         "psql",
