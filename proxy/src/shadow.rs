@@ -97,6 +97,10 @@ impl Drop for RouteSlot {
     }
 }
 
+/// Pairs waiting for the comparing thread, per mirror worker: room for the
+/// batches it takes a millisecond apart under load.
+const PAIRS_PER_WORKER: usize = 4;
+
 /// The queue and its workers.
 #[derive(Debug)]
 pub(crate) struct Mirror {
@@ -104,22 +108,34 @@ pub(crate) struct Mirror {
     sink: Arc<dyn ShadowSink>,
 }
 
-/// A comparison waiting for the comparing thread.
-type Comparison = Box<dyn FnOnce() + Send>;
+/// A pair of answers waiting for the comparing thread.
+struct Pair {
+    route: Arc<str>,
+    method: http::Method,
+    path: String,
+    legacy: Captured,
+    candidate: Result<Captured, String>,
+    baseline: Option<Result<Captured, String>>,
+}
+
+/// How long the comparing thread lets pairs gather once its queue runs dry,
+/// before it blocks: under load it then wakes about once per millisecond for
+/// a batch, instead of once per pair with a wake-up back for each.
+const BATCH_WAIT: Duration = Duration::from_millis(1);
 
 /// Decoding and comparing is CPU work, and the primary must never wait for
 /// it: it runs on one thread of its own at the lowest scheduling priority, so
-/// it only takes CPU time the proxy's workers leave over. Each mirror worker
-/// waits for its pair's comparison, so while comparing lags behind, copies
-/// wait in the mirror's queue and a full queue drops them (`queue_full`).
+/// it only takes CPU time the proxy's workers leave over. Pairs wait for it in
+/// a bounded queue; while comparing lags behind, a full queue drops the pair
+/// (`compare_queue_full`) and the mirror goes on.
 #[derive(Debug, Clone)]
 struct Comparing {
-    queue: std::sync::mpsc::SyncSender<Comparison>,
+    queue: std::sync::mpsc::SyncSender<Pair>,
 }
 
 impl Comparing {
-    fn start(capacity: usize) -> Self {
-        let (queue, pairs) = std::sync::mpsc::sync_channel::<Comparison>(capacity);
+    fn start(capacity: usize, sink: Arc<dyn ShadowSink>) -> Self {
+        let (queue, pairs) = std::sync::mpsc::sync_channel::<Pair>(capacity);
         let started = std::thread::Builder::new()
             .name("msa-shadow-compare".to_owned())
             .spawn(move || {
@@ -128,9 +144,19 @@ impl Comparing {
                 ) {
                     tracing::warn!(error = ?err, "shadow comparisons run at normal priority");
                 }
-                for compare in pairs {
-                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(compare)).is_err() {
-                        tracing::error!("a shadow comparison panicked");
+                // Blocks only when idle.
+                while let Ok(first) = pairs.recv() {
+                    let mut next = Some(first);
+                    while let Some(pair) = next {
+                        compare(&*sink, pair);
+                        next = pairs.try_recv().ok().or_else(|| {
+                            #[allow(
+                                clippy::disallowed_methods,
+                                reason = "the comparing thread is no runtime worker"
+                            )]
+                            std::thread::sleep(BATCH_WAIT);
+                            pairs.try_recv().ok()
+                        });
                     }
                 }
             });
@@ -141,20 +167,36 @@ impl Comparing {
         Self { queue }
     }
 
-    /// Compares on the comparing thread; completes when it is done. At most
-    /// one comparison per mirror worker waits, which the queue holds.
-    async fn run(&self, compare: impl FnOnce() + Send + 'static) {
-        let (done, finished) = oneshot::channel::<()>();
-        let job: Comparison = Box::new(move || {
-            compare();
-            let _ = done.send(());
-        });
-        if self.queue.try_send(job).is_err() {
-            tracing::error!("the shadow comparison thread is gone; a pair was not compared");
-            return;
-        }
-        // A comparison that panicked drops `done` without sending: done too.
-        let _ = finished.await;
+    /// Queues a pair for the comparing thread, or counts it dropped.
+    fn hand_over(&self, pair: Pair, sink: &dyn ShadowSink) {
+        use std::sync::mpsc::TrySendError;
+        let (pair, reason) = match self.queue.try_send(pair) {
+            Ok(()) => return,
+            Err(TrySendError::Full(pair)) => (pair, "compare_queue_full"),
+            Err(TrySendError::Disconnected(pair)) => {
+                tracing::error!("the shadow comparison thread is gone; a pair was not compared");
+                (pair, "compare_thread_gone")
+            }
+        };
+        sink.skipped(&pair.route, &pair.method, &pair.path, reason);
+    }
+}
+
+/// Records one pair; a comparison that panics is logged and the thread goes on.
+fn compare(sink: &dyn ShadowSink, pair: Pair) {
+    let Pair {
+        route,
+        method,
+        path,
+        legacy,
+        candidate,
+        baseline,
+    } = pair;
+    let recorded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        sink.record(&route, &method, &path, legacy, candidate, baseline);
+    }));
+    if recorded.is_err() {
+        tracing::error!(route = %route, "a shadow comparison panicked");
     }
 }
 
@@ -163,7 +205,7 @@ impl Mirror {
     pub(crate) fn start(queue: usize, concurrency: usize, sink: Arc<dyn ShadowSink>) -> Self {
         let (sender, receiver) = mpsc::channel::<Job>(queue);
         let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
-        let comparing = Comparing::start(concurrency);
+        let comparing = Comparing::start(concurrency * PAIRS_PER_WORKER, Arc::clone(&sink));
         for _ in 0..concurrency {
             let (receiver, sink) = (Arc::clone(&receiver), Arc::clone(&sink));
             let comparing = comparing.clone();
@@ -231,12 +273,17 @@ async fn run(job: Job, sink: &Arc<dyn ShadowSink>, comparing: &Comparing) {
         Ok(Ok(legacy)) if candidate.is_err() => {
             sink.record(&route, &method, &path, legacy, candidate, baseline)
         }
-        Ok(Ok(legacy)) => {
-            let sink = Arc::clone(sink);
-            comparing
-                .run(move || sink.record(&route, &method, &path, legacy, candidate, baseline))
-                .await;
-        }
+        Ok(Ok(legacy)) => comparing.hand_over(
+            Pair {
+                route,
+                method,
+                path,
+                legacy,
+                candidate,
+                baseline,
+            },
+            &**sink,
+        ),
         _ => sink.skipped(&route, &method, &path, "primary_incomplete"),
     }
 }
@@ -365,5 +412,84 @@ impl Drop for Tee {
             self.truncated = true;
         }
         self.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::{Receiver, Sender, channel};
+
+    use parking_lot::Mutex;
+
+    use super::*;
+
+    /// A sink whose comparisons wait until the test lets each one finish.
+    #[derive(Debug)]
+    struct HeldSink {
+        entered: Mutex<Sender<String>>,
+        release: Mutex<Receiver<()>>,
+        skipped: Mutex<Vec<(String, &'static str)>>,
+    }
+
+    impl ShadowSink for HeldSink {
+        fn record(
+            &self,
+            _route: &str,
+            _method: &http::Method,
+            path: &str,
+            _legacy: Captured,
+            _candidate: Result<Captured, String>,
+            _baseline: Option<Result<Captured, String>>,
+        ) {
+            let _ = self.entered.lock().send(path.to_owned());
+            let _ = self.release.lock().recv();
+        }
+
+        fn skipped(&self, _route: &str, _method: &http::Method, path: &str, reason: &'static str) {
+            self.skipped.lock().push((path.to_owned(), reason));
+        }
+    }
+
+    fn pair(path: &str) -> Pair {
+        let answer = Captured {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: Bytes::from_static(b"{}"),
+            truncated: false,
+            elapsed: Duration::ZERO,
+        };
+        Pair {
+            route: Arc::from("coupons"),
+            method: http::Method::GET,
+            path: path.to_owned(),
+            legacy: answer.clone(),
+            candidate: Ok(answer),
+            baseline: None,
+        }
+    }
+
+    #[test]
+    fn a_full_comparison_queue_drops_and_counts_the_pair_without_waiting() {
+        let (entered, entries) = channel();
+        let (release, released) = channel();
+        let sink = Arc::new(HeldSink {
+            entered: Mutex::new(entered),
+            release: Mutex::new(released),
+            skipped: Mutex::new(Vec::new()),
+        });
+        let comparing = Comparing::start(1, Arc::clone(&sink) as Arc<dyn ShadowSink>);
+        comparing.hand_over(pair("/1"), &*sink);
+        // The thread holds the first pair; the queue's one place takes the
+        // second; the third finds it full and returns at once.
+        assert_eq!(entries.recv().unwrap(), "/1");
+        comparing.hand_over(pair("/2"), &*sink);
+        comparing.hand_over(pair("/3"), &*sink);
+        assert_eq!(
+            *sink.skipped.lock(),
+            [("/3".to_owned(), "compare_queue_full")]
+        );
+        release.send(()).unwrap();
+        assert_eq!(entries.recv().unwrap(), "/2", "the queued pair is compared");
+        release.send(()).unwrap();
     }
 }

@@ -107,6 +107,10 @@ pub(crate) fn compare(
             return;
         }
     };
+    // The same text: equal under every rule, whatever its kind; no parse needed.
+    if l_text == c_text {
+        return;
+    }
     if l_kind == Kind::Text {
         differences.extend(text::lines(&l_text, &c_text));
         return;

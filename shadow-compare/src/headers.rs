@@ -25,6 +25,14 @@ pub(crate) fn compare(
             cookies(legacy, candidate, &mut out);
             continue;
         }
+        // The same values in the same order: equal, with nothing to allocate.
+        if legacy
+            .get_all(name)
+            .iter()
+            .eq(candidate.get_all(name).iter())
+        {
+            continue;
+        }
         let path = format!("header:{name}");
         match (joined(legacy, name), joined(candidate, name)) {
             (Some(l), None) => out.push(Difference::new(
