@@ -5,11 +5,11 @@
 //! arithmetic into ranges sized by time, narrowed down sixteenth by sixteenth
 //! when they differ; other keys into ranges of ten chunks by an index walk.
 //!
-//! On PostgreSQL 14 and later a row's hash is `hash_record_extended` (each
-//! column's own 64-bit hash function over its stored value: no text is
-//! formatted) when every column's type has one and no column has a
-//! nondeterministic collation (whose hash would take `'a'` and `'A'` for the
-//! same); otherwise, and on MariaDB, a 60-bit slice of the md5 of the row's text.
+//! On PostgreSQL 14 and later a row's hash combines each column's own 64-bit
+//! hash function over its stored value (no text is formatted), when every
+//! column's type has one and no column has a nondeterministic collation
+//! (whose hash would take `'a'` and `'A'` for the same); see [`native_row_hash`].
+//! Otherwise, and on MariaDB, it is a 60-bit slice of the md5 of the row's text.
 
 use super::{Ctx, State};
 use crate::db::{Column, Db, Stmt, quote, select_expr};
@@ -47,10 +47,76 @@ pub(super) fn columns(
 /// How the servers hash a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RowHash {
-    /// PostgreSQL's `hash_record_extended(ROW(…), 0)`.
+    /// Each column's own hash function: [`native_row_hash`].
     Native,
     /// A 60-bit slice of the md5 of the row's text.
     Md5,
+}
+
+/// A row's 64-bit hash in PostgreSQL from each column's own extended hash
+/// function, XORed, with the column's position as its seed (so two columns
+/// that swap values change the hash) and the seed standing for NULL.
+/// Columns whose type has no function here, or differs between the two sides,
+/// are hashed together by `hash_record_extended(ROW(…))`. Calling the
+/// functions directly skips building a record per row: for 5 M rows of 11
+/// columns one server took 2.0 s instead of 2.8–3.4 s (2026-12-07).
+///
+/// `columns` are (name, this side's type, the other side's type); both sides
+/// give the same types in the same order, so both build the same expression.
+fn native_row_hash(columns: &[(&str, &str, &str)]) -> String {
+    let mut terms = Vec::new();
+    let mut rest = Vec::new();
+    for (position, &(name, own, other)) in columns.iter().enumerate() {
+        let seed = position + 1;
+        match column_hash(own, name, seed) {
+            Some(hash) if own == other => terms.push(format!("coalesce({hash}, {seed})")),
+            _ => rest.push(name),
+        }
+    }
+    if !rest.is_empty() {
+        terms.push(format!(
+            "coalesce(hash_record_extended(ROW({}), 0), 0)",
+            rest.join(", ")
+        ));
+    }
+    terms.join(" # ")
+}
+
+/// `column`'s hash by its type's extended hash function (the one its hash
+/// operator class uses), `None` for a type left to `hash_record_extended`.
+fn column_hash(pg_type: &str, column: &str, seed: usize) -> Option<String> {
+    let function = match pg_type {
+        "int2" => "hashint2extended",
+        "int4" => "hashint4extended",
+        "int8" => "hashint8extended",
+        "oid" => "hashoidextended",
+        "numeric" => "hash_numeric_extended",
+        "float4" => "hashfloat4extended",
+        "float8" => "hashfloat8extended",
+        "text" | "varchar" => "hashtextextended",
+        "bpchar" => "hashbpcharextended",
+        "name" => "hashnameextended",
+        "char" => "hashcharextended",
+        "uuid" => "uuid_hash_extended",
+        "time" => "time_hash_extended",
+        "timetz" => "timetz_hash_extended",
+        "timestamp" => "timestamp_hash_extended",
+        "interval" => "interval_hash_extended",
+        "jsonb" => "jsonb_hash_extended",
+        "inet" | "cidr" => "hashinetextended",
+        "macaddr" => "hashmacaddrextended",
+        // No function takes a boolean or a timestamptz as it is: a boolean as
+        // a number; an instant as its UTC wall time, by arithmetic alone (no
+        // time-zone rules per row; infinity stays infinity).
+        "bool" => return Some(format!("hashint4extended({column}::int4, {seed})")),
+        "timestamptz" => {
+            return Some(format!(
+                "timestamp_hash_extended({column} AT TIME ZONE INTERVAL '0', {seed})"
+            ));
+        }
+        _ => return None,
+    };
+    Some(format!("{function}({column}, {seed})"))
 }
 
 /// PostgreSQL types whose values `hash_record_extended` hashes (a hash
@@ -124,29 +190,21 @@ async fn row_hash(ctx: &Ctx, plan: &TablePlan) -> RowHash {
     }
 }
 
-/// `SELECT count, sum of row hashes` over a key range, in the engine's SQL.
-#[allow(clippy::too_many_arguments, reason = "one query, both sides")]
-fn aggregate(
-    db: &Db,
-    hash: RowHash,
-    table: &str,
-    columns: &[String],
-    key: &[&Column],
-    filter: Option<&str>,
-    after: Option<&[Value]>,
-    upto: Option<&[Value]>,
-) -> Stmt {
-    let select = match db.engine() {
+/// The `SELECT` list of a range's row count and sum of row hashes in the
+/// engine's SQL; `columns` as [`native_row_hash`] takes them.
+fn sums_select(engine: Engine, hash: RowHash, columns: &[(&str, &str, &str)]) -> String {
+    let names: Vec<&str> = columns.iter().map(|&(name, _, _)| name).collect();
+    match engine {
         Engine::Postgres if hash == RowHash::Native => format!(
-            "count(*)::text, coalesce(sum(hash_record_extended(ROW({}), 0)), 0)::text",
-            columns.join(", ")
+            "count(*)::text, coalesce(sum({}), 0)::text",
+            native_row_hash(columns)
         ),
         Engine::Postgres => format!(
             "count(*)::text, coalesce(sum(('x' || substr(md5(ROW({})::text), 1, 15))::bit(60)::bigint), 0)::text",
-            columns.join(", ")
+            names.join(", ")
         ),
         _ => {
-            let parts: Vec<String> = columns
+            let parts: Vec<String> = names
                 .iter()
                 .map(|c| format!("IFNULL(CAST({c} AS CHAR), 0x00)"))
                 .collect();
@@ -155,11 +213,23 @@ fn aggregate(
                 parts.join(", ")
             )
         }
-    };
+    }
+}
+
+/// `SELECT count, sum of row hashes` over a key range.
+fn aggregate(
+    db: &Db,
+    select: &str,
+    table: &str,
+    key: &[&Column],
+    filter: Option<&str>,
+    after: Option<&[Value]>,
+    upto: Option<&[Value]>,
+) -> Stmt {
     unordered(select_stmt(
         db,
         table,
-        &[select],
+        &[select.to_owned()],
         key,
         filter,
         after,
@@ -180,9 +250,9 @@ fn unordered(mut stmt: Stmt) -> Stmt {
 struct Sums<'a> {
     ctx: &'a Ctx,
     plan: &'a TablePlan,
-    source_columns: &'a [String],
-    target_columns: &'a [String],
-    hash: RowHash,
+    /// Each side's [`sums_select`].
+    source_select: String,
+    target_select: String,
 }
 
 /// What [`Sums::compare`] found in a range.
@@ -200,9 +270,8 @@ impl Sums<'_> {
         let (ctx, plan) = (self.ctx, self.plan);
         let s = aggregate(
             &ctx.source,
-            self.hash,
+            &self.source_select,
             &plan.source.name,
-            self.source_columns,
             &plan.source_key_columns(),
             plan.filter.as_deref(),
             after,
@@ -210,9 +279,8 @@ impl Sums<'_> {
         );
         let t = aggregate(
             &ctx.target,
-            self.hash,
+            &self.target_select,
             &plan.target.name,
-            self.target_columns,
             &plan.target_key_columns(),
             None,
             after,
@@ -253,12 +321,30 @@ pub(super) async fn verify(
     (source_columns, target_columns): &(Vec<String>, Vec<String>),
     state: &mut State,
 ) -> Result<()> {
+    let hash = row_hash(ctx, plan).await;
+    // Each column's type on both sides, in write order; every column is
+    // copied as it is from a source column (see [`columns`]).
+    let types: Vec<(&str, &str)> = plan
+        .write
+        .iter()
+        .map(|w| match &w.feed {
+            Feed::Source { index, .. } => (plan.read[*index].cast.as_str(), w.column.cast.as_str()),
+            _ => ("", ""),
+        })
+        .collect();
     let sums = Sums {
         ctx,
         plan,
-        source_columns,
-        target_columns,
-        hash: row_hash(ctx, plan).await,
+        source_select: sums_select(
+            ctx.source.engine(),
+            hash,
+            &sided(source_columns, &types, |(source, target)| (source, target)),
+        ),
+        target_select: sums_select(
+            ctx.target.engine(),
+            hash,
+            &sided(target_columns, &types, |(source, target)| (target, source)),
+        ),
     };
     if state.after.is_none() && whole_table_first(ctx, plan).await {
         let outcome = sums.compare(None, None).await?;
@@ -273,6 +359,23 @@ pub(super) async fn verify(
         Some(kind) => by_key_arithmetic(&sums, kind, state).await,
         None => by_index_walk(&sums, state).await,
     }
+}
+
+/// One side's columns as [`native_row_hash`] takes them: each name with
+/// (this side's type, the other side's), which `own` picks from (source, target).
+fn sided<'a>(
+    names: &'a [String],
+    types: &[(&'a str, &'a str)],
+    own: impl Fn((&'a str, &'a str)) -> (&'a str, &'a str),
+) -> Vec<(&'a str, &'a str, &'a str)> {
+    names
+        .iter()
+        .zip(types)
+        .map(|(name, &pair)| {
+            let (this, other) = own(pair);
+            (name.as_str(), this, other)
+        })
+        .collect()
 }
 
 /// Tables the source's statistics put at no more rows than this are hashed
@@ -625,5 +728,40 @@ async fn by_index_walk(sums: &Sums<'_>, state: &mut State) -> Result<()> {
         state.after_target = Some(done);
         saving = Some(state.progress(ctx, plan, "verifying"));
         upto = next?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_column_is_hashed_by_its_type_with_its_position_as_seed() {
+        let sql = native_row_hash(&[
+            ("id", "int8", "int8"),
+            ("paid", "bool", "bool"),
+            ("at", "timestamptz", "timestamptz"),
+        ]);
+        assert_eq!(
+            sql,
+            "coalesce(hashint8extended(id, 1), 1) # coalesce(hashint4extended(paid::int4, 2), 2) # \
+             coalesce(timestamp_hash_extended(at AT TIME ZONE INTERVAL '0', 3), 3)"
+        );
+    }
+
+    #[test]
+    fn types_without_a_function_or_differing_between_sides_share_one_record_hash() {
+        let source = native_row_hash(&[
+            ("id", "int8", "int8"),
+            ("day", "date", "date"),
+            ("n", "int4", "int8"),
+        ]);
+        let target = native_row_hash(&[
+            ("id", "int8", "int8"),
+            ("day", "date", "date"),
+            ("n", "int8", "int4"),
+        ]);
+        let want = "coalesce(hashint8extended(id, 1), 1) # coalesce(hash_record_extended(ROW(day, n), 0), 0)";
+        assert_eq!((source.as_str(), target.as_str()), (want, want));
     }
 }
