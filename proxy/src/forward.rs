@@ -19,7 +19,7 @@ use crate::config::{PathMatch, ProxyConfig, Stage};
 use crate::headers;
 use crate::metrics::{Metrics, RouteMetrics, Side, UNCLAIMED};
 use crate::routes::RouteTable;
-use crate::shadow::{Captured, Job, Mirror, Slot, Tee};
+use crate::shadow::{Captured, Job, Mirror, RouteSlot, Tee};
 use crate::split;
 use crate::telemetry::{RequestFacts, RouteTrace, Telemetry};
 use crate::upstream::{Upstream, UpstreamBody, UpstreamError};
@@ -454,7 +454,8 @@ impl Proxy {
             mirror.skip(&route.name, parts, "circuit_open");
             return Ok((body::boxed(Limited::new(incoming, max)), None));
         }
-        let Some(slot) = Slot::take(&self.route_in_flight[id], route.shadow.max_in_flight) else {
+        let Some(slot) = RouteSlot::take(&self.route_in_flight[id], route.shadow.max_in_flight)
+        else {
             mirror.skip(&route.name, parts, "route_full");
             return Ok((body::boxed(Limited::new(incoming, max)), None));
         };
@@ -464,12 +465,9 @@ impl Proxy {
             mirror.skip(&route.name, parts, "body_too_large");
             return Ok((body::boxed(Limited::new(incoming, max)), None));
         }
-        let place = match mirror.reserve() {
-            Ok(place) => place,
-            Err(reason) => {
-                mirror.skip(&route.name, parts, reason);
-                return Ok((body::boxed(Limited::new(incoming, max)), None));
-            }
+        let Some(place) = mirror.reserve() else {
+            mirror.skip(&route.name, parts, "queue_full");
+            return Ok((body::boxed(Limited::new(incoming, max)), None));
         };
         let bytes = if bodyless {
             Bytes::new()

@@ -68,15 +68,14 @@ pub(crate) struct Job {
     pub(crate) max_body: usize,
     pub(crate) primary: oneshot::Receiver<Captured>,
     /// Holds one of the route's in-flight slots until the job is done.
-    pub(crate) slot: Slot,
+    pub(crate) slot: RouteSlot,
 }
 
-/// One of a bounded set of slots (a route's copies in flight, the pairs
-/// waiting to be compared); given back when dropped.
+/// One of a route's in-flight slots; given back when dropped.
 #[derive(Debug)]
-pub(crate) struct Slot(Arc<std::sync::atomic::AtomicUsize>);
+pub(crate) struct RouteSlot(Arc<std::sync::atomic::AtomicUsize>);
 
-impl Slot {
+impl RouteSlot {
     /// Takes a slot of `in_flight` unless `limit` are taken.
     pub(crate) fn take(
         in_flight: &Arc<std::sync::atomic::AtomicUsize>,
@@ -92,7 +91,7 @@ impl Slot {
     }
 }
 
-impl Drop for Slot {
+impl Drop for RouteSlot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
@@ -105,16 +104,12 @@ const PAIRS_PER_WORKER: usize = 4;
 /// The queue and its workers.
 #[derive(Debug)]
 pub(crate) struct Mirror {
-    queue: mpsc::Sender<(Job, Slot)>,
-    comparing: Comparing,
+    queue: mpsc::Sender<Job>,
     sink: Arc<dyn ShadowSink>,
 }
 
 /// A pair of answers waiting for the comparing thread.
 struct Pair {
-    /// The comparison slot taken before the copy was made, given back once
-    /// the pair is compared.
-    _slot: Slot,
     route: Arc<str>,
     method: http::Method,
     path: String,
@@ -130,16 +125,12 @@ const BATCH_WAIT: Duration = Duration::from_millis(1);
 
 /// Decoding and comparing is CPU work, and the primary must never wait for
 /// it: it runs on one thread of its own at the lowest scheduling priority, so
-/// it only takes CPU time the proxy's workers leave over. A copy takes one of
-/// its slots before it is made and holds it until its pair is compared: while
-/// comparing lags behind, copies are skipped (`compare_queue_full`) before
-/// they cost the worker an exchange whose answer could not be compared.
+/// it only takes CPU time the proxy's workers leave over. Pairs wait for it in
+/// a bounded queue; while comparing lags behind, a full queue drops the pair
+/// (`compare_queue_full`) and the mirror goes on.
 #[derive(Debug, Clone)]
 struct Comparing {
     queue: std::sync::mpsc::SyncSender<Pair>,
-    /// Copies in flight or compared pairs waiting, at most `capacity`.
-    pending: Arc<std::sync::atomic::AtomicUsize>,
-    capacity: usize,
 }
 
 impl Comparing {
@@ -173,16 +164,7 @@ impl Comparing {
             // Without the thread every pair is dropped and counted, never compared.
             tracing::error!(error = %err, "cannot start the shadow comparison thread");
         }
-        Self {
-            queue,
-            pending: Arc::default(),
-            capacity,
-        }
-    }
-
-    /// A comparison slot, `None` while `capacity` copies or pairs hold one.
-    fn reserve(&self) -> Option<Slot> {
-        Slot::take(&self.pending, self.capacity)
+        Self { queue }
     }
 
     /// Queues a pair for the comparing thread, or counts it dropped.
@@ -203,7 +185,6 @@ impl Comparing {
 /// Records one pair; a comparison that panics is logged and the thread goes on.
 fn compare(sink: &dyn ShadowSink, pair: Pair) {
     let Pair {
-        _slot,
         route,
         method,
         path,
@@ -222,7 +203,7 @@ fn compare(sink: &dyn ShadowSink, pair: Pair) {
 impl Mirror {
     /// Starts `concurrency` workers on the current runtime.
     pub(crate) fn start(queue: usize, concurrency: usize, sink: Arc<dyn ShadowSink>) -> Self {
-        let (sender, receiver) = mpsc::channel::<(Job, Slot)>(queue);
+        let (sender, receiver) = mpsc::channel::<Job>(queue);
         let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
         let comparing = Comparing::start(concurrency * PAIRS_PER_WORKER, Arc::clone(&sink));
         for _ in 0..concurrency {
@@ -232,9 +213,7 @@ impl Mirror {
                 loop {
                     let job = receiver.lock().await.recv().await;
                     match job {
-                        Some((job, compare_slot)) => {
-                            run(job, compare_slot, &sink, &comparing).await
-                        }
+                        Some(job) => run(job, &sink, &comparing).await,
                         None => return,
                     }
                 }
@@ -242,18 +221,14 @@ impl Mirror {
         }
         Self {
             queue: sender,
-            comparing,
             sink,
         }
     }
 
-    /// A place in the queue and a comparison slot, taken before the copy is
-    /// made so that a full queue or comparison backlog costs nothing but the
-    /// count; otherwise the reason to count the skip under.
-    pub(crate) fn reserve(&self) -> Result<QueuePlace<'_>, &'static str> {
-        let compare = self.comparing.reserve().ok_or("compare_queue_full")?;
-        let place = self.queue.try_reserve().map_err(|_| "queue_full")?;
-        Ok(QueuePlace(place, compare))
+    /// A place in the queue, taken before the copy is made so that a full
+    /// queue costs nothing but the count; `None` when the queue is full.
+    pub(crate) fn reserve(&self) -> Option<QueuePlace<'_>> {
+        self.queue.try_reserve().ok().map(QueuePlace)
     }
 
     /// Records a mirror of this request that was never queued.
@@ -262,17 +237,17 @@ impl Mirror {
     }
 }
 
-/// A place held in the mirror's queue, with the copy's comparison slot.
-pub(crate) struct QueuePlace<'a>(mpsc::Permit<'a, (Job, Slot)>, Slot);
+/// A place held in the mirror's queue.
+pub(crate) struct QueuePlace<'a>(mpsc::Permit<'a, Job>);
 
 impl QueuePlace<'_> {
     /// Queues the copy in the place held.
     pub(crate) fn queue(self, job: Job) {
-        self.0.send((job, self.1));
+        self.0.send(job);
     }
 }
 
-async fn run(job: Job, compare_slot: Slot, sink: &Arc<dyn ShadowSink>, comparing: &Comparing) {
+async fn run(job: Job, sink: &Arc<dyn ShadowSink>, comparing: &Comparing) {
     let Job {
         route,
         request,
@@ -300,7 +275,6 @@ async fn run(job: Job, compare_slot: Slot, sink: &Arc<dyn ShadowSink>, comparing
         }
         Ok(Ok(legacy)) => comparing.hand_over(
             Pair {
-                _slot: compare_slot,
                 route,
                 method,
                 path,
@@ -454,6 +428,7 @@ mod tests {
     struct HeldSink {
         entered: Mutex<Sender<String>>,
         release: Mutex<Receiver<()>>,
+        skipped: Mutex<Vec<(String, &'static str)>>,
     }
 
     impl ShadowSink for HeldSink {
@@ -470,17 +445,12 @@ mod tests {
             let _ = self.release.lock().recv();
         }
 
-        fn skipped(
-            &self,
-            _route: &str,
-            _method: &http::Method,
-            _path: &str,
-            _reason: &'static str,
-        ) {
+        fn skipped(&self, _route: &str, _method: &http::Method, path: &str, reason: &'static str) {
+            self.skipped.lock().push((path.to_owned(), reason));
         }
     }
 
-    fn pair(path: &str, slot: Slot) -> Pair {
+    fn pair(path: &str) -> Pair {
         let answer = Captured {
             status: StatusCode::OK,
             headers: HeaderMap::new(),
@@ -489,7 +459,6 @@ mod tests {
             elapsed: Duration::ZERO,
         };
         Pair {
-            _slot: slot,
             route: Arc::from("coupons"),
             method: http::Method::GET,
             path: path.to_owned(),
@@ -500,33 +469,27 @@ mod tests {
     }
 
     #[test]
-    fn a_copy_needs_a_comparison_slot_which_its_pair_holds_until_compared() {
+    fn a_full_comparison_queue_drops_and_counts_the_pair_without_waiting() {
         let (entered, entries) = channel();
         let (release, released) = channel();
         let sink = Arc::new(HeldSink {
             entered: Mutex::new(entered),
             release: Mutex::new(released),
+            skipped: Mutex::new(Vec::new()),
         });
         let comparing = Comparing::start(1, Arc::clone(&sink) as Arc<dyn ShadowSink>);
-        let slot = comparing.reserve().expect("a free slot");
-        comparing.hand_over(pair("/1", slot), &*sink);
+        comparing.hand_over(pair("/1"), &*sink);
+        // The thread holds the first pair; the queue's one place takes the
+        // second; the third finds it full and returns at once.
         assert_eq!(entries.recv().unwrap(), "/1");
-        assert!(
-            comparing.reserve().is_none(),
-            "the pair being compared holds the only slot: the next copy is skipped before it is made"
+        comparing.hand_over(pair("/2"), &*sink);
+        comparing.hand_over(pair("/3"), &*sink);
+        assert_eq!(
+            *sink.skipped.lock(),
+            [("/3".to_owned(), "compare_queue_full")]
         );
         release.send(()).unwrap();
-        let freed = (0..1000).any(|_| {
-            let free = comparing.reserve().is_some();
-            if !free {
-                #[allow(
-                    clippy::disallowed_methods,
-                    reason = "a synchronous test: there is no runtime to block"
-                )]
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            free
-        });
-        assert!(freed, "the slot is given back once the pair is compared");
+        assert_eq!(entries.recv().unwrap(), "/2", "the queued pair is compared");
+        release.send(()).unwrap();
     }
 }
