@@ -97,10 +97,6 @@ impl Drop for RouteSlot {
     }
 }
 
-/// Pairs waiting for the comparing thread, per mirror worker: room for the
-/// batches it takes a millisecond apart under load.
-const PAIRS_PER_WORKER: usize = 4;
-
 /// The queue and its workers.
 #[derive(Debug)]
 pub(crate) struct Mirror {
@@ -120,22 +116,25 @@ struct Pair {
 
 /// How long the comparing thread lets pairs gather once its queue runs dry,
 /// before it blocks: under load it then wakes about once per millisecond for
-/// a batch, instead of once per pair with a wake-up back for each.
+/// a batch, instead of once per pair.
 const BATCH_WAIT: Duration = Duration::from_millis(1);
 
 /// Decoding and comparing is CPU work, and the primary must never wait for
 /// it: it runs on one thread of its own at the lowest scheduling priority, so
-/// it only takes CPU time the proxy's workers leave over. Pairs wait for it in
-/// a bounded queue; while comparing lags behind, a full queue drops the pair
-/// (`compare_queue_full`) and the mirror goes on.
+/// it only takes CPU time the proxy's workers leave over. Each mirror worker
+/// waits for its pair's comparison, so while comparing lags behind, copies
+/// wait in the mirror's queue (before any of them is sent) and a full queue
+/// drops them (`queue_full`); a route that must not lose a copy (mirrored
+/// writes) gives the queue room.
 #[derive(Debug, Clone)]
 struct Comparing {
-    queue: std::sync::mpsc::SyncSender<Pair>,
+    /// Each pair with whom to tell once it is compared.
+    queue: std::sync::mpsc::SyncSender<(Pair, oneshot::Sender<()>)>,
 }
 
 impl Comparing {
     fn start(capacity: usize, sink: Arc<dyn ShadowSink>) -> Self {
-        let (queue, pairs) = std::sync::mpsc::sync_channel::<Pair>(capacity);
+        let (queue, pairs) = std::sync::mpsc::sync_channel::<(Pair, oneshot::Sender<()>)>(capacity);
         let started = std::thread::Builder::new()
             .name("msa-shadow-compare".to_owned())
             .spawn(move || {
@@ -147,8 +146,9 @@ impl Comparing {
                 // Blocks only when idle.
                 while let Ok(first) = pairs.recv() {
                     let mut next = Some(first);
-                    while let Some(pair) = next {
+                    while let Some((pair, done)) = next {
                         compare(&*sink, pair);
+                        let _ = done.send(());
                         next = pairs.try_recv().ok().or_else(|| {
                             #[allow(
                                 clippy::disallowed_methods,
@@ -167,18 +167,20 @@ impl Comparing {
         Self { queue }
     }
 
-    /// Queues a pair for the comparing thread, or counts it dropped.
-    fn hand_over(&self, pair: Pair, sink: &dyn ShadowSink) {
-        use std::sync::mpsc::TrySendError;
-        let (pair, reason) = match self.queue.try_send(pair) {
-            Ok(()) => return,
-            Err(TrySendError::Full(pair)) => (pair, "compare_queue_full"),
-            Err(TrySendError::Disconnected(pair)) => {
-                tracing::error!("the shadow comparison thread is gone; a pair was not compared");
-                (pair, "compare_thread_gone")
-            }
-        };
-        sink.skipped(&pair.route, &pair.method, &pair.path, reason);
+    /// Compares a pair on the comparing thread; completes when it is done.
+    /// At most one pair per mirror worker waits, which the queue holds.
+    async fn compare(&self, pair: Pair, sink: &dyn ShadowSink) {
+        let (done, compared) = oneshot::channel();
+        if let Err(err) = self.queue.try_send((pair, done)) {
+            let (pair, _) = match err {
+                std::sync::mpsc::TrySendError::Full(sent)
+                | std::sync::mpsc::TrySendError::Disconnected(sent) => sent,
+            };
+            tracing::error!("the shadow comparison thread is gone; a pair was not compared");
+            return sink.skipped(&pair.route, &pair.method, &pair.path, "compare_thread_gone");
+        }
+        // A comparison that panicked drops `done` without sending: done too.
+        let _ = compared.await;
     }
 }
 
@@ -205,7 +207,7 @@ impl Mirror {
     pub(crate) fn start(queue: usize, concurrency: usize, sink: Arc<dyn ShadowSink>) -> Self {
         let (sender, receiver) = mpsc::channel::<Job>(queue);
         let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
-        let comparing = Comparing::start(concurrency * PAIRS_PER_WORKER, Arc::clone(&sink));
+        let comparing = Comparing::start(concurrency, Arc::clone(&sink));
         for _ in 0..concurrency {
             let (receiver, sink) = (Arc::clone(&receiver), Arc::clone(&sink));
             let comparing = comparing.clone();
@@ -273,17 +275,17 @@ async fn run(job: Job, sink: &Arc<dyn ShadowSink>, comparing: &Comparing) {
         Ok(Ok(legacy)) if candidate.is_err() => {
             sink.record(&route, &method, &path, legacy, candidate, baseline)
         }
-        Ok(Ok(legacy)) => comparing.hand_over(
-            Pair {
+        Ok(Ok(legacy)) => {
+            let pair = Pair {
                 route,
                 method,
                 path,
                 legacy,
                 candidate,
                 baseline,
-            },
-            &**sink,
-        ),
+            };
+            comparing.compare(pair, &**sink).await;
+        }
         _ => sink.skipped(&route, &method, &path, "primary_incomplete"),
     }
 }
@@ -468,8 +470,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_full_comparison_queue_drops_and_counts_the_pair_without_waiting() {
+    #[tokio::test]
+    async fn the_mirror_worker_waits_until_its_pair_is_compared() {
         let (entered, entries) = channel();
         let (release, released) = channel();
         let sink = Arc::new(HeldSink {
@@ -478,18 +480,23 @@ mod tests {
             skipped: Mutex::new(Vec::new()),
         });
         let comparing = Comparing::start(1, Arc::clone(&sink) as Arc<dyn ShadowSink>);
-        comparing.hand_over(pair("/1"), &*sink);
-        // The thread holds the first pair; the queue's one place takes the
-        // second; the third finds it full and returns at once.
-        assert_eq!(entries.recv().unwrap(), "/1");
-        comparing.hand_over(pair("/2"), &*sink);
-        comparing.hand_over(pair("/3"), &*sink);
-        assert_eq!(
-            *sink.skipped.lock(),
-            [("/3".to_owned(), "compare_queue_full")]
+        let worker = tokio::spawn({
+            let sink = Arc::clone(&sink);
+            async move { comparing.compare(pair("/1"), &*sink).await }
+        });
+        let entered = tokio::task::spawn_blocking(move || entries.recv())
+            .await
+            .expect("joined");
+        assert_eq!(entered.as_deref(), Ok("/1"));
+        assert!(
+            !worker.is_finished(),
+            "the worker waits while its pair is compared, so later copies wait in the queue"
         );
-        release.send(()).unwrap();
-        assert_eq!(entries.recv().unwrap(), "/2", "the queued pair is compared");
-        release.send(()).unwrap();
+        release.send(()).expect("the comparison waits");
+        tokio::time::timeout(Duration::from_secs(5), worker)
+            .await
+            .expect("the worker goes on once the pair is compared")
+            .expect("joined");
+        assert!(sink.skipped.lock().is_empty());
     }
 }
