@@ -255,13 +255,20 @@ impl Db {
                         ),
                     });
                 }
-                let options = SqliteConnectOptions::from_str(dsn.url())
+                let mut options = SqliteConnectOptions::from_str(dsn.url())
                     .map_err(connect_error)?
                     .create_if_missing(create)
-                    .journal_mode(SqliteJournalMode::Wal)
                     .busy_timeout(Duration::from_secs(30))
                     // Tables copy in parallel, children before parents maybe.
                     .foreign_keys(false);
+                // A database someone else writes keeps its journal mode:
+                // changing it takes an exclusive lock that no busy timeout
+                // waits for, so connecting fails ("database is locked")
+                // whenever the monolith is writing, and would change the
+                // monolith's file. Only a file this run may create gets WAL.
+                if create {
+                    options = options.journal_mode(SqliteJournalMode::Wal);
+                }
                 Pool::Sqlite(
                     SqlitePoolOptions::new()
                         .max_connections(max_connections)

@@ -605,3 +605,32 @@ async fn rows_already_in_a_postgres_target_are_merged_not_doubled_from_mariadb()
 async fn rows_already_in_a_postgres_target_are_merged_not_doubled_from_postgres() {
     rows_already_in_the_target(Kind::Postgres).await;
 }
+
+/// A SQLite source is the monolith's own file: the copy reads it without
+/// switching its journal mode (which would also take a lock no busy timeout
+/// waits for, failing whenever the monolith writes).
+#[tokio::test]
+async fn a_sqlite_source_keeps_its_journal_mode() {
+    let source = TestDb::new(Kind::Sqlite).await;
+    let target = TestDb::new(Kind::Postgres).await;
+    source
+        .exec(
+            "CREATE TABLE accounts (id INTEGER NOT NULL PRIMARY KEY, owner TEXT NOT NULL); \
+             INSERT INTO accounts VALUES (1, 'a'), (2, 'b');",
+        )
+        .await;
+    target
+        .exec("CREATE TABLE accounts (id BIGINT PRIMARY KEY, owner TEXT NOT NULL)")
+        .await;
+    let before = source.text("PRAGMA journal_mode").await;
+    assert_eq!(before.as_deref(), Some("delete"));
+    backfill(
+        &backfill_plan(&source, &target, &["accounts"], Mapping::default()),
+        quiet(),
+        no_stop(),
+    )
+    .await
+    .expect("copies");
+    assert_eq!(target.count("accounts").await, 2);
+    assert_eq!(source.text("PRAGMA journal_mode").await, before);
+}

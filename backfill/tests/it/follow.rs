@@ -99,6 +99,12 @@ async fn follow_while_writing(kind: Kind) {
     let lag = catch_up_lag(&target.dsn(Side::Target), &["accounts".to_owned()])
         .await
         .expect("lag");
+    if lag.is_empty() || running.is_finished() {
+        panic!(
+            "the follower is not following; the backfill ended with {:?}",
+            running.await
+        );
+    }
     assert_eq!(lag[0].status, "following");
     assert!(lag[0].lag_seconds.is_some_and(|s| s < 60), "{lag:?}");
     stop.store(true, Ordering::SeqCst);
