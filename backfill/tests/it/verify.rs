@@ -475,16 +475,7 @@ async fn same_engine_rows_without_a_native_hash_are_hashed_from_their_text() {
     source
         .exec(&format!("INSERT INTO t VALUES {}", rows.join(", ")))
         .await;
-    let map = msa_playbook::mapping::Mapping::default();
-    backfill(
-        &backfill_plan(&source, &target, &["t"], map.clone()),
-        quiet(),
-        no_stop(),
-    )
-    .await
-    .expect("copies");
-    let mut plan = verify_plan(&source, &target, &["t"], map, false);
-    plan.chunk_rows = 50;
+    let plan = copied(&source, &target).await;
     let clean = verify(&plan, quiet(), no_stop()).await.expect("verify");
     assert!(clean.clean, "{clean:#?}");
     assert_eq!(clean.tables[0].chunks, 3);
@@ -521,16 +512,7 @@ async fn a_change_in_a_column_of_any_type_is_found_by_the_column_hashes() {
              INSERT INTO t (id, c_timestamptz, c_timestamp, c_date) VALUES (1002, 'infinity', '-infinity', 'infinity')",
         )
         .await;
-    let map = msa_playbook::mapping::Mapping::default();
-    backfill(
-        &backfill_plan(&source, &target, &["t"], map.clone()),
-        quiet(),
-        no_stop(),
-    )
-    .await
-    .expect("copies");
-    let mut plan = verify_plan(&source, &target, &["t"], map, false);
-    plan.chunk_rows = 50;
+    let plan = copied(&source, &target).await;
     let clean = verify(&plan, quiet(), no_stop()).await.expect("verify");
     assert!(clean.clean, "{clean:#?}");
     assert_eq!(clean.rows_checked, 1002);
@@ -571,4 +553,19 @@ async fn a_change_in_a_column_of_any_type_is_found_by_the_column_hashes() {
     want.sort();
     assert_eq!(found, want, "{report:#?}");
     assert_eq!(report.mismatches, changes.len() as i64, "{report:#?}");
+}
+
+/// Copies table `t` as it is, then plans its verify in chunks of 50 rows.
+async fn copied(source: &TestDb, target: &TestDb) -> msa_backfill::VerifyPlan {
+    let map = msa_playbook::mapping::Mapping::default();
+    backfill(
+        &backfill_plan(source, target, &["t"], map.clone()),
+        quiet(),
+        no_stop(),
+    )
+    .await
+    .expect("copies");
+    let mut plan = verify_plan(source, target, &["t"], map, false);
+    plan.chunk_rows = 50;
+    plan
 }
