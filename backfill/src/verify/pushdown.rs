@@ -332,19 +332,22 @@ pub(super) async fn verify(
             _ => ("", ""),
         })
         .collect();
+    // Each side's columns as `native_row_hash` takes them: (name, own type, other side's type).
+    let source_side: Vec<(&str, &str, &str)> = source_columns
+        .iter()
+        .zip(&types)
+        .map(|(name, &(source, target))| (name.as_str(), source, target))
+        .collect();
+    let target_side: Vec<(&str, &str, &str)> = target_columns
+        .iter()
+        .zip(&types)
+        .map(|(name, &(source, target))| (name.as_str(), target, source))
+        .collect();
     let sums = Sums {
         ctx,
         plan,
-        source_select: sums_select(
-            ctx.source.engine(),
-            hash,
-            &sided(source_columns, &types, |(source, target)| (source, target)),
-        ),
-        target_select: sums_select(
-            ctx.target.engine(),
-            hash,
-            &sided(target_columns, &types, |(source, target)| (target, source)),
-        ),
+        source_select: sums_select(ctx.source.engine(), hash, &source_side),
+        target_select: sums_select(ctx.target.engine(), hash, &target_side),
     };
     if state.after.is_none() && whole_table_first(ctx, plan).await {
         let outcome = sums.compare(None, None).await?;
@@ -359,23 +362,6 @@ pub(super) async fn verify(
         Some(kind) => by_key_arithmetic(&sums, kind, state).await,
         None => by_index_walk(&sums, state).await,
     }
-}
-
-/// One side's columns as [`native_row_hash`] takes them: each name with
-/// (this side's type, the other side's), which `own` picks from (source, target).
-fn sided<'a>(
-    names: &'a [String],
-    types: &[(&'a str, &'a str)],
-    own: impl Fn((&'a str, &'a str)) -> (&'a str, &'a str),
-) -> Vec<(&'a str, &'a str, &'a str)> {
-    names
-        .iter()
-        .zip(types)
-        .map(|(name, &pair)| {
-            let (this, other) = own(pair);
-            (name.as_str(), this, other)
-        })
-        .collect()
 }
 
 /// Tables the source's statistics put at no more rows than this are hashed
