@@ -405,46 +405,26 @@ impl Db {
         stmts: &[Stmt],
         commit: bool,
     ) -> Result<Vec<u64>, sqlx::Error> {
-        let mut affected = Vec::with_capacity(stmts.len());
-        match &self.pool {
-            Pool::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                for stmt in stmts {
-                    let q = bind_all(sqlx::query(AssertSqlSafe(stmt.sql.as_str())), &stmt.binds);
-                    affected.push(q.execute(&mut *tx).await?.rows_affected());
-                }
-                if commit {
-                    tx.commit().await?
-                } else {
-                    tx.rollback().await?
-                }
+        // SQLite takes its write lock at the start, so a busy database fails
+        // before any statement has run.
+        let begin = match self.engine() {
+            Engine::Sqlite => "BEGIN IMMEDIATE",
+            Engine::Postgres | Engine::MySql => "BEGIN",
+        };
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_with(begin).await?;
+            let mut affected = Vec::with_capacity(stmts.len());
+            for stmt in stmts {
+                let q = bind_all(sqlx::query(AssertSqlSafe(stmt.sql.as_str())), &stmt.binds);
+                affected.push(q.execute(&mut *tx).await?.rows_affected());
             }
-            Pool::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                for stmt in stmts {
-                    let q = bind_all(sqlx::query(AssertSqlSafe(stmt.sql.as_str())), &stmt.binds);
-                    affected.push(q.execute(&mut *tx).await?.rows_affected());
-                }
-                if commit {
-                    tx.commit().await?
-                } else {
-                    tx.rollback().await?
-                }
+            if commit {
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
             }
-            Pool::MySql(pool) => {
-                let mut tx = pool.begin().await?;
-                for stmt in stmts {
-                    let q = bind_all(sqlx::query(AssertSqlSafe(stmt.sql.as_str())), &stmt.binds);
-                    affected.push(q.execute(&mut *tx).await?.rows_affected());
-                }
-                if commit {
-                    tx.commit().await?
-                } else {
-                    tx.rollback().await?
-                }
-            }
-        }
-        Ok(affected)
+            Ok(affected)
+        })
     }
 
     /// PostgreSQL's fast path, in one transaction: `setup` (a temporary staging
