@@ -147,7 +147,7 @@ impl Comparing {
                 while let Ok(first) = pairs.recv() {
                     let mut next = Some(first);
                     while let Some((pair, done)) = next {
-                        compare(&*sink, pair);
+                        record_pair(&*sink, pair);
                         let _ = done.send(());
                         next = pairs.try_recv().ok().or_else(|| {
                             #[allow(
@@ -185,7 +185,7 @@ impl Comparing {
 }
 
 /// Records one pair; a comparison that panics is logged and the thread goes on.
-fn compare(sink: &dyn ShadowSink, pair: Pair) {
+fn record_pair(sink: &dyn ShadowSink, pair: Pair) {
     let Pair {
         route,
         method,
