@@ -131,10 +131,16 @@ fn walk(server: Option<&mut Server>) -> Walked {
     let out = child.wait_with_output().expect("msa-migrate demo ends");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // The error and the step it stopped in come first: a CI log keeps a
+    // failure's head, and the whole walk is long.
+    let last_step = stdout
+        .rfind("\n[")
+        .map_or(stdout.as_str(), |i| &stdout[i..]);
     assert_eq!(
         out.status.code(),
         Some(0),
-        "the demo did not complete:\n{stdout}\n{stderr}"
+        "the demo did not complete:\n{stderr}\nthe step it stopped in:{last_step}\n\
+         the whole walk:\n{stdout}"
     );
     let summary = std::fs::read_to_string(work.join("demo-summary.json"))
         .unwrap_or_else(|err| panic!("no demo-summary.json ({err}):\n{stdout}"));

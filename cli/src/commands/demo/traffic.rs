@@ -6,6 +6,7 @@
 //! answers. The ledger goes into the demo's summary, where a test compares it
 //! with the databases (nothing lost, nothing invented, nothing over-issued).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -14,6 +15,8 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
+// The runtime's clock, so a test can move it.
+use tokio::time::Instant;
 
 /// Shared counters and switches of the traffic driver.
 #[derive(Debug)]
@@ -32,8 +35,8 @@ pub(super) struct Traffic {
     failed: AtomicU64,
     /// Issue requests answered (whatever the answer).
     issues_answered: AtomicU64,
-    /// The user a coupon is being issued to right now (0: none).
-    issuing_to: AtomicU64,
+    /// Keeps each user's coupon list reads and coupon issues apart.
+    spacing: Spacing,
     ledger: Mutex<Ledger>,
 }
 
@@ -73,6 +76,68 @@ struct IssueAnswers {
     failed: u64,
 }
 
+/// Keeps a user's coupon list reads and coupon issues apart in time. In
+/// shadow mode the copies reach the coupon service after the monolith has
+/// answered, each route's in its own queue: a list read whose copy lands
+/// after an issue to the same user, or before the issue's copy, would compare
+/// the monolith at one moment with the service at another.
+#[derive(Debug, Default)]
+struct Spacing {
+    last: Mutex<HashMap<u64, Touch>>,
+}
+
+/// The last thing done to a user's coupons.
+#[derive(Debug, Clone, Copy)]
+enum Touch {
+    /// A list read began.
+    Read(Instant),
+    Issuing,
+    /// An issue was answered.
+    Issued(Instant),
+}
+
+/// How long a user's list reads and issues keep apart: longer than a copy
+/// waits in its queue on a busy machine, and short, since every user kept
+/// waiting after a read cannot be issued a coupon (and the other way round),
+/// and the shadow steps need list reads of users with two coupons or more.
+const QUIET: Duration = Duration::from_millis(250);
+
+impl Spacing {
+    /// Whether `user`'s coupon list may be read now; if so, the read is noted.
+    async fn begin_read(&self, user: u64) -> bool {
+        let mut last = self.last.lock().await;
+        let quiet = match last.get(&user) {
+            Some(Touch::Issuing) => false,
+            Some(Touch::Issued(at)) => at.elapsed() >= QUIET,
+            Some(Touch::Read(_)) | None => true,
+        };
+        if quiet {
+            last.insert(user, Touch::Read(Instant::now()));
+        }
+        quiet
+    }
+
+    /// Whether a coupon may be issued to `user` now; if so, the issue is noted.
+    async fn begin_issue(&self, user: u64) -> bool {
+        let mut last = self.last.lock().await;
+        let quiet = match last.get(&user) {
+            Some(Touch::Read(at)) => at.elapsed() >= QUIET,
+            Some(Touch::Issuing) => false,
+            Some(Touch::Issued(_)) | None => true,
+        };
+        if quiet {
+            last.insert(user, Touch::Issuing);
+        }
+        quiet
+    }
+
+    /// Notes that the issue to `user` was answered.
+    async fn end_issue(&self, user: u64) {
+        let mut last = self.last.lock().await;
+        last.insert(user, Touch::Issued(Instant::now()));
+    }
+}
+
 /// Failures kept as examples.
 const KEPT_FAILURES: usize = 20;
 
@@ -101,7 +166,7 @@ impl Traffic {
             sent: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             issues_answered: AtomicU64::new(0),
-            issuing_to: AtomicU64::new(0),
+            spacing: Spacing::default(),
             ledger: Mutex::new(Ledger {
                 phases: vec![Phase {
                     phase: phase.to_owned(),
@@ -209,10 +274,7 @@ impl Traffic {
                 0 => format!("/api/products?page={}&size=20", rng.below(5) + 1),
                 1 => format!("/api/products/{}", rng.below(self.users) + 1),
                 2 | 3 => format!("/api/coupons/{}", rng.below(self.coupons) + 1),
-                // Not the user being issued a coupon right now: the service hears
-                // of the issue only after the monolith answers it, so such a
-                // read could see the two sides at different moments.
-                4 if self.issuing_to.load(Ordering::SeqCst) != user => {
+                4 if self.spacing.begin_read(user).await => {
                     format!("/api/users/{user}/coupons")
                 }
                 _ => format!("/api/users/{user}/points"),
@@ -271,11 +333,12 @@ impl Traffic {
                     )
                     .await;
                 }
-                _ if self.issuing.load(Ordering::SeqCst) => {
+                _ if self.issuing.load(Ordering::SeqCst)
+                    && self.spacing.begin_issue(user).await =>
+                {
                     let coupon = rng.below(self.coupons) + 1;
                     let body = json!({ "userId": user });
                     let path = format!("/api/coupons/{coupon}/issue");
-                    self.issuing_to.store(user, Ordering::SeqCst);
                     self.send(
                         client,
                         &base,
@@ -286,7 +349,7 @@ impl Traffic {
                         Kind::Issue { user, coupon },
                     )
                     .await;
-                    self.issuing_to.store(0, Ordering::SeqCst);
+                    self.spacing.end_issue(user).await;
                     self.issues_answered.fetch_add(1, Ordering::SeqCst);
                 }
                 _ => {}
@@ -393,5 +456,29 @@ impl Rng {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0 % n.max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_users_list_reads_and_issues_keep_apart() {
+        let spacing = Spacing::default();
+        assert!(spacing.begin_read(7).await);
+        assert!(
+            spacing.begin_read(7).await,
+            "reads do not keep each other out"
+        );
+        assert!(!spacing.begin_issue(7).await, "an issue right after a read");
+        assert!(spacing.begin_issue(8).await, "another user is not held up");
+        tokio::time::advance(QUIET).await;
+        assert!(spacing.begin_issue(7).await);
+        assert!(!spacing.begin_read(7).await, "a read while the issue is on");
+        spacing.end_issue(7).await;
+        assert!(!spacing.begin_read(7).await, "a read right after the issue");
+        tokio::time::advance(QUIET).await;
+        assert!(spacing.begin_read(7).await);
     }
 }
