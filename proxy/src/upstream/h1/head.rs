@@ -160,8 +160,9 @@ pub(super) fn parse(read: &mut BytesMut) -> Result<Option<Head>, ExchangeError> 
     // values can share its bytes.
     let base = read.as_ptr() as usize;
     let offset = |part: &[u8]| (part.as_ptr() as usize - base) as u32;
-    let mut spans = [(0_u32, 0_u32, 0_u32, 0_u32); MAX_HEADERS];
-    let mut kept = 0;
+    // Sized to the headers seen: a zeroed array for the most allowed cost
+    // more than the whole parse of a typical head.
+    let mut spans = Vec::with_capacity(response.headers.len());
     let mut facts = Facts::default();
     for h in response.headers.iter() {
         let name = h.name.as_bytes();
@@ -175,13 +176,12 @@ pub(super) fn parse(read: &mut BytesMut) -> Result<Option<Head>, ExchangeError> 
             }
             continue;
         }
-        spans[kept] = (
+        spans.push((
             offset(name),
             name.len() as u32,
             offset(h.value),
             h.value.len() as u32,
-        );
-        kept += 1;
+        ));
     }
     let framing = facts.framing()?;
     let keep_alive = match version {
@@ -190,8 +190,8 @@ pub(super) fn parse(read: &mut BytesMut) -> Result<Option<Head>, ExchangeError> 
     };
 
     let bytes = read.split_to(length).freeze();
-    let mut headers = HeaderMap::with_capacity(kept);
-    for &(name_at, name_len, value_at, value_len) in &spans[..kept] {
+    let mut headers = HeaderMap::with_capacity(spans.len());
+    for &(name_at, name_len, value_at, value_len) in &spans {
         let name = &bytes[name_at as usize..(name_at + name_len) as usize];
         if !facts.named.is_empty()
             && facts
