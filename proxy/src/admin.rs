@@ -24,11 +24,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::body::{self, ProxyBody};
+use crate::body::{self, ClientBody, ProxyBody};
 use crate::config::Stage;
 use crate::forward::error;
 use crate::live::{Live, StageError};
@@ -103,7 +102,7 @@ impl Admin {
 
     pub(crate) async fn handle(
         &self,
-        request: Request<Incoming>,
+        request: Request<ClientBody>,
         client: SocketAddr,
     ) -> Response<ProxyBody> {
         let path = request.uri().path().to_owned();
@@ -170,7 +169,7 @@ impl Admin {
 
     async fn set_stage(
         &self,
-        request: Request<Incoming>,
+        request: Request<ClientBody>,
         route: &str,
         actor: &str,
     ) -> Response<ProxyBody> {
@@ -201,7 +200,7 @@ impl Admin {
 
     /// `PUT /routes`: several routes in one change, so a domain never stays
     /// half moved because one of its routes was refused.
-    async fn set_stages(&self, request: Request<Incoming>, actor: &str) -> Response<ProxyBody> {
+    async fn set_stages(&self, request: Request<ClientBody>, actor: &str) -> Response<ProxyBody> {
         let bytes = match body_of(request).await {
             Ok(bytes) => bytes,
             Err(refusal) => return refusal,
@@ -235,7 +234,7 @@ impl Admin {
     /// The actor's name when the bearer token matches.
     fn authorise(
         &self,
-        request: &Request<Incoming>,
+        request: &Request<ClientBody>,
         client: SocketAddr,
     ) -> Result<String, Refusal> {
         let Some(token) = &self.token else {
@@ -284,7 +283,7 @@ impl Admin {
 }
 
 /// A change's body, at most 64 KiB.
-async fn body_of(request: Request<Incoming>) -> Result<Bytes, Response<ProxyBody>> {
+async fn body_of(request: Request<ClientBody>) -> Result<Bytes, Response<ProxyBody>> {
     match Limited::new(request.into_body(), 64 * 1024).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(_) => Err(error(

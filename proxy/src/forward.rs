@@ -10,11 +10,11 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::{Body as _, Incoming};
+use hyper::body::Body as _;
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use crate::body::{self, ProxyBody};
+use crate::body::{self, ClientBody, ProxyBody};
 use crate::config::{PathMatch, ProxyConfig, Stage};
 use crate::headers;
 use crate::metrics::{Metrics, RouteMetrics, Side, UNCLAIMED};
@@ -206,9 +206,11 @@ impl Proxy {
     }
 
     /// Serves one client request that arrived over `scheme` (`http` or `https`).
+    /// Takes the snapshot itself, so that this future is the request's whole
+    /// future rather than moved into another one.
     pub async fn handle(
-        &self,
-        request: Request<Incoming>,
+        self: Arc<Self>,
+        request: Request<ClientBody>,
         client: SocketAddr,
         scheme: &'static str,
     ) -> Response<ProxyBody> {
@@ -441,7 +443,7 @@ impl Proxy {
         mirror: &Mirror,
         parts: &http::request::Parts,
         added: &headers::Added,
-        incoming: Incoming,
+        incoming: ClientBody,
     ) -> Result<(ProxyBody, Option<(oneshot::Sender<Captured>, usize)>), Response<ProxyBody>> {
         let route = &self.config.routes[id];
         let bodyless = incoming.is_end_stream();

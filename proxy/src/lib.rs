@@ -12,6 +12,7 @@ mod admin;
 pub mod body;
 mod compare;
 pub mod config;
+mod deadline;
 mod domains;
 mod forward;
 mod guard;

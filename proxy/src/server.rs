@@ -12,10 +12,13 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::admin::Admin;
-use crate::body::ProxyBody;
+use crate::body::{ClientBody, ProxyBody};
+
+mod lane;
 use crate::live::Live;
 use crate::shadow_store::ShadowStore;
 
@@ -116,7 +119,12 @@ impl Server {
             http1,
             http2,
             sniff_timeout: limits.header_read_timeout,
+            max_headers: limits.max_headers,
         };
+        // Tells the HTTP/1 fast lane's connections to stop taking requests;
+        // hyper's get the graceful shutdown below.
+        let (stop_lanes, draining) = watch::channel(false);
+        let (_admin_drain, admin_draining) = watch::channel(false);
 
         let mut background = Vec::new();
         if snapshot.config().watch {
@@ -134,6 +142,7 @@ impl Server {
         let admin_conns = Conns {
             protocols: protocols.clone(),
             graceful: Arc::new(GracefulShutdown::new()),
+            draining: admin_draining,
             tls: None,
         };
         let serve_admin = accept_loop(
@@ -153,22 +162,21 @@ impl Server {
         let conns = Conns {
             protocols,
             graceful: Arc::clone(&graceful),
+            draining,
             tls: tls.map(|acceptor| (acceptor, handshake_timeout)),
         };
         let proxy_live = Arc::clone(&live);
         accept_loop(
             listener,
             conns,
-            move |request, client| {
-                let proxy = proxy_live.snapshot();
-                async move { proxy.handle(request, client, scheme).await }
-            },
+            move |request, client| proxy_live.snapshot().handle(request, client, scheme),
             shutdown,
         )
         .await;
 
         live.start_draining();
         tracing::info!(?drain, "shutting down: draining in-flight requests");
+        let _ = stop_lanes.send(true);
         let graceful =
             Arc::try_unwrap(graceful).unwrap_or_else(|_| unreachable!("the accept loop has ended"));
         if tokio::time::timeout(drain, graceful.shutdown())
@@ -197,6 +205,8 @@ const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 struct Conns {
     protocols: Protocols,
     graceful: Arc<GracefulShutdown>,
+    /// True once the server drains (see [`lane::Lane::draining`]).
+    draining: watch::Receiver<bool>,
     tls: Option<(TlsAcceptor, Duration)>,
 }
 
@@ -208,8 +218,12 @@ struct Conns {
 struct Protocols {
     http1: http1::Builder,
     http2: http2::Builder<TokioExecutor>,
-    /// How long a new plain connection may take to show which protocol it speaks.
+    /// How long a new plain connection may take to show which protocol it
+    /// speaks; also how long the fast lane waits for a request head.
     sniff_timeout: Duration,
+    /// Most headers a request may carry (hyper applies it; the lane hands
+    /// hyper any request with more).
+    max_headers: usize,
 }
 
 /// Accepts connections until `stop` completes, serving each with `handle`.
@@ -219,7 +233,7 @@ async fn accept_loop<H, F>(
     handle: H,
     stop: impl Future<Output = ()>,
 ) where
-    H: Fn(hyper::Request<hyper::body::Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    H: Fn(hyper::Request<ClientBody>, SocketAddr) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = hyper::Response<ProxyBody>> + Send + 'static,
 {
     tokio::pin!(stop);
@@ -237,12 +251,19 @@ async fn accept_loop<H, F>(
             () = &mut stop => return,
         };
         let _ = stream.set_nodelay(true);
+        let lane = lane::Lane {
+            handle: handle.clone(),
+            client,
+            max_headers: conns.protocols.max_headers,
+            header_read_timeout: conns.protocols.sniff_timeout,
+            draining: conns.draining.clone(),
+        };
         let handle = handle.clone();
         // Boxed: hyper keeps room for one service future per connection for the
         // connection's whole life; a box is freed when its request is done, so
         // idle keep-alive connections stay small.
-        let service = service_fn(move |request| {
-            let answer = Box::pin(handle(request, client));
+        let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let answer = Box::pin(handle(request.map(ClientBody::Hyper), client));
             async move { Ok::<_, std::convert::Infallible>(answer.await) }
         });
         let (protocols, watcher, tls) = (
@@ -257,7 +278,9 @@ async fn accept_loop<H, F>(
                 None => match tokio::time::timeout(protocols.sniff_timeout, speaks_h2(&stream))
                     .await
                 {
-                    Ok(Ok(false)) => Box::pin(serve_h1(&protocols, watcher, stream, service)).await,
+                    Ok(Ok(false)) => {
+                        Box::pin(serve_h1(&protocols, watcher, stream, lane, service)).await
+                    }
                     Ok(Ok(true)) => Box::pin(serve_h2(&protocols, watcher, stream, service)).await,
                     // Closed, or silent too long: nothing to serve.
                     Ok(Err(_)) | Err(_) => return,
@@ -268,7 +291,7 @@ async fn accept_loop<H, F>(
                             Box::pin(serve_h2(&protocols, watcher, stream, service)).await
                         }
                         Ok(Ok(stream)) => {
-                            Box::pin(serve_h1(&protocols, watcher, stream, service)).await
+                            Box::pin(serve_h1(&protocols, watcher, stream, lane, service)).await
                         }
                         Ok(Err(err)) => {
                             return tracing::debug!(error = %err, %client, "TLS handshake failed");
@@ -332,21 +355,29 @@ impl<S> Service for S where
 {
 }
 
-/// Serves an HTTP/1 connection (plain or TLS) behind the smuggling guard,
-/// drained on shutdown.
-async fn serve_h1<I>(
+/// Serves an HTTP/1 connection (plain or TLS) behind the smuggling guard:
+/// in the fast lane while its requests are the lane's, by hyper from the
+/// first one that is not; drained on shutdown.
+async fn serve_h1<I, H, F>(
     protocols: &Protocols,
     watcher: Watcher,
     io: I,
+    lane: lane::Lane<H>,
     service: impl Service,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Fn(hyper::Request<ClientBody>, SocketAddr) -> F,
+    F: Future<Output = hyper::Response<ProxyBody>> + Send + 'static,
 {
-    let conn = protocols
-        .http1
-        .serve_connection(TokioIo::new(crate::guard::guard(io)), service);
-    watcher.watch(conn).await.map_err(Into::into)
+    match lane::serve(crate::guard::guard(io), lane).await? {
+        lane::Ended::Closed => Ok(()),
+        lane::Ended::Handoff { io, read } => {
+            let io = TokioIo::new(lane::Rewind::new(read, io));
+            let conn = protocols.http1.serve_connection(io, service);
+            watcher.watch(conn).await.map_err(Into::into)
+        }
+    }
 }
 
 /// Serves an HTTP/2 connection (prior-knowledge cleartext, or TLS with ALPN

@@ -270,23 +270,26 @@ impl Upstream {
         endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
         let _done = InFlight(&endpoint.in_flight);
         let direct = self.scheme == Scheme::HTTP && self.version == http::Version::HTTP_11;
-        let answer = if direct {
-            let sending = self.send_direct(endpoint, request, added);
-            tokio::time::timeout(self.request_timeout, sending).await
-        } else {
-            let mut request = request;
-            if let Some(added) = added {
-                added.apply(request.headers_mut());
-            }
-            tokio::time::timeout(self.request_timeout, self.send_hyper(endpoint, request)).await
-        };
-        answer.unwrap_or_else(|_| {
-            Err(UpstreamError::Timeout {
-                upstream: self.name.clone(),
-                endpoint: endpoint.authority.clone(),
-                after: self.request_timeout,
-            })
-        })
+        if direct {
+            // Kept by the connection's own timer (see `h1::exchange`).
+            let until = tokio::time::Instant::now() + self.request_timeout;
+            return self.send_direct(endpoint, request, added, until).await;
+        }
+        let mut request = request;
+        if let Some(added) = added {
+            added.apply(request.headers_mut());
+        }
+        tokio::time::timeout(self.request_timeout, self.send_hyper(endpoint, request))
+            .await
+            .unwrap_or_else(|_| Err(self.timed_out(endpoint)))
+    }
+
+    fn timed_out(&self, endpoint: &Endpoint) -> UpstreamError {
+        UpstreamError::Timeout {
+            upstream: self.name.clone(),
+            endpoint: endpoint.authority.clone(),
+            after: self.request_timeout,
+        }
     }
 
     /// Over a connection of this crate's pool. A bodyless read whose reused
@@ -297,6 +300,7 @@ impl Upstream {
         endpoint: &Endpoint,
         request: Request<ProxyBody>,
         added: Option<&Added>,
+        until: tokio::time::Instant,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
         let (parts, mut body) = request.into_parts();
         let host = parts
@@ -305,20 +309,31 @@ impl Upstream {
             .map_or(endpoint.authority.as_str(), Authority::as_str);
         let replayable = body.is_end_stream()
             && matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-        if let Some(conn) = endpoint.pool.take() {
-            match h1::exchange(conn, &parts, &mut body, host, added, &endpoint.pool).await {
+        let pool = &endpoint.pool;
+        if let Some(conn) = pool.take() {
+            match h1::exchange(conn, &parts, &mut body, host, added, pool, until).await {
                 Ok(response) => return Ok(response.map(UpstreamBody::Direct)),
                 Err(err) if err.before_response && replayable => {
                     tracing::debug!(upstream = %self.name, reason = %err.reason, "a kept-alive connection was closed; sending again on a new one");
                 }
-                Err(err) => return Err(self.failed(endpoint, err.reason)),
+                Err(err) => return Err(self.exchange_failed(endpoint, err)),
             }
         }
-        let conn = self.connect(endpoint).await?;
-        h1::exchange(conn, &parts, &mut body, host, added, &endpoint.pool)
+        let conn = tokio::time::timeout_at(until, self.connect(endpoint))
+            .await
+            .map_err(|_| self.timed_out(endpoint))??;
+        h1::exchange(conn, &parts, &mut body, host, added, pool, until)
             .await
             .map(|response| response.map(UpstreamBody::Direct))
-            .map_err(|err| self.failed(endpoint, err.reason))
+            .map_err(|err| self.exchange_failed(endpoint, err))
+    }
+
+    fn exchange_failed(&self, endpoint: &Endpoint, err: h1::ExchangeError) -> UpstreamError {
+        if err.timed_out {
+            self.timed_out(endpoint)
+        } else {
+            self.failed(endpoint, err.reason)
+        }
     }
 
     async fn connect(&self, endpoint: &Endpoint) -> Result<h1::Conn, UpstreamError> {

@@ -29,6 +29,7 @@ use tokio::net::TcpStream;
 
 use super::pool::Pool;
 use crate::body::ProxyBody;
+use crate::deadline::{Deadline, within};
 use crate::headers::Added;
 
 /// Largest response head accepted.
@@ -46,6 +47,9 @@ pub(crate) struct Conn {
     write: Vec<u8>,
     /// When it was last returned to its pool.
     pub(crate) idle_since: Instant,
+    /// Bounds each exchange (`exchange`'s `until`) with one timer for the
+    /// connection's life.
+    clock: Deadline,
 }
 
 impl Conn {
@@ -55,6 +59,7 @@ impl Conn {
             read: BytesMut::new(),
             write: Vec::new(),
             idle_since: Instant::now(),
+            clock: Deadline::default(),
         }
     }
 
@@ -86,6 +91,8 @@ pub(crate) struct ExchangeError {
     /// have closed it just before the request, so a replayable request may be
     /// sent again on a fresh one.
     pub(crate) before_response: bool,
+    /// No response head came before the exchange's deadline.
+    pub(crate) timed_out: bool,
 }
 
 impl ExchangeError {
@@ -93,6 +100,7 @@ impl ExchangeError {
         Self {
             reason: reason.into(),
             before_response: true,
+            timed_out: false,
         }
     }
 
@@ -100,13 +108,23 @@ impl ExchangeError {
         Self {
             reason: reason.into(),
             before_response: false,
+            timed_out: false,
+        }
+    }
+
+    fn timed_out() -> Self {
+        Self {
+            reason: "no response head in time".to_owned(),
+            before_response: false,
+            timed_out: true,
         }
     }
 }
 
 /// Sends a request (whose URI holds the path and query) over `conn` and reads
-/// the response head. `host` is used when the request carries no `Host`. The
-/// request is borrowed so that a bodyless one can be sent again elsewhere.
+/// the response head, unless `until` passes first (the connection is then
+/// closed). `host` is used when the request carries no `Host`. The request is
+/// borrowed so that a bodyless one can be sent again elsewhere.
 pub(crate) async fn exchange(
     mut conn: Conn,
     parts: &http::request::Parts,
@@ -114,6 +132,7 @@ pub(crate) async fn exchange(
     host: &str,
     added: Option<&Added>,
     pool: &Arc<Pool>,
+    until: tokio::time::Instant,
 ) -> Result<Response<ResponseBody>, ExchangeError> {
     let expects_body = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     let length = if body.is_end_stream() {
@@ -123,12 +142,21 @@ pub(crate) async fn exchange(
     };
     conn.write.clear();
     write_head(&mut conn.write, parts, host, added, length, expects_body);
-    match length {
-        Some(0) => write_all(&mut conn, 0).await?,
-        Some(length) => send_sized(&mut conn, body, length).await?,
-        None => send_chunked(&mut conn, body).await?,
-    }
-    read_response(conn, parts.method == Method::HEAD, pool).await
+    // Out of the connection while the exchange borrows it; back before the
+    // connection can return to its pool.
+    let mut clock = std::mem::take(&mut conn.clock);
+    let head = within(&mut clock, until, async {
+        match length {
+            Some(0) => write_all(&mut conn, 0).await?,
+            Some(length) => send_sized(&mut conn, body, length).await?,
+            None => send_chunked(&mut conn, body).await?,
+        }
+        read_head(&mut conn).await
+    })
+    .await
+    .ok_or_else(ExchangeError::timed_out)??;
+    conn.clock = clock;
+    Ok(respond(conn, head, parts.method == Method::HEAD, pool))
 }
 
 /// `METHOD target HTTP/1.1`, the headers without any framing of their own,
@@ -263,12 +291,8 @@ async fn next_data(body: &mut ProxyBody) -> Result<Option<Bytes>, ExchangeError>
     }
 }
 
-/// Reads the response head (skipping interim 1xx answers) and sets up its body.
-async fn read_response(
-    mut conn: Conn,
-    head_request: bool,
-    pool: &Arc<Pool>,
-) -> Result<Response<ResponseBody>, ExchangeError> {
+/// Reads the response head, skipping interim 1xx answers.
+async fn read_head(conn: &mut Conn) -> Result<head::Head, ExchangeError> {
     let mut received_any = false;
     loop {
         let parsed = head::parse(&mut conn.read)?;
@@ -313,22 +337,32 @@ async fn read_response(
             }
             continue;
         }
-        let framing = if head_request
-            || head.status == StatusCode::NO_CONTENT
-            || head.status == StatusCode::NOT_MODIFIED
-        {
-            Framing::Done
-        } else {
-            head.framing
-        };
-        let reusable = head.keep_alive && framing != Framing::UntilClose;
-        let body = ResponseBody::new(conn, framing, reusable, pool);
-        let mut response = Response::new(body);
-        *response.status_mut() = head.status;
-        *response.version_mut() = head.version;
-        *response.headers_mut() = head.headers;
-        return Ok(response);
+        return Ok(head);
     }
+}
+
+/// The response for a head read off `conn`, its body read from `conn` next.
+fn respond(
+    conn: Conn,
+    head: head::Head,
+    head_request: bool,
+    pool: &Arc<Pool>,
+) -> Response<ResponseBody> {
+    let framing = if head_request
+        || head.status == StatusCode::NO_CONTENT
+        || head.status == StatusCode::NOT_MODIFIED
+    {
+        Framing::Done
+    } else {
+        head.framing
+    };
+    let reusable = head.keep_alive && framing != Framing::UntilClose;
+    let body = ResponseBody::new(conn, framing, reusable, pool);
+    let mut response = Response::new(body);
+    *response.status_mut() = head.status;
+    *response.version_mut() = head.version;
+    *response.headers_mut() = head.headers;
+    response
 }
 
 mod body;

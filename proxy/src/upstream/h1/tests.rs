@@ -87,6 +87,11 @@ fn pool() -> Arc<Pool> {
     Arc::new(Pool::new(Duration::from_secs(60), 16))
 }
 
+/// A deadline no test reaches.
+fn far() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(60)
+}
+
 async fn connect(addr: &str) -> Conn {
     Conn::new(TcpStream::connect(addr).await.unwrap())
 }
@@ -110,7 +115,7 @@ async fn fetch(
         Some(conn) => conn,
         None => connect(addr).await,
     };
-    let response = exchange(conn, &parts, &mut body, "fallback.host", None, pool)
+    let response = exchange(conn, &parts, &mut body, "fallback.host", None, pool, far())
         .await
         .map_err(|err| err.reason)?;
     let (head, body) = response.into_parts();
@@ -269,9 +274,17 @@ async fn a_body_dropped_half_read_closes_its_connection() {
     .await;
     let pool = pool();
     let (parts, mut body) = get("/");
-    let response = exchange(connect(&addr).await, &parts, &mut body, "h", None, &pool)
-        .await
-        .unwrap();
+    let response = exchange(
+        connect(&addr).await,
+        &parts,
+        &mut body,
+        "h",
+        None,
+        &pool,
+        far(),
+    )
+    .await
+    .unwrap();
     let mut body: ResponseBody = response.into_body();
     let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
     assert_eq!(&first[..], b"start");
