@@ -22,7 +22,7 @@ use crate::routes::RouteTable;
 use crate::shadow::{Captured, Job, Mirror, RouteSlot, Tee};
 use crate::split;
 use crate::telemetry::{RequestFacts, RouteTrace, Telemetry};
-use crate::upstream::{Upstream, UpstreamBody, UpstreamError};
+use crate::upstream::{Heads, RawHead, Upstream, UpstreamBody, UpstreamError};
 
 /// An immutable snapshot of everything a request needs: the route table, each
 /// route's stage, the upstream pools and the metric handles. A reload or a
@@ -208,19 +208,24 @@ impl Proxy {
     /// Serves one client request that arrived over `scheme` (`http` or `https`).
     /// Takes the snapshot itself, so that this future is the request's whole
     /// future rather than moved into another one.
-    pub async fn handle(
+    /// `heads`: whether the caller can write an upstream's header lines
+    /// through ([`Answer::raw`]); they are kept raw only where nothing here
+    /// reads them (not mirrored, no `Via`).
+    pub(crate) async fn handle(
         self: Arc<Self>,
         request: Request<ClientBody>,
         client: SocketAddr,
         scheme: &'static str,
-    ) -> Response<ProxyBody> {
+        heads: Heads,
+    ) -> Answer {
         let path = request.uri().path();
         if ambiguous(path) {
             return error(
                 StatusCode::BAD_REQUEST,
                 "AMBIGUOUS_PATH",
                 "the path has dot segments, encoded slashes or backslashes; send it normalised",
-            );
+            )
+            .into();
         }
         let declared = request
             .headers()
@@ -233,7 +238,8 @@ impl Proxy {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "BODY_TOO_LARGE",
                 format!("request bodies are limited to {max_body} bytes"),
-            );
+            )
+            .into();
         }
 
         let started = Instant::now();
@@ -303,7 +309,7 @@ impl Proxy {
                     if let Some(span) = span {
                         span.finish(response.status().as_u16(), side, &upstream.name, None);
                     }
-                    return response;
+                    return response.into();
                 }
             },
             _ => (
@@ -314,10 +320,15 @@ impl Proxy {
                 None,
             ),
         };
+        let heads = if keep_copy.is_none() && !self.config.via {
+            heads
+        } else {
+            Heads::Map
+        };
         let mut served_by = side;
         let answer = match (
             upstream
-                .send(Request::from_parts(parts, body), Some(&added))
+                .send(Request::from_parts(parts, body), Some(&added), heads)
                 .await,
             replay,
         ) {
@@ -329,18 +340,22 @@ impl Proxy {
                 }
                 served_by = Side::Legacy;
                 self.legacy
-                    .send(Request::from_parts(parts, body::empty()), Some(&added))
+                    .send(
+                        Request::from_parts(parts, body::empty()),
+                        Some(&added),
+                        heads,
+                    )
                     .await
             }
             (answer, _) => answer,
         };
         let mut failure = None;
-        let response = match answer {
+        let (response, raw) = match answer {
             Ok(response) => self.to_client(response, keep_copy),
             Err(err) => {
                 let response = upstream_error(&err);
                 failure = Some(err);
-                response
+                (response, None)
             }
         };
         let elapsed = started.elapsed();
@@ -365,6 +380,42 @@ impl Proxy {
                 &served.name,
                 failure.as_ref(),
             );
+        }
+        Answer { response, raw }
+    }
+}
+
+/// What serving a request gave: the response, and the upstream's header
+/// lines when they were kept raw, to be written before the response's own.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) response: Response<ProxyBody>,
+    pub(crate) raw: Option<RawHead>,
+}
+
+impl From<Response<ProxyBody>> for Answer {
+    fn from(response: Response<ProxyBody>) -> Self {
+        Self {
+            response,
+            raw: None,
+        }
+    }
+}
+
+impl Answer {
+    /// The response with every header in its map, as hyper writes it.
+    pub(crate) fn into_response(self) -> Response<ProxyBody> {
+        let Self { mut response, raw } = self;
+        if let Some(raw) = raw {
+            let mut headers = HeaderMap::new();
+            match raw.into_map(&mut headers) {
+                Ok(()) => {
+                    headers.extend(std::mem::take(response.headers_mut()));
+                    *response.headers_mut() = headers;
+                }
+                // The parser checked every line already; never seen.
+                Err(reason) => return error(StatusCode::BAD_GATEWAY, "UPSTREAM_FAILED", reason),
+            }
         }
         response
     }
@@ -400,8 +451,9 @@ impl Proxy {
         &self,
         response: Response<UpstreamBody>,
         keep_copy: Option<(oneshot::Sender<Captured>, usize)>,
-    ) -> Response<ProxyBody> {
-        let (mut parts, incoming) = response.into_parts();
+    ) -> (Response<ProxyBody>, Option<RawHead>) {
+        let (mut parts, mut incoming) = response.into_parts();
+        let raw = incoming.take_raw();
         headers::to_client(&mut parts.headers);
         let body = match keep_copy {
             Some((done, cap)) => body::boxed(Tee::new(
@@ -416,7 +468,7 @@ impl Proxy {
         if self.config.via {
             headers::add_via(&mut parts.headers);
         }
-        Response::from_parts(parts, body)
+        (Response::from_parts(parts, body), raw)
     }
 
     /// Whether this request of a shadow-stage route is mirrored: its method

@@ -17,6 +17,8 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::admin::Admin;
 use crate::body::{ClientBody, ProxyBody};
+use crate::forward::Answer;
+use crate::upstream::Heads;
 
 mod lane;
 use crate::live::Live;
@@ -148,9 +150,9 @@ impl Server {
         let serve_admin = accept_loop(
             admin_listener,
             admin_conns,
-            move |request, client| {
+            move |request, client, _heads| {
                 let admin = Arc::clone(&admin);
-                async move { admin.handle(request, client).await }
+                async move { Answer::from(admin.handle(request, client).await) }
             },
             std::future::pending(),
         );
@@ -169,7 +171,9 @@ impl Server {
         accept_loop(
             listener,
             conns,
-            move |request, client| proxy_live.snapshot().handle(request, client, scheme),
+            move |request, client, heads| {
+                proxy_live.snapshot().handle(request, client, scheme, heads)
+            },
             shutdown,
         )
         .await;
@@ -233,8 +237,8 @@ async fn accept_loop<H, F>(
     handle: H,
     stop: impl Future<Output = ()>,
 ) where
-    H: Fn(hyper::Request<ClientBody>, SocketAddr) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = hyper::Response<ProxyBody>> + Send + 'static,
+    H: Fn(hyper::Request<ClientBody>, SocketAddr, Heads) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Answer> + Send + 'static,
 {
     tokio::pin!(stop);
     loop {
@@ -263,8 +267,8 @@ async fn accept_loop<H, F>(
         // connection's whole life; a box is freed when its request is done, so
         // idle keep-alive connections stay small.
         let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-            let answer = Box::pin(handle(request.map(ClientBody::Hyper), client));
-            async move { Ok::<_, std::convert::Infallible>(answer.await) }
+            let answer = Box::pin(handle(request.map(ClientBody::Hyper), client, Heads::Map));
+            async move { Ok::<_, std::convert::Infallible>(answer.await.into_response()) }
         });
         let (protocols, watcher, tls) = (
             conns.protocols.clone(),
@@ -367,8 +371,8 @@ async fn serve_h1<I, H, F>(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    H: Fn(hyper::Request<ClientBody>, SocketAddr) -> F,
-    F: Future<Output = hyper::Response<ProxyBody>> + Send + 'static,
+    H: Fn(hyper::Request<ClientBody>, SocketAddr, Heads) -> F,
+    F: Future<Output = Answer> + Send + 'static,
 {
     match lane::serve(crate::guard::guard(io), lane).await? {
         lane::Ended::Closed => Ok(()),

@@ -21,7 +21,7 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::body::{self, BodyError, ProxyBody};
-use crate::upstream::Upstream;
+use crate::upstream::{Heads, Upstream};
 
 /// One side's answer, as kept for comparison.
 #[derive(Debug, Clone)]
@@ -301,7 +301,11 @@ async fn ask(
     let (parts, bytes) = request.into_parts();
     let exchange = async {
         let response = upstream
-            .send(Request::from_parts(parts, body::full(bytes)), None)
+            .send(
+                Request::from_parts(parts, body::full(bytes)),
+                None,
+                Heads::Map,
+            )
             .await
             .map_err(|err| err.to_string())?;
         let (parts, incoming) = response.into_parts();

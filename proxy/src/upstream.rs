@@ -7,6 +7,9 @@
 
 mod h1;
 mod pool;
+mod raw_head;
+
+pub(crate) use raw_head::{Heads, RawHead};
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -64,6 +67,16 @@ pub(crate) enum UpstreamBody {
     Direct(h1::ResponseBody),
     /// From hyper's client (TLS and HTTP/2 upstreams).
     Hyper(Incoming),
+}
+
+impl UpstreamBody {
+    /// The response's headers, if they were kept raw ([`Heads::Raw`]).
+    pub(crate) fn take_raw(&mut self) -> Option<RawHead> {
+        match self {
+            Self::Direct(body) => body.take_raw(),
+            Self::Hyper(_) => None,
+        }
+    }
 }
 
 impl Body for UpstreamBody {
@@ -230,10 +243,13 @@ impl Upstream {
     /// Sends a request (whose URI holds the path and query) to one endpoint,
     /// unless the circuit is open.
     /// `added` are headers to send beside the request's own (see [`Added`]).
+    /// `heads`: whether the caller takes a plain HTTP/1.1 upstream's headers
+    /// raw (the response's map then starts empty; see [`RawHead`]).
     pub(crate) async fn send(
         &self,
         request: Request<ProxyBody>,
         added: Option<&Added>,
+        heads: Heads,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
         let admission = self.circuit.admit();
         if admission == Admission::Refused {
@@ -242,7 +258,7 @@ impl Upstream {
                 upstream: self.name.clone(),
             });
         }
-        let answer = self.send_now(request, added).await;
+        let answer = self.send_now(request, added, heads).await;
         let healthy = match &answer {
             Ok(response) => !matches!(response.status().as_u16(), 502..=504),
             Err(_) => false,
@@ -265,6 +281,7 @@ impl Upstream {
         &self,
         request: Request<ProxyBody>,
         added: Option<&Added>,
+        heads: Heads,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
         let endpoint = self.pick();
         endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -273,7 +290,9 @@ impl Upstream {
         if direct {
             // Kept by the connection's own timer (see `h1::exchange`).
             let until = tokio::time::Instant::now() + self.request_timeout;
-            return self.send_direct(endpoint, request, added, until).await;
+            return self
+                .send_direct(endpoint, request, added, until, heads)
+                .await;
         }
         let mut request = request;
         if let Some(added) = added {
@@ -301,6 +320,7 @@ impl Upstream {
         request: Request<ProxyBody>,
         added: Option<&Added>,
         until: tokio::time::Instant,
+        heads: Heads,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
         let (parts, mut body) = request.into_parts();
         let host = parts
@@ -310,8 +330,14 @@ impl Upstream {
         let replayable = body.is_end_stream()
             && matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         let pool = &endpoint.pool;
+        let terms = h1::Terms {
+            host,
+            added,
+            until,
+            heads,
+        };
         if let Some(conn) = pool.take() {
-            match h1::exchange(conn, &parts, &mut body, host, added, pool, until).await {
+            match h1::exchange(conn, &parts, &mut body, terms, pool).await {
                 Ok(response) => return Ok(response.map(UpstreamBody::Direct)),
                 Err(err) if err.before_response && replayable => {
                     tracing::debug!(upstream = %self.name, reason = %err.reason, "a kept-alive connection was closed; sending again on a new one");
@@ -322,7 +348,7 @@ impl Upstream {
         let conn = tokio::time::timeout_at(until, self.connect(endpoint))
             .await
             .map_err(|_| self.timed_out(endpoint))??;
-        h1::exchange(conn, &parts, &mut body, host, added, pool, until)
+        h1::exchange(conn, &parts, &mut body, terms, pool)
             .await
             .map(|response| response.map(UpstreamBody::Direct))
             .map_err(|err| self.exchange_failed(endpoint, err))

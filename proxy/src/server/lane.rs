@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http::{Method, Request, StatusCode, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::Body;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -28,6 +28,8 @@ use tokio::time::Instant;
 
 use crate::body::{ClientBody, ProxyBody};
 use crate::deadline::Deadline;
+use crate::forward::Answer;
+use crate::upstream::{Heads, RawHead};
 
 /// Most headers a request in the lane may have; one with more goes to hyper,
 /// which applies the configured limit.
@@ -62,8 +64,8 @@ pub(super) struct Lane<H> {
 pub(super) async fn serve<I, H, F>(mut io: I, mut lane: Lane<H>) -> io::Result<Ended<I>>
 where
     I: AsyncRead + AsyncWrite + Unpin,
-    H: Fn(Request<ClientBody>, SocketAddr) -> F,
-    F: Future<Output = Response<ProxyBody>> + Send + 'static,
+    H: Fn(Request<ClientBody>, SocketAddr, Heads) -> F,
+    F: Future<Output = Answer> + Send + 'static,
 {
     let mut read = BytesMut::new();
     let mut write = Vec::new();
@@ -101,8 +103,8 @@ where
         };
         let head_only = request.method() == Method::HEAD;
         // Boxed: an idle connection then holds no room for a request's future.
-        let response = Box::pin((lane.handle)(request, lane.client)).await;
-        write_response(&mut io, &mut write, response, head_only).await?;
+        let answer = Box::pin((lane.handle)(request, lane.client, Heads::Raw)).await;
+        write_response(&mut io, &mut write, answer, head_only).await?;
         if *lane.draining.borrow() {
             return Ok(Ended::Closed);
         }
@@ -244,10 +246,10 @@ async fn next_bytes<I: AsyncRead + Unpin>(
 async fn write_response<I: AsyncWrite + Unpin>(
     io: &mut I,
     out: &mut Vec<u8>,
-    response: Response<ProxyBody>,
+    answer: Answer,
     head_only: bool,
 ) -> io::Result<()> {
-    let (parts, mut body) = response.into_parts();
+    let (parts, mut body) = answer.response.into_parts();
     let status = parts.status;
     // No body follows these, whatever the headers say (RFC 9112 §6.3).
     let bodyless = head_only
@@ -260,7 +262,14 @@ async fn write_response<I: AsyncWrite + Unpin>(
         body.size_hint().exact()
     };
     out.clear();
-    write_head(out, status, &parts.headers, bodyless, length);
+    write_head(
+        out,
+        status,
+        answer.raw.as_ref(),
+        &parts.headers,
+        bodyless,
+        length,
+    );
     if bodyless {
         return send(io, out).await;
     }
@@ -321,10 +330,12 @@ fn frame_ready(
     Pin::new(body).poll_frame(&mut Context::from_waker(Waker::noop()))
 }
 
-/// The status line and headers; the framing is the lane's to say.
+/// The status line and headers (the upstream's raw lines first, then the
+/// map's); the framing is the lane's to say.
 fn write_head(
     out: &mut Vec<u8>,
     status: StatusCode,
+    raw: Option<&RawHead>,
     headers: &HeaderMap,
     bodyless: bool,
     length: Option<u64>,
@@ -334,6 +345,7 @@ fn write_head(
     out.push(b' ');
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
+    let dated = raw.is_some_and(|raw| raw.write(out, !bodyless));
     for (name, value) in headers {
         // A bodyless answer keeps the length of what it stands for (HEAD, 304).
         if !bodyless && (name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING) {
@@ -344,7 +356,7 @@ fn write_head(
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    if !headers.contains_key(header::DATE) {
+    if !dated && !headers.contains_key(header::DATE) {
         out.extend_from_slice(b"date: ");
         out.extend_from_slice(&now_in_http_date());
         out.extend_from_slice(b"\r\n");

@@ -20,7 +20,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Body;
@@ -31,6 +31,7 @@ use super::pool::Pool;
 use crate::body::ProxyBody;
 use crate::deadline::{Deadline, within};
 use crate::headers::Added;
+use crate::upstream::Heads;
 
 /// Largest response head accepted.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -121,19 +122,35 @@ impl ExchangeError {
     }
 }
 
+/// How one request is sent, besides the request itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Terms<'a> {
+    /// Used when the request carries no `Host`.
+    pub(crate) host: &'a str,
+    /// Headers sent beside the request's own.
+    pub(crate) added: Option<&'a Added>,
+    /// No response head after this: the connection is closed.
+    pub(crate) until: tokio::time::Instant,
+    /// How the caller takes the response's headers.
+    pub(crate) heads: Heads,
+}
+
 /// Sends a request (whose URI holds the path and query) over `conn` and reads
-/// the response head, unless `until` passes first (the connection is then
-/// closed). `host` is used when the request carries no `Host`. The request is
-/// borrowed so that a bodyless one can be sent again elsewhere.
+/// the response head, within the `terms`. The request is borrowed so that a
+/// bodyless one can be sent again elsewhere.
 pub(crate) async fn exchange(
     mut conn: Conn,
     parts: &http::request::Parts,
     body: &mut ProxyBody,
-    host: &str,
-    added: Option<&Added>,
+    terms: Terms<'_>,
     pool: &Arc<Pool>,
-    until: tokio::time::Instant,
 ) -> Result<Response<ResponseBody>, ExchangeError> {
+    let Terms {
+        host,
+        added,
+        until,
+        heads,
+    } = terms;
     let expects_body = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     let length = if body.is_end_stream() {
         Some(0)
@@ -156,7 +173,7 @@ pub(crate) async fn exchange(
     .await
     .ok_or_else(ExchangeError::timed_out)??;
     conn.clock = clock;
-    Ok(respond(conn, head, parts.method == Method::HEAD, pool))
+    respond(conn, head, parts.method == Method::HEAD, pool, heads)
 }
 
 /// `METHOD target HTTP/1.1`, the headers without any framing of their own,
@@ -341,13 +358,26 @@ async fn read_head(conn: &mut Conn) -> Result<head::Head, ExchangeError> {
     }
 }
 
-/// The response for a head read off `conn`, its body read from `conn` next.
+/// The response for a head read off `conn`, its body read from `conn` next;
+/// its headers in its map or kept raw in its body, as `heads` asks.
 fn respond(
     conn: Conn,
     head: head::Head,
     head_request: bool,
     pool: &Arc<Pool>,
-) -> Response<ResponseBody> {
+    heads: Heads,
+) -> Result<Response<ResponseBody>, ExchangeError> {
+    let mut headers = HeaderMap::new();
+    let raw = match heads {
+        Heads::Map => {
+            // Checked before the body can hand the connection back.
+            head.headers
+                .into_map(&mut headers)
+                .map_err(ExchangeError::malformed)?;
+            None
+        }
+        Heads::Raw => Some(head.headers),
+    };
     let framing = if head_request
         || head.status == StatusCode::NO_CONTENT
         || head.status == StatusCode::NOT_MODIFIED
@@ -357,12 +387,12 @@ fn respond(
         head.framing
     };
     let reusable = head.keep_alive && framing != Framing::UntilClose;
-    let body = ResponseBody::new(conn, framing, reusable, pool);
+    let body = ResponseBody::new(conn, framing, reusable, pool, raw);
     let mut response = Response::new(body);
     *response.status_mut() = head.status;
     *response.version_mut() = head.version;
-    *response.headers_mut() = head.headers;
-    response
+    *response.headers_mut() = headers;
+    Ok(response)
 }
 
 mod body;

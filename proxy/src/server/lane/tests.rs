@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use http::Response;
 use http_body_util::StreamBody;
 use hyper::body::Frame;
 use tokio::io::DuplexStream;
@@ -29,13 +30,23 @@ struct Started {
 fn start(
     answer: impl Fn(&Request<ClientBody>) -> Response<ProxyBody> + Send + Sync + 'static,
 ) -> Started {
+    start_raw(move |request| Answer::from(answer(request)))
+}
+
+/// [`start`], with answers that may carry raw upstream header lines.
+fn start_raw(answer: impl Fn(&Request<ClientBody>) -> Answer + Send + Sync + 'static) -> Started {
     let (ours, theirs) = tokio::io::duplex(64 * 1024);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let (stop, draining) = watch::channel(false);
     let lane = Lane {
         handle: {
             let seen = Arc::clone(&seen);
-            move |request: Request<ClientBody>, _client| {
+            move |request: Request<ClientBody>, _client, heads| {
+                assert_eq!(
+                    heads,
+                    Heads::Raw,
+                    "the lane writes raw header lines through"
+                );
                 seen.lock().push(format!(
                     "{} {} {:?} end={}",
                     request.method(),
@@ -252,4 +263,31 @@ async fn a_drain_closes_an_idle_connection_but_not_a_head_under_way() {
         .await
         .expect("the drained connection ends after its answer");
     assert!(matches!(ended.expect("joined"), Ok(Ended::Closed)));
+}
+
+#[tokio::test]
+async fn raw_upstream_lines_go_first_and_the_length_is_the_lanes() {
+    let Started { mut client, .. } = start_raw(|_| {
+        let head = Bytes::from_static(b"Server: up\r\nContent-Length: 99\r\nDate: then\r\n");
+        let raw = RawHead::new(head, vec![[0, 6, 8, 2], [12, 14, 28, 2], [32, 4, 38, 4]]);
+        let mut response = ok("body");
+        response
+            .headers_mut()
+            .insert("via", HeaderValue::from_static("1.1 msa-migrate"));
+        Answer {
+            response,
+            raw: Some(raw),
+        }
+    });
+    client
+        .write_all(b"GET /a HTTP/1.1\r\n\r\n")
+        .await
+        .expect("written");
+    let text = read_until(&mut client, |t| t.ends_with("body")).await;
+    assert_eq!(
+        text,
+        "HTTP/1.1 200 OK\r\nserver: up\r\ndate: then\r\nx-answer: yes\r\nvia: 1.1 msa-migrate\r\n\
+         content-length: 4\r\n\r\nbody",
+        "the upstream's Date is kept, its stale length replaced by the body's"
+    );
 }

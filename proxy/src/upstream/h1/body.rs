@@ -10,6 +10,7 @@ use hyper::body::{Body, Frame, SizeHint};
 
 use super::Conn;
 use crate::body::BodyError;
+use crate::upstream::RawHead;
 use crate::upstream::pool::Pool;
 
 /// Largest chunk-size line (the size and any extensions).
@@ -52,20 +53,34 @@ pub(crate) struct ResponseBody {
     framing: Framing,
     reusable: bool,
     pool: Arc<Pool>,
+    /// The response's headers, when the caller asked for them raw.
+    raw: Option<RawHead>,
 }
 
 impl ResponseBody {
     /// The body of a response just read off `conn`; an empty one hands the
     /// connection back at once.
-    pub(super) fn new(conn: Conn, framing: Framing, reusable: bool, pool: &Arc<Pool>) -> Self {
+    pub(super) fn new(
+        conn: Conn,
+        framing: Framing,
+        reusable: bool,
+        pool: &Arc<Pool>,
+        raw: Option<RawHead>,
+    ) -> Self {
         let mut body = Self {
             conn: Some(conn),
             framing,
             reusable,
             pool: Arc::clone(pool),
+            raw,
         };
         body.release_if_done();
         body
+    }
+
+    /// The response's headers, if they were kept raw ([`Heads::Raw`](crate::upstream::Heads)).
+    pub(crate) fn take_raw(&mut self) -> Option<RawHead> {
+        self.raw.take()
     }
 
     /// Once the body is over, returns the connection to the pool if it can

@@ -3,12 +3,12 @@
 //! headers left out of the map handed on, so nothing reads them twice.
 
 use bytes::BytesMut;
-use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, Version};
 
 use super::ExchangeError;
 use super::body::{Chunk, Framing};
 use crate::headers::is_hop_by_hop;
+use crate::upstream::RawHead;
 
 /// Most headers an upstream response may carry.
 const MAX_HEADERS: usize = 128;
@@ -18,8 +18,8 @@ const MAX_HEADERS: usize = 128;
 pub(super) struct Head {
     pub(super) status: StatusCode,
     pub(super) version: Version,
-    /// End-to-end headers only.
-    pub(super) headers: HeaderMap,
+    /// End-to-end headers only, as sent.
+    pub(super) headers: RawHead,
     /// The connection may carry another request after this response.
     pub(super) keep_alive: bool,
     /// How the body is delimited, before the request method or status is considered.
@@ -176,12 +176,12 @@ pub(super) fn parse(read: &mut BytesMut) -> Result<Option<Head>, ExchangeError> 
             }
             continue;
         }
-        spans.push((
+        spans.push([
             offset(name),
             name.len() as u32,
             offset(h.value),
             h.value.len() as u32,
-        ));
+        ]);
     }
     let framing = facts.framing()?;
     let keep_alive = match version {
@@ -190,25 +190,16 @@ pub(super) fn parse(read: &mut BytesMut) -> Result<Option<Head>, ExchangeError> 
     };
 
     let bytes = read.split_to(length).freeze();
-    let mut headers = HeaderMap::with_capacity(spans.len());
-    for &(name_at, name_len, value_at, value_len) in &spans {
-        let name = &bytes[name_at as usize..(name_at + name_len) as usize];
-        if !facts.named.is_empty()
-            && facts
+    if !facts.named.is_empty() {
+        spans.retain(|&[name_at, name_len, ..]| {
+            let name = &bytes[name_at as usize..(name_at + name_len) as usize];
+            !facts
                 .named
                 .iter()
                 .any(|named| named.as_bytes().eq_ignore_ascii_case(name))
-        {
-            continue;
-        }
-        let name = HeaderName::from_bytes(name)
-            .map_err(|_| ExchangeError::malformed("malformed response header name"))?;
-        let value = HeaderValue::from_maybe_shared(
-            bytes.slice(value_at as usize..(value_at + value_len) as usize),
-        )
-        .map_err(|_| ExchangeError::malformed(format!("malformed value of `{name}`")))?;
-        headers.append(name, value);
+        });
     }
+    let headers = RawHead::new(bytes, spans);
     Ok(Some(Head {
         status,
         version,

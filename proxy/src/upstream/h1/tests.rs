@@ -12,8 +12,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use super::{Conn, ResponseBody, exchange};
+use super::{Conn, ResponseBody, Terms, exchange};
 use crate::body::{self, ProxyBody};
+use crate::upstream::Heads;
 use crate::upstream::pool::Pool;
 
 /// A raw upstream: for each accepted connection, reads one request at a time
@@ -87,9 +88,14 @@ fn pool() -> Arc<Pool> {
     Arc::new(Pool::new(Duration::from_secs(60), 16))
 }
 
-/// A deadline no test reaches.
-fn far() -> tokio::time::Instant {
-    tokio::time::Instant::now() + Duration::from_secs(60)
+/// Terms with a deadline no test reaches, headers in a map.
+fn terms(host: &str) -> Terms<'_> {
+    Terms {
+        host,
+        added: None,
+        until: tokio::time::Instant::now() + Duration::from_secs(60),
+        heads: Heads::Map,
+    }
 }
 
 async fn connect(addr: &str) -> Conn {
@@ -115,7 +121,7 @@ async fn fetch(
         Some(conn) => conn,
         None => connect(addr).await,
     };
-    let response = exchange(conn, &parts, &mut body, "fallback.host", None, pool, far())
+    let response = exchange(conn, &parts, &mut body, terms("fallback.host"), pool)
         .await
         .map_err(|err| err.reason)?;
     let (head, body) = response.into_parts();
@@ -274,17 +280,9 @@ async fn a_body_dropped_half_read_closes_its_connection() {
     .await;
     let pool = pool();
     let (parts, mut body) = get("/");
-    let response = exchange(
-        connect(&addr).await,
-        &parts,
-        &mut body,
-        "h",
-        None,
-        &pool,
-        far(),
-    )
-    .await
-    .unwrap();
+    let response = exchange(connect(&addr).await, &parts, &mut body, terms("h"), &pool)
+        .await
+        .unwrap();
     let mut body: ResponseBody = response.into_body();
     let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
     assert_eq!(&first[..], b"start");
@@ -364,4 +362,33 @@ async fn sized_bodies_get_a_length_and_streamed_ones_are_chunked() {
         empty.contains("content-length: 0\r\n"),
         "a POST says its body is empty: {empty}"
     );
+}
+
+#[tokio::test]
+async fn headers_asked_for_raw_are_kept_as_sent_and_the_map_left_empty() {
+    let (addr, _requests) = raw_upstream(vec![
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: keep-alive, X-Gone\r\nX-Gone: 1\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\nhi",
+    ])
+    .await;
+    let pool = pool();
+    let (parts, mut body) = get("/");
+    let raw_terms = Terms {
+        heads: Heads::Raw,
+        ..terms("h")
+    };
+    let response = exchange(connect(&addr).await, &parts, &mut body, raw_terms, &pool)
+        .await
+        .unwrap();
+    assert!(response.headers().is_empty());
+    let mut body = response.into_body();
+    let raw = body.take_raw().expect("the lines are kept");
+    let mut written = Vec::new();
+    raw.write(&mut written, false);
+    assert_eq!(
+        String::from_utf8(written).unwrap(),
+        "content-type: text/plain\r\ncontent-length: 2\r\n",
+        "hop-by-hop headers and those `Connection` names are left out"
+    );
+    let data = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert_eq!(&data[..], b"hi");
 }
