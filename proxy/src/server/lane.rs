@@ -7,8 +7,8 @@
 //! not take whole (a body, `Expect`, `Upgrade`, `Connection`, HTTP/1.0, a head
 //! it cannot parse, more headers than its slots) hands the connection, with
 //! every byte read so far, to hyper for the rest of its life; so malformed and
-//! unusual requests get hyper's answers, and the guard below both sees every
-//! byte once.
+//! unusual requests get hyper's answers. The smuggling guard sits below
+//! both and sees every byte once.
 
 use std::future::Future;
 use std::io;
@@ -164,27 +164,44 @@ fn parse(read: &mut BytesMut, max_headers: usize) -> Parsed {
         .map(|h| (span(h.name.as_bytes()), span(h.value)))
         .collect();
     let head = read.split_to(length).freeze();
-    let slice = |(at, len): (usize, usize)| head.slice(at..at + len);
-    let Ok(uri) = Uri::from_maybe_shared(slice(path_at)) else {
-        return Parsed::Other;
-    };
+    match request_of(&head, method, path_at, &spans) {
+        Some(request) => Parsed::Request(request),
+        None => {
+            // httparse takes some paths `http` does not (`<`, `>`, a
+            // backquote): the head goes back in front for hyper to answer.
+            let mut whole = BytesMut::with_capacity(head.len() + read.len());
+            whole.extend_from_slice(&head);
+            whole.extend_from_slice(read);
+            *read = whole;
+            Parsed::Other
+        }
+    }
+}
+
+/// Where a part of a head sits in it: offset and length.
+type Span = (usize, usize);
+
+/// The request a parsed head stands for; its path and headers share the
+/// head's bytes. `None` when `http` refuses a part httparse took.
+fn request_of(
+    head: &Bytes,
+    method: Method,
+    path_at: Span,
+    spans: &[(Span, Span)],
+) -> Option<Request<ClientBody>> {
+    let slice = |(at, len): Span| head.slice(at..at + len);
+    let uri = Uri::from_maybe_shared(slice(path_at)).ok()?;
     let mut headers = HeaderMap::with_capacity(spans.len());
-    for (name, value) in spans {
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(&slice(name)),
-            HeaderValue::from_maybe_shared(slice(value)),
-        ) else {
-            // httparse checked both; kept for hyper to answer if it ever differs.
-            return Parsed::Other;
-        };
-        headers.append(name, value);
+    for &(name, value) in spans {
+        let name = HeaderName::from_bytes(&head[name.0..name.0 + name.1]).ok()?;
+        headers.append(name, HeaderValue::from_maybe_shared(slice(value)).ok()?);
     }
     let mut request = Request::new(ClientBody::Empty);
     *request.method_mut() = method;
     *request.uri_mut() = uri;
     *request.version_mut() = Version::HTTP_11;
     *request.headers_mut() = headers;
-    Parsed::Request(request)
+    Some(request)
 }
 
 /// Headers that give a request a body or change the connection: hyper's.

@@ -138,7 +138,9 @@ async fn pipelined_reads_are_answered_in_order_with_their_length() {
 
 #[tokio::test]
 async fn the_first_request_not_for_the_lane_hands_over_every_byte_after_the_last_answer() {
-    let others: [&[u8]; 5] = [
+    let others: [&[u8]; 6] = [
+        // httparse takes this path, `http` does not: found after the head is parsed.
+        b"GET /a<b HTTP/1.1\r\nhost: x\r\n\r\n",
         b"POST /p HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\nhi",
         b"GET /p HTTP/1.0\r\n\r\n",
         b"GET /p HTTP/1.1\r\nconnection: close\r\n\r\n",
