@@ -208,6 +208,7 @@ impl Proxy {
     /// Serves one client request that arrived over `scheme` (`http` or `https`).
     /// Takes the snapshot itself, so that this future is the request's whole
     /// future rather than moved into another one.
+    ///
     /// `heads`: whether the caller can write an upstream's header lines
     /// through ([`Answer::raw`]); they are kept raw only where nothing here
     /// reads them (not mirrored, no `Via`).

@@ -273,6 +273,14 @@ pub(crate) fn to_client(headers: &mut HeaderMap) {
     remove_hop_by_hop(headers);
 }
 
+/// Writes one header as an HTTP/1.1 line: `name: value` and CRLF.
+pub(crate) fn write_line(out: &mut Vec<u8>, name: &HeaderName, value: &HeaderValue) {
+    out.extend_from_slice(name.as_str().as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Appends this proxy to the `Via` chain (RFC 9110 §7.6.3).
 pub(crate) fn add_via(headers: &mut HeaderMap) {
     headers.append(header::VIA, HeaderValue::from_static("1.1 msa-migrate"));

@@ -18,11 +18,11 @@ use tokio_rustls::TlsAcceptor;
 use crate::admin::Admin;
 use crate::body::{ClientBody, ProxyBody};
 use crate::forward::Answer;
+use crate::live::Live;
+use crate::shadow_store::ShadowStore;
 use crate::upstream::Heads;
 
 mod lane;
-use crate::live::Live;
-use crate::shadow_store::ShadowStore;
 
 /// The proxy and its admin API, bound to their addresses, not yet serving.
 pub struct Server {

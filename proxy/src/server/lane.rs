@@ -368,10 +368,7 @@ fn write_head(
         if !bodyless && (name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING) {
             continue;
         }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        crate::headers::write_line(out, name, value);
     }
     if !dated && !headers.contains_key(header::DATE) {
         out.extend_from_slice(b"date: ");

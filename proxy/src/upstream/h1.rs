@@ -20,7 +20,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap};
 use http::{Method, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Body;
@@ -30,7 +30,7 @@ use tokio::net::TcpStream;
 use super::pool::Pool;
 use crate::body::ProxyBody;
 use crate::deadline::{Deadline, within};
-use crate::headers::Added;
+use crate::headers::{Added, write_line};
 use crate::upstream::Heads;
 
 /// Largest response head accepted.
@@ -205,10 +205,10 @@ fn write_head(
         {
             continue;
         }
-        write_header(out, name, value);
+        write_line(out, name, value);
     }
     for (name, value) in added.into_iter().flat_map(Added::each) {
-        write_header(out, &name, value);
+        write_line(out, &name, value);
     }
     match length {
         Some(0) if !expects_body => {}
@@ -217,13 +217,6 @@ fn write_head(
         }
         None => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
     }
-    out.extend_from_slice(b"\r\n");
-}
-
-fn write_header(out: &mut Vec<u8>, name: &HeaderName, value: &HeaderValue) {
-    out.extend_from_slice(name.as_str().as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value.as_bytes());
     out.extend_from_slice(b"\r\n");
 }
 
