@@ -328,9 +328,7 @@ impl Proxy {
         };
         let mut served_by = side;
         let answer = match (
-            upstream
-                .send(Request::from_parts(parts, body), Some(&added), heads)
-                .await,
+            upstream.send(parts, body, Some(&added), heads).await,
             replay,
         ) {
             (Err(err), Some(parts)) if err.allows_fallback() => {
@@ -340,13 +338,9 @@ impl Proxy {
                     span.fell_back(&err);
                 }
                 served_by = Side::Legacy;
-                self.legacy
-                    .send(
-                        Request::from_parts(parts, body::empty()),
-                        Some(&added),
-                        heads,
-                    )
-                    .await
+                // Boxed: a fallback is rare, and its future would otherwise
+                // widen every request's.
+                Box::pin(self.legacy.send(parts, body::empty(), Some(&added), heads)).await
             }
             (answer, _) => answer,
         };

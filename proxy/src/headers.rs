@@ -42,19 +42,54 @@ pub(crate) struct Added {
     forwarded_for: HeaderValue,
     proto: HeaderValue,
     host: Option<HeaderValue>,
-    request_id: Option<HeaderValue>,
-    traceparent: Option<HeaderValue>,
+    request_id: Option<Value>,
+    traceparent: Option<Value>,
+}
+
+/// An added header's value: one this proxy made up is kept as its bytes,
+/// since most are only written into an upstream's request head and a
+/// `HeaderValue` would cost a copy to the heap, checked byte by byte.
+#[derive(Debug, Clone)]
+enum Value {
+    /// Lowercase hex digits and dashes, `len` of them.
+    Made {
+        bytes: [u8; TRACEPARENT_LEN],
+        len: u8,
+    },
+    Given(HeaderValue),
+}
+
+/// `00-{32 hex}-{16 hex}-{2 hex}`.
+const TRACEPARENT_LEN: usize = 55;
+
+impl Value {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Made { bytes, len } => &bytes[..usize::from(*len)],
+            Self::Given(value) => value.as_bytes(),
+        }
+    }
+
+    fn to_header_value(&self) -> HeaderValue {
+        match self {
+            Self::Made { .. } => value_of(self.as_bytes()),
+            Self::Given(value) => value.clone(),
+        }
+    }
 }
 
 impl Added {
-    /// Each added header, by name.
-    pub(crate) fn each(&self) -> impl Iterator<Item = (HeaderName, &HeaderValue)> {
+    /// Each added header, by name, as the bytes of its value.
+    pub(crate) fn each(&self) -> impl Iterator<Item = (HeaderName, &[u8])> {
         [
-            (X_FORWARDED_FOR, Some(&self.forwarded_for)),
-            (X_FORWARDED_PROTO, Some(&self.proto)),
-            (X_FORWARDED_HOST, self.host.as_ref()),
-            (X_REQUEST_ID, self.request_id.as_ref()),
-            (TRACEPARENT, self.traceparent.as_ref()),
+            (X_FORWARDED_FOR, Some(self.forwarded_for.as_bytes())),
+            (X_FORWARDED_PROTO, Some(self.proto.as_bytes())),
+            (
+                X_FORWARDED_HOST,
+                self.host.as_ref().map(HeaderValue::as_bytes),
+            ),
+            (X_REQUEST_ID, self.request_id.as_ref().map(Value::as_bytes)),
+            (TRACEPARENT, self.traceparent.as_ref().map(Value::as_bytes)),
         ]
         .into_iter()
         .filter_map(|(name, value)| Some((name, value?)))
@@ -62,8 +97,16 @@ impl Added {
 
     /// Puts them into a request's headers.
     pub(crate) fn apply(&self, headers: &mut HeaderMap) {
-        for (name, value) in self.each() {
-            headers.insert(name, value.clone());
+        headers.insert(X_FORWARDED_FOR, self.forwarded_for.clone());
+        headers.insert(X_FORWARDED_PROTO, self.proto.clone());
+        if let Some(host) = &self.host {
+            headers.insert(X_FORWARDED_HOST, host.clone());
+        }
+        if let Some(id) = &self.request_id {
+            headers.insert(X_REQUEST_ID, id.to_header_value());
+        }
+        if let Some(traceparent) = &self.traceparent {
+            headers.insert(TRACEPARENT, traceparent.to_header_value());
         }
     }
 
@@ -73,7 +116,7 @@ impl Added {
         if headers.contains_key(&TRACEPARENT) {
             headers.remove(&TRACEPARENT);
         }
-        self.traceparent = Some(traceparent);
+        self.traceparent = Some(Value::Given(traceparent));
     }
 }
 
@@ -205,19 +248,22 @@ fn authority_value(authority: Option<&http::uri::Authority>) -> Option<HeaderVal
     authority.and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
 }
 
-fn new_request_id() -> HeaderValue {
-    let mut id = [0_u8; 32];
-    hex(fastrand::u128(..), &mut id);
-    value_of(&id)
+fn new_request_id() -> Value {
+    let mut bytes = [0_u8; TRACEPARENT_LEN];
+    hex(fastrand::u128(..), &mut bytes[..32]);
+    Value::Made { bytes, len: 32 }
 }
 
 /// `00-{trace id}-{parent id}-01`; ids must not be all zeros (W3C trace
 /// context), hence the `| 1`.
-fn new_traceparent() -> HeaderValue {
-    let mut trace = *b"00-00000000000000000000000000000000-0000000000000000-01";
-    hex(fastrand::u128(..) | 1, &mut trace[3..35]);
-    hex(u128::from(fastrand::u64(..) | 1), &mut trace[36..52]);
-    value_of(&trace)
+fn new_traceparent() -> Value {
+    let mut bytes = *b"00-00000000000000000000000000000000-0000000000000000-01";
+    hex(fastrand::u128(..) | 1, &mut bytes[3..35]);
+    hex(u128::from(fastrand::u64(..) | 1), &mut bytes[36..52]);
+    Value::Made {
+        bytes,
+        len: TRACEPARENT_LEN as u8,
+    }
 }
 
 /// The client's address as a header value. Consecutive requests mostly come
@@ -274,10 +320,10 @@ pub(crate) fn to_client(headers: &mut HeaderMap) {
 }
 
 /// Writes one header as an HTTP/1.1 line: `name: value` and CRLF.
-pub(crate) fn write_line(out: &mut Vec<u8>, name: &HeaderName, value: &HeaderValue) {
+pub(crate) fn write_line(out: &mut Vec<u8>, name: &HeaderName, value: &[u8]) {
     out.extend_from_slice(name.as_str().as_bytes());
     out.extend_from_slice(b": ");
-    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -370,6 +416,34 @@ mod tests {
         assert_eq!(headers["x-forwarded-host"], "shop.example");
         assert_eq!(headers["x-request-id"].len(), 32);
         assert!(valid_traceparent(headers["traceparent"].to_str().unwrap()));
+    }
+
+    #[test]
+    fn the_lines_written_upstream_say_what_a_map_would_hold() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("shop.example"));
+        let added = to_upstream(&mut headers, None, "10.0.0.7".parse().unwrap(), "http");
+        let mut applied = HeaderMap::new();
+        added.apply(&mut applied);
+        let written: Vec<(HeaderName, &[u8])> = added.each().collect();
+        assert_eq!(written.len(), 5, "{written:?}");
+        for (name, value) in &written {
+            assert_eq!(applied[name].as_bytes(), *value, "{name}");
+        }
+        let id = applied[&X_REQUEST_ID].to_str().unwrap();
+        assert!(
+            id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{id}"
+        );
+        assert!(valid_traceparent(applied[&TRACEPARENT].to_str().unwrap()));
+        assert_ne!(
+            to_upstream(&mut headers, None, "10.0.0.7".parse().unwrap(), "http")
+                .each()
+                .find(|(name, _)| name == X_REQUEST_ID)
+                .map(|(_, id)| id.to_vec()),
+            Some(id.as_bytes().to_vec()),
+            "every request gets an id of its own"
+        );
     }
 
     #[test]

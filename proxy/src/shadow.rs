@@ -301,11 +301,7 @@ async fn ask(
     let (parts, bytes) = request.into_parts();
     let exchange = async {
         let response = upstream
-            .send(
-                Request::from_parts(parts, body::full(bytes)),
-                None,
-                Heads::Map,
-            )
+            .send(parts, body::full(bytes), None, Heads::Map)
             .await
             .map_err(|err| err.to_string())?;
         let (parts, incoming) = response.into_parts();

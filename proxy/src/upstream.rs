@@ -245,9 +245,14 @@ impl Upstream {
     /// `added` are headers to send beside the request's own (see [`Added`]).
     /// `heads`: whether the caller takes a plain HTTP/1.1 upstream's headers
     /// raw (the response's map then starts empty; see [`RawHead`]).
+    ///
+    /// The head comes apart from the body and is moved in once: every layer
+    /// of async functions keeps its own copy of what it is given, and a
+    /// request head is a quarter of a kilobyte.
     pub(crate) async fn send(
         &self,
-        request: Request<ProxyBody>,
+        parts: http::request::Parts,
+        body: ProxyBody,
         added: Option<&Added>,
         heads: Heads,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
@@ -258,7 +263,21 @@ impl Upstream {
                 upstream: self.name.clone(),
             });
         }
-        let answer = self.send_now(request, added, heads).await;
+        let endpoint = self.pick();
+        endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
+        let in_flight = InFlight(&endpoint.in_flight);
+        let answer = if self.scheme == Scheme::HTTP && self.version == http::Version::HTTP_11 {
+            self.send_direct(endpoint, &parts, body, added, heads).await
+        } else {
+            let mut request = Request::from_parts(parts, body);
+            if let Some(added) = added {
+                added.apply(request.headers_mut());
+            }
+            tokio::time::timeout(self.request_timeout, self.send_hyper(endpoint, request))
+                .await
+                .unwrap_or_else(|_| Err(self.timed_out(endpoint)))
+        };
+        drop(in_flight);
         let healthy = match &answer {
             Ok(response) => !matches!(response.status().as_u16(), 502..=504),
             Err(_) => false,
@@ -277,32 +296,6 @@ impl Upstream {
         answer
     }
 
-    async fn send_now(
-        &self,
-        request: Request<ProxyBody>,
-        added: Option<&Added>,
-        heads: Heads,
-    ) -> Result<Response<UpstreamBody>, UpstreamError> {
-        let endpoint = self.pick();
-        endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
-        let _done = InFlight(&endpoint.in_flight);
-        let direct = self.scheme == Scheme::HTTP && self.version == http::Version::HTTP_11;
-        if direct {
-            // Kept by the connection's own timer (see `h1::exchange`).
-            let until = tokio::time::Instant::now() + self.request_timeout;
-            return self
-                .send_direct(endpoint, request, added, until, heads)
-                .await;
-        }
-        let mut request = request;
-        if let Some(added) = added {
-            added.apply(request.headers_mut());
-        }
-        tokio::time::timeout(self.request_timeout, self.send_hyper(endpoint, request))
-            .await
-            .unwrap_or_else(|_| Err(self.timed_out(endpoint)))
-    }
-
     fn timed_out(&self, endpoint: &Endpoint) -> UpstreamError {
         UpstreamError::Timeout {
             upstream: self.name.clone(),
@@ -311,18 +304,20 @@ impl Upstream {
         }
     }
 
-    /// Over a connection of this crate's pool. A bodyless read whose reused
-    /// connection turned out closed before any answer is sent again, once, on
-    /// a fresh connection: the upstream cannot have acted on it.
+    /// Over a connection of this crate's pool, within the request timeout
+    /// (kept by the connection's own timer, see `h1::exchange`). A bodyless
+    /// read whose reused connection turned out closed before any answer is
+    /// sent again, once, on a fresh connection: the upstream cannot have
+    /// acted on it.
     async fn send_direct(
         &self,
         endpoint: &Endpoint,
-        request: Request<ProxyBody>,
+        parts: &http::request::Parts,
+        mut body: ProxyBody,
         added: Option<&Added>,
-        until: tokio::time::Instant,
         heads: Heads,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
-        let (parts, mut body) = request.into_parts();
+        let until = tokio::time::Instant::now() + self.request_timeout;
         let host = parts
             .uri
             .authority()
@@ -337,7 +332,7 @@ impl Upstream {
             heads,
         };
         if let Some(conn) = pool.take() {
-            match h1::exchange(conn, &parts, &mut body, terms, pool).await {
+            match h1::exchange(conn, parts, &mut body, terms, pool).await {
                 Ok(response) => return Ok(response.map(UpstreamBody::Direct)),
                 Err(err) if err.before_response && replayable => {
                     tracing::debug!(upstream = %self.name, reason = %err.reason, "a kept-alive connection was closed; sending again on a new one");
@@ -345,10 +340,12 @@ impl Upstream {
                 Err(err) => return Err(self.exchange_failed(endpoint, err)),
             }
         }
-        let conn = tokio::time::timeout_at(until, self.connect(endpoint))
+        // Boxed: connecting is rare, and its future would otherwise widen
+        // every request's.
+        let conn = Box::pin(tokio::time::timeout_at(until, self.connect(endpoint)))
             .await
             .map_err(|_| self.timed_out(endpoint))??;
-        h1::exchange(conn, &parts, &mut body, terms, pool)
+        h1::exchange(conn, parts, &mut body, terms, pool)
             .await
             .map(|response| response.map(UpstreamBody::Direct))
             .map_err(|err| self.exchange_failed(endpoint, err))

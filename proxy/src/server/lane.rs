@@ -368,7 +368,7 @@ fn write_head(
         if !bodyless && (name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING) {
             continue;
         }
-        crate::headers::write_line(out, name, value);
+        crate::headers::write_line(out, name, value.as_bytes());
     }
     if !dated && !headers.contains_key(header::DATE) {
         out.extend_from_slice(b"date: ");

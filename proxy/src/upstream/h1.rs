@@ -205,7 +205,7 @@ fn write_head(
         {
             continue;
         }
-        write_line(out, name, value);
+        write_line(out, name, value.as_bytes());
     }
     for (name, value) in added.into_iter().flat_map(Added::each) {
         write_line(out, &name, value);
