@@ -284,13 +284,15 @@ fn client_value(client: IpAddr) -> HeaderValue {
     })
 }
 
-/// Lowercase hex of `value`'s low bytes, filling `out` (at most 32 digits).
+/// Lowercase hex of `value`'s low bytes, filling `out` (an even number of
+/// digits, at most 32), a byte at a time.
 fn hex(value: u128, out: &mut [u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut rest = value;
-    for slot in out.iter_mut().rev() {
-        *slot = DIGITS[(rest & 0xf) as usize];
-        rest >>= 4;
+    let bytes = value.to_be_bytes();
+    let low = &bytes[bytes.len() - out.len() / 2..];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(low) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
     }
 }
 

@@ -64,7 +64,9 @@ impl RawHead {
                 continue;
             }
             dated |= name.eq_ignore_ascii_case(b"date");
-            out.extend(name.iter().map(u8::to_ascii_lowercase));
+            let at = out.len();
+            out.extend_from_slice(name);
+            out[at..].make_ascii_lowercase();
             out.extend_from_slice(b": ");
             out.extend_from_slice(&self.bytes[value]);
             out.extend_from_slice(b"\r\n");
