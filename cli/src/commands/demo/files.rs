@@ -134,7 +134,9 @@ pub(super) fn reviewed_playbook() -> anyhow::Result<String> {
          #   (the demo has no person to approve), a second failure rolls back (one\n\
          #   machine runs everything: a single 2s window can catch its hiccup).\n\
          # - shadow: 200 samples at a 98% lower bound (minutes of traffic, not days).\n\
-         # - performance: 50 requests per side.\n\
+         # - performance: 50 requests per side, and a latency shift of 0.3 as in the\n\
+         #   canary step (both services answer in a millisecond or two on one machine:\n\
+         #   a sub-millisecond difference crosses the proxy's latency buckets).\n\
          # - coupling is NOT critical: the analysis finds the order transaction and the\n\
          #   shared writes that cross the boundary; the saga that removes them is not\n\
          #   built (docs/examples.md). Readiness still shows the gate failing.\n",
@@ -153,6 +155,10 @@ pub(super) fn reviewed_playbook() -> anyhow::Result<String> {
             "  coupling:\n    critical: false\n",
         ),
         ("    min_requests: 200\n", "    min_requests: 50\n"),
+        (
+            "    max_latency_shift: 0.1\n",
+            "    max_latency_shift: 0.3\n",
+        ),
     ];
     let mut body = BUNDLED_PLAYBOOK.to_owned();
     for (from, to) in replaced {
