@@ -19,16 +19,7 @@ while [[ $# -gt 0 ]]; do
     --instructions) instructions=1; shift;; *) echo "unknown argument $1" >&2; exit 2;; esac
 done
 for t in nginx h2load; do command -v $t >/dev/null || { echo "missing $t: apt-get install -y nginx nghttp2-client" >&2; exit 2; }; done
-dir=$(mktemp -d); proxy=""
-cleanup() { [[ -n $proxy ]] && kill "$proxy" 2>/dev/null; for f in "$dir"/*.pid; do [[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null || true; done; rm -rf "$dir"; }
-trap cleanup EXIT
-body='{"id":42,"name":"10% off","discountAmount":1000,"issuedCount":37,"maxIssue":100,"items":[1,2,3],"status":"ACTIVE","createdAt":"2026-01-09T10:35:25Z"}'
-cat >"$dir/backend.conf" <<CONF
-worker_processes 1; pid $dir/backend.pid; error_log $dir/backend.err; daemon on;
-events { worker_connections 8192; }
-http { access_log off; server { listen 127.0.0.1:18081 reuseport; keepalive_requests 1000000;
-  location / { default_type application/json; return 200 '$body'; } } }
-CONF
+. bench/nginx-backend.sh
 cat >"$dir/nginx.conf" <<CONF
 worker_processes 1; pid $dir/nginx.pid; error_log $dir/nginx.err; daemon on;
 events { worker_connections 8192; }
@@ -36,7 +27,7 @@ http { access_log off; upstream be { server 127.0.0.1:18081; keepalive 256; }
   server { listen 127.0.0.1:18090; keepalive_requests 1000000;
     location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 CONF
-nginx -c "$dir/backend.conf"; nginx -c "$dir/nginx.conf"; sleep 0.5
+start_backend; nginx -c "$dir/nginx.conf"; sleep 0.5
 nginx_worker=$(pgrep -P "$(cat "$dir/nginx.pid")")
 url() { echo "http://127.0.0.1:$1/api/coupons/42"; }
 wait_for() { for _ in $(seq 1 100); do curl -fsS -o /dev/null "$(url "$1")" 2>/dev/null && return 0; sleep 0.2; done; echo "nothing answers on $1" >&2; exit 2; }

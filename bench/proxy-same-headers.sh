@@ -18,16 +18,7 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown argument $1" >&2; exit 2;; esac
 done
 for t in nginx wrk; do command -v $t >/dev/null || { echo "missing $t: apt-get install -y nginx wrk" >&2; exit 2; }; done
-dir=$(mktemp -d); proxy=""
-cleanup() { [[ -n $proxy ]] && kill "$proxy" 2>/dev/null; for f in "$dir"/*.pid; do [[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null || true; done; rm -rf "$dir"; }
-trap cleanup EXIT
-body='{"id":42,"name":"10% off","discountAmount":1000,"issuedCount":37,"maxIssue":100,"items":[1,2,3],"status":"ACTIVE","createdAt":"2026-01-09T10:35:25Z"}'
-cat >"$dir/backend.conf" <<CONF
-worker_processes 1; pid $dir/backend.pid; error_log $dir/backend.err; daemon on;
-events { worker_connections 8192; }
-http { access_log off; server { listen 127.0.0.1:18081 reuseport; keepalive_requests 1000000;
-  location / { default_type application/json; return 200 '$body'; } } }
-CONF
+. bench/nginx-backend.sh
 # $request_id is 32 random hex digits: the request id, and the traceparent's
 # trace id and (cut to 16 by a map) its parent id.
 cat >"$dir/nginx.conf" <<CONF
@@ -46,7 +37,7 @@ http { access_log off; upstream be { server 127.0.0.1:18081; keepalive 256; }
       proxy_set_header X-Request-Id \$request_id;
       proxy_set_header traceparent "00-\$request_id-\$parent_id-01"; } } }
 CONF
-nginx -c "$dir/backend.conf"; nginx -c "$dir/nginx.conf"
+start_backend; nginx -c "$dir/nginx.conf"
 "$bin" proxy --config bench/proxy-bench.yaml >"$dir/proxy.log" 2>&1 & proxy=$!
 path=/api/coupons/42
 for _ in $(seq 1 50); do
