@@ -158,13 +158,14 @@ fn parse(read: &mut BytesMut, max_headers: usize) -> Parsed {
     let base = read.as_ptr() as usize;
     let span = |part: &[u8]| (part.as_ptr() as usize - base, part.len());
     let path_at = span(path.as_bytes());
-    let spans: Vec<_> = request
-        .headers
-        .iter()
-        .map(|h| (span(h.name.as_bytes()), span(h.value)))
-        .collect();
+    // On the stack: a request's spans need no allocation of their own.
+    let mut spans = [((0, 0), (0, 0)); SLOTS];
+    for (slot, h) in spans.iter_mut().zip(request.headers.iter()) {
+        *slot = (span(h.name.as_bytes()), span(h.value));
+    }
+    let count = request.headers.len();
     let head = read.split_to(length).freeze();
-    match request_of(&head, method, path_at, &spans) {
+    match request_of(&head, method, path_at, &spans[..count]) {
         Some(request) => Parsed::Request(request),
         None => {
             // httparse takes some paths `http` does not (`<`, `>`, a
@@ -205,16 +206,17 @@ fn request_of(
 }
 
 /// Headers that give a request a body or change the connection: hyper's.
+/// Every header of every request is asked, so the length decides first.
 fn not_for_lane(name: &str) -> bool {
-    [
-        "content-length",
-        "transfer-encoding",
-        "expect",
-        "upgrade",
-        "connection",
-    ]
-    .iter()
-    .any(|special| name.eq_ignore_ascii_case(special))
+    let is = |special: &str| name.eq_ignore_ascii_case(special);
+    match name.len() {
+        6 => is("expect"),
+        7 => is("upgrade"),
+        10 => is("connection"),
+        14 => is("content-length"),
+        17 => is("transfer-encoding"),
+        _ => false,
+    }
 }
 
 /// What waiting for request bytes ended with.
