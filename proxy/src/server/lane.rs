@@ -158,14 +158,13 @@ fn parse(read: &mut BytesMut, max_headers: usize) -> Parsed {
     let base = read.as_ptr() as usize;
     let span = |part: &[u8]| (part.as_ptr() as usize - base, part.len());
     let path_at = span(path.as_bytes());
-    // On the stack: a request's spans need no allocation of their own.
-    let mut spans = [((0, 0), (0, 0)); SLOTS];
-    for (slot, h) in spans.iter_mut().zip(request.headers.iter()) {
-        *slot = (span(h.name.as_bytes()), span(h.value));
-    }
-    let count = request.headers.len();
+    let spans: Vec<_> = request
+        .headers
+        .iter()
+        .map(|h| (span(h.name.as_bytes()), span(h.value)))
+        .collect();
     let head = read.split_to(length).freeze();
-    match request_of(&head, method, path_at, &spans[..count]) {
+    match request_of(&head, method, path_at, &spans) {
         Some(request) => Parsed::Request(request),
         None => {
             // httparse takes some paths `http` does not (`<`, `>`, a
