@@ -45,7 +45,7 @@ pub(crate) fn comparator(config: &ProxyConfig) -> Comparator {
 fn exchange(captured: &Captured) -> Exchange {
     Exchange {
         status: captured.status.as_u16(),
-        headers: captured.headers.clone(),
+        headers: captured.every_header(),
         body: captured.body.clone(),
         truncated: captured.truncated,
     }

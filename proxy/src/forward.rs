@@ -210,8 +210,8 @@ impl Proxy {
     /// future rather than moved into another one.
     ///
     /// `heads`: whether the caller can write an upstream's header lines
-    /// through ([`Answer::raw`]); they are kept raw only where nothing here
-    /// reads them (not mirrored, no `Via`).
+    /// through ([`Answer::raw`]); they are kept raw unless a `Via` header
+    /// is added to them (a mirrored answer's copy keeps the raw lines too).
     pub(crate) async fn handle(
         self: Arc<Self>,
         request: Request<ClientBody>,
@@ -321,11 +321,7 @@ impl Proxy {
                 None,
             ),
         };
-        let heads = if keep_copy.is_none() && !self.config.via {
-            heads
-        } else {
-            Heads::Map
-        };
+        let heads = if self.config.via { Heads::Map } else { heads };
         let mut served_by = side;
         let answer = match (
             upstream.send(parts, body, Some(&added), heads).await,
@@ -453,8 +449,7 @@ impl Proxy {
         let body = match keep_copy {
             Some((done, cap)) => body::boxed(Tee::new(
                 body::boxed(incoming),
-                parts.status,
-                parts.headers.clone(),
+                (parts.status, parts.headers.clone(), raw.clone()),
                 cap,
                 done,
             )),
@@ -532,10 +527,9 @@ impl Proxy {
                 }
             }
         };
+        // The added headers go beside the copy's own, as the primary's do:
+        // putting them into its map would cost a rehash per copy.
         let mut copy = parts.clone();
-        added.apply(&mut copy.headers);
-        copy.headers
-            .insert(SHADOW_MARKER, header::HeaderValue::from_static("1"));
         if let Some(host) = route
             .shadow
             .host
@@ -548,6 +542,7 @@ impl Proxy {
         let job = Job {
             route: Arc::from(route.name.as_str()),
             request: Request::from_parts(copy, bytes.clone()),
+            added: added.for_mirror(),
             upstream: Arc::clone(&self.route_upstreams[id]),
             baseline: self.route_baselines[id].clone(),
             timeout: route.shadow.timeout,
@@ -559,9 +554,6 @@ impl Proxy {
         Ok((body::full(bytes), Some((done, cap_usize))))
     }
 }
-
-/// The header that marks a mirrored request; only the proxy can set it.
-pub(crate) const SHADOW_MARKER: &str = "x-msa-shadow";
 
 /// Paths an upstream might read differently from the proxy: dot segments,
 /// encoded slashes, dots or backslashes, raw backslashes. Refused, never guessed.

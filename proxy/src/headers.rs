@@ -21,6 +21,8 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+/// Marks a mirrored request; only the proxy can set it.
+pub(crate) const SHADOW_MARKER: HeaderName = HeaderName::from_static("x-msa-shadow");
 
 static HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
@@ -44,6 +46,8 @@ pub(crate) struct Added {
     host: Option<HeaderValue>,
     request_id: Option<Value>,
     traceparent: Option<Value>,
+    /// Whether this is the copy of a request mirrored to a new service.
+    shadow: bool,
 }
 
 /// An added header's value: one this proxy made up is kept as its bytes,
@@ -90,6 +94,7 @@ impl Added {
             ),
             (X_REQUEST_ID, self.request_id.as_ref().map(Value::as_bytes)),
             (TRACEPARENT, self.traceparent.as_ref().map(Value::as_bytes)),
+            (SHADOW_MARKER, self.shadow.then_some(b"1".as_slice())),
         ]
         .into_iter()
         .filter_map(|(name, value)| Some((name, value?)))
@@ -107,6 +112,17 @@ impl Added {
         }
         if let Some(traceparent) = &self.traceparent {
             headers.insert(TRACEPARENT, traceparent.to_header_value());
+        }
+        if self.shadow {
+            headers.insert(SHADOW_MARKER, HeaderValue::from_static("1"));
+        }
+    }
+
+    /// The same headers with the shadow marker, for a mirrored copy.
+    pub(crate) fn for_mirror(&self) -> Self {
+        Self {
+            shadow: true,
+            ..self.clone()
         }
     }
 
@@ -181,6 +197,7 @@ pub(crate) fn to_upstream(
         host: host.or_else(|| authority_value(authority)),
         request_id: (!has_request_id).then(new_request_id),
         traceparent: trace.is_none().then(new_traceparent),
+        shadow: false,
     }
 }
 
@@ -241,6 +258,7 @@ fn strip_for_upstream(
         host,
         request_id,
         traceparent,
+        shadow: false,
     }
 }
 
@@ -446,6 +464,15 @@ mod tests {
             Some(id.as_bytes().to_vec()),
             "every request gets an id of its own"
         );
+        // A mirrored copy carries the same headers and the marker, both ways.
+        let copy = added.for_mirror();
+        let mut applied_to_copy = HeaderMap::new();
+        copy.apply(&mut applied_to_copy);
+        let written_for_copy: Vec<(HeaderName, &[u8])> = copy.each().collect();
+        assert_eq!(written_for_copy[..5], written[..], "the same id and trace");
+        assert_eq!(written_for_copy[5], (SHADOW_MARKER, b"1".as_slice()));
+        assert_eq!(applied_to_copy.len(), 6);
+        assert_eq!(applied_to_copy[SHADOW_MARKER], "1");
     }
 
     #[test]

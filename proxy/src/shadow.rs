@@ -21,21 +21,39 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::body::{self, BodyError, ProxyBody};
-use crate::upstream::{Heads, Upstream};
+use crate::headers::Added;
+use crate::upstream::{Heads, RawHead, Upstream};
 
 /// One side's answer, as kept for comparison.
 #[derive(Debug, Clone)]
 pub struct Captured {
     /// The status.
     pub status: StatusCode,
-    /// The headers.
+    /// The headers, but for those still in `raw` (see [`Captured::every_header`]).
     pub headers: HeaderMap,
+    /// Header lines kept as the upstream sent them: making a map of them is
+    /// left to the comparing thread, off the request path.
+    pub(crate) raw: Option<RawHead>,
     /// The body, at most the route's cap.
     pub body: Bytes,
     /// Whether the body was longer than the cap (or broke off): not comparable whole.
     pub truncated: bool,
     /// Time to the end of the body, or to the cap.
     pub elapsed: Duration,
+}
+
+impl Captured {
+    /// Every header of the answer: the map's and the raw lines'.
+    pub fn every_header(&self) -> HeaderMap {
+        let mut headers = self.headers.clone();
+        if let Some(raw) = &self.raw {
+            // The parser checked every line as it read the head.
+            if let Err(reason) = raw.clone().into_map(&mut headers) {
+                tracing::warn!(reason, "a captured header line was left out");
+            }
+        }
+        headers
+    }
 }
 
 /// Where compared pairs go.
@@ -61,6 +79,8 @@ pub trait ShadowSink: Send + Sync + fmt::Debug {
 pub(crate) struct Job {
     pub(crate) route: Arc<str>,
     pub(crate) request: Request<Bytes>,
+    /// The headers the proxy adds to the copy, marker included.
+    pub(crate) added: Added,
     pub(crate) upstream: Arc<Upstream>,
     /// A second legacy instance that gets the same copy, to measure noise.
     pub(crate) baseline: Option<Arc<Upstream>>,
@@ -253,6 +273,7 @@ async fn run(job: Job, sink: &Arc<dyn ShadowSink>, comparing: &Comparing) {
     let Job {
         route,
         request,
+        added,
         upstream,
         baseline,
         timeout,
@@ -262,14 +283,19 @@ async fn run(job: Job, sink: &Arc<dyn ShadowSink>, comparing: &Comparing) {
         slot: _slot,
     } = job;
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-    let candidate = ask(&upstream, request.clone(), timeout, max_body);
-    let baseline = async {
-        match &baseline {
-            Some(baseline) => Some(ask(baseline, request, timeout, max_body).await),
-            None => None,
+    let (candidate, baseline) = match &baseline {
+        Some(baseline) => {
+            let (candidate, baseline) = tokio::join!(
+                ask(&upstream, request.clone(), &added, timeout, max_body),
+                ask(baseline, request, &added, timeout, max_body)
+            );
+            (candidate, Some(baseline))
         }
+        None => (
+            ask(&upstream, request, &added, timeout, max_body).await,
+            None,
+        ),
     };
-    let (candidate, baseline) = tokio::join!(candidate, baseline);
     // The primary's copy arrives when its body has been streamed to the client.
     match tokio::time::timeout(timeout.max(Duration::from_secs(30)), primary).await {
         Ok(Ok(legacy)) if candidate.is_err() => {
@@ -294,17 +320,20 @@ async fn run(job: Job, sink: &Arc<dyn ShadowSink>, comparing: &Comparing) {
 async fn ask(
     upstream: &Upstream,
     request: Request<Bytes>,
+    added: &Added,
     timeout: Duration,
     max_body: usize,
 ) -> Result<Captured, String> {
     let started = Instant::now();
     let (parts, bytes) = request.into_parts();
     let exchange = async {
+        // Raw where the upstream allows: the comparing thread makes the map.
         let response = upstream
-            .send(parts, body::full(bytes), None, Heads::Map)
+            .send(parts, body::full(bytes), Some(added), Heads::Raw)
             .await
             .map_err(|err| err.to_string())?;
-        let (parts, incoming) = response.into_parts();
+        let (parts, mut incoming) = response.into_parts();
+        let raw = incoming.take_raw();
         let (body, truncated) = match Limited::new(incoming, max_body).collect().await {
             Ok(collected) => (collected.to_bytes(), false),
             Err(_) => (Bytes::new(), true),
@@ -312,6 +341,7 @@ async fn ask(
         Ok(Captured {
             status: parts.status,
             headers: parts.headers,
+            raw,
             body,
             truncated,
             elapsed: started.elapsed(),
@@ -329,16 +359,18 @@ pub(crate) struct Tee {
     copy: BytesMut,
     cap: usize,
     truncated: bool,
-    head: Option<(StatusCode, HeaderMap)>,
+    head: Option<Head>,
     started: Instant,
     done: Option<oneshot::Sender<Captured>>,
 }
 
+/// An answer's status, its headers in a map and those kept raw.
+type Head = (StatusCode, HeaderMap, Option<RawHead>);
+
 impl Tee {
     pub(crate) fn new(
         inner: ProxyBody,
-        status: StatusCode,
-        headers: HeaderMap,
+        head: Head,
         cap: usize,
         done: oneshot::Sender<Captured>,
     ) -> Self {
@@ -347,18 +379,19 @@ impl Tee {
             copy: BytesMut::new(),
             cap,
             truncated: false,
-            head: Some((status, headers)),
+            head: Some(head),
             started: Instant::now(),
             done: Some(done),
         }
     }
 
     fn finish(&mut self) {
-        if let (Some(done), Some((status, headers))) = (self.done.take(), self.head.take()) {
+        if let (Some(done), Some((status, headers, raw))) = (self.done.take(), self.head.take()) {
             let body = std::mem::take(&mut self.copy).freeze();
             let captured = Captured {
                 status,
                 headers,
+                raw,
                 body,
                 truncated: self.truncated,
                 elapsed: self.started.elapsed(),
@@ -456,6 +489,7 @@ mod tests {
         let answer = Captured {
             status: StatusCode::OK,
             headers: HeaderMap::new(),
+            raw: None,
             body: Bytes::from_static(b"{}"),
             truncated: false,
             elapsed: Duration::ZERO,

@@ -766,6 +766,7 @@ mod tests {
         Captured {
             status: StatusCode::OK,
             headers,
+            raw: None,
             body: body.to_owned().into(),
             truncated: false,
             elapsed: std::time::Duration::ZERO,

@@ -114,6 +114,50 @@ async fn reads_are_mirrored_with_the_marker_and_compared_while_clients_see_legac
 }
 
 #[tokio::test]
+async fn response_headers_are_compared_for_plain_and_hyper_served_clients() {
+    let legacy = Upstream::start_with_header("legacy", ("x-build", "1")).await;
+    let coupon = Upstream::start_with_header("coupon", ("x-build", "2")).await;
+    let yaml = config(
+        &legacy.addr.to_string(),
+        &coupon.addr.to_string(),
+        "    shadow:\n      rules:\n        ignore: [\"$.upstream\", \"$.headers.x-msa-shadow\"]\n",
+        "",
+    );
+    let proxy = Running::start(&yaml, None).await;
+    // A plain GET takes the HTTP/1 fast lane, where both answers' header
+    // lines are kept as sent; a request with `Expect` is served by hyper,
+    // where they are in maps.
+    let client = client();
+    for expect in [false, true] {
+        let mut request = client.get(format!("http://{}/api/coupons/1", proxy.addr));
+        if expect {
+            request = request.header("expect", "100-continue");
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(
+            response.headers()["x-build"],
+            "1",
+            "the client gets legacy's"
+        );
+        response.bytes().await.unwrap();
+    }
+    let route = eventually(&proxy, |r| r["compared"] == 2).await;
+    let paths: Vec<(&str, &str, u64)> = route["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["path"].as_str().unwrap(),
+                p["kind"].as_str().unwrap(),
+                p["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(paths, [("header:x-build", "value_changed", 2)], "{route}");
+}
+
+#[tokio::test]
 async fn a_slow_or_dead_new_service_does_not_slow_the_primary() {
     let legacy = Upstream::start("legacy").await;
     // The shadow answers after 10 s: a primary that waited for it would take

@@ -25,34 +25,86 @@ pub(crate) struct Upstream {
     pub(crate) marked: Arc<AtomicUsize>,
 }
 
+/// How a test upstream answers, beyond echoing the request.
+#[derive(Clone, Copy, Default)]
+struct Answers {
+    /// Waited before answering.
+    delay: Duration,
+    /// A random `nonce` in every answer.
+    noisy: bool,
+    /// `"quirk": 1` in answers to paths containing this.
+    quirk_under: Option<&'static str>,
+    /// A response header sent with every answer.
+    header: Option<(&'static str, &'static str)>,
+}
+
 impl Upstream {
     pub(crate) async fn start(name: &'static str) -> Self {
-        Self::start_with(name, Duration::ZERO, false, None).await
+        Self::start_with(name, Answers::default()).await
     }
 
     /// An upstream that also answers `"quirk": 1` to the paths containing
     /// `under`: a new service wrong on one endpoint only.
     pub(crate) async fn start_with_quirk_under(name: &'static str, under: &'static str) -> Self {
-        Self::start_with(name, Duration::ZERO, false, Some(under)).await
+        let quirk_under = Some(under);
+        Self::start_with(
+            name,
+            Answers {
+                quirk_under,
+                ..Answers::default()
+            },
+        )
+        .await
     }
 
     /// An upstream that also answers a random `nonce`: noise, as a real
     /// service's timestamps or request ids are.
     pub(crate) async fn start_noisy(name: &'static str) -> Self {
-        Self::start_with(name, Duration::ZERO, true, None).await
+        Self::start_with(
+            name,
+            Answers {
+                noisy: true,
+                ..Answers::default()
+            },
+        )
+        .await
     }
 
     /// An upstream that waits `delay` before answering.
     pub(crate) async fn start_with_delay(name: &'static str, delay: Duration) -> Self {
-        Self::start_with(name, delay, false, None).await
+        Self::start_with(
+            name,
+            Answers {
+                delay,
+                ..Answers::default()
+            },
+        )
+        .await
     }
 
-    async fn start_with(
+    /// An upstream that sends the response header `name: value` with every answer.
+    pub(crate) async fn start_with_header(
         name: &'static str,
-        delay: Duration,
-        noisy: bool,
-        quirk_under: Option<&'static str>,
+        header: (&'static str, &'static str),
     ) -> Self {
+        let header = Some(header);
+        Self::start_with(
+            name,
+            Answers {
+                header,
+                ..Answers::default()
+            },
+        )
+        .await
+    }
+
+    async fn start_with(name: &'static str, answers: Answers) -> Self {
+        let Answers {
+            delay,
+            noisy,
+            quirk_under,
+            header,
+        } = answers;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let hits = Arc::new(AtomicUsize::new(0));
@@ -98,9 +150,12 @@ impl Upstream {
                         if quirk_under.is_some_and(|under| path.contains(under)) {
                             answer["quirk"] = json!(1);
                         }
-                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(
-                            answer.to_string(),
-                        ))))
+                        let mut response =
+                            Response::new(Full::new(Bytes::from(answer.to_string())));
+                        if let Some((name, value)) = header {
+                            response.headers_mut().insert(name, value.parse().unwrap());
+                        }
+                        Ok::<_, Infallible>(response)
                     }
                 });
                 tokio::spawn(async move {
