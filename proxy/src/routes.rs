@@ -7,8 +7,7 @@
 //! Exact and template routes win over prefixes; a request no route takes is
 //! unclaimed and goes to the monolith.
 
-use std::collections::HashMap;
-
+use foldhash::HashMap;
 use http::Method;
 
 use crate::config::{PathMatch, Problem, RouteConfig};
@@ -22,7 +21,9 @@ pub(crate) struct RouteTable {
     tree: matchit::Router<usize>,
     /// Per pattern, the routes that share it, in file order.
     groups: Vec<Vec<RouteId>>,
-    /// Prefix routes, longest prefix first, for requests the best pattern's routes refuse.
+    /// Prefix routes, longest prefix first, for requests the best pattern's
+    /// routes refuse. Hashed with foldhash: a lookup hashes each of the
+    /// path's ancestors, and only the configuration ever inserts.
     prefixes: HashMap<String, Vec<RouteId>>,
     routes: Vec<(Option<Vec<Method>>, Option<String>)>,
     /// Whether any route is bound to a host.
@@ -35,7 +36,7 @@ impl RouteTable {
         let mut table = Self {
             tree: matchit::Router::new(),
             groups: Vec::new(),
-            prefixes: HashMap::new(),
+            prefixes: HashMap::default(),
             routes: routes
                 .iter()
                 .map(|r| (r.methods.clone(), r.host.clone()))
