@@ -214,6 +214,33 @@ async fn a_slow_or_dead_new_service_does_not_slow_the_primary() {
 }
 
 #[tokio::test]
+async fn a_copy_unanswered_within_the_shadow_timeout_counts_as_the_candidate_failing() {
+    let legacy = Upstream::start("legacy").await;
+    let slow = Upstream::start_with_delay("coupon", Duration::from_secs(3)).await;
+    // One mirror worker: the copies take their turns, each cut at its own timeout.
+    let yaml = config(
+        &legacy.addr.to_string(),
+        &slow.addr.to_string(),
+        "    shadow:\n      timeout: 200ms\n",
+        "mirror:\n  concurrency: 1\n",
+    );
+    let proxy = Running::start(&yaml, None).await;
+    let client = client();
+    let started = Instant::now();
+    for id in 0..3 {
+        let url = format!("http://{}/api/coupons/{id}", proxy.addr);
+        assert_eq!(client.get(url).send().await.unwrap().status(), 200);
+    }
+    let route = eventually(&proxy, |r| r["candidate_failed"] == 3).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "each copy was cut at 200 ms, not answered after 3 s: {:?}, {route}",
+        started.elapsed()
+    );
+    assert_eq!(route["compared"], 0, "{route}");
+}
+
+#[tokio::test]
 async fn a_full_queue_drops_copies_and_counts_them_without_failing_clients() {
     let legacy = Upstream::start("legacy").await;
     let slow = Upstream::start_with_delay("coupon", Duration::from_millis(500)).await;
