@@ -4,7 +4,8 @@
 # msa-migrate also adds X-Forwarded-For/Proto/Host, a request id and a
 # traceparent to every request, which the backend then parses. Here NGINX sets
 # the same five headers, and both are run interleaved beside plain NGINX with
-# the harness's backend and load (wrk -t1 -c64, one worker each).
+# the harness's backend and load (wrk -t1 -c64, one worker each). Each round
+# prints requests/s and the p50, p90, p99 and p99.9 latencies (bench/percentiles.lua).
 #
 #   bench/proxy-same-headers.sh [--bin target/release/msa-migrate] [--rounds 5] [--secs 6]
 #
@@ -46,15 +47,15 @@ for _ in $(seq 1 50); do
 done
 [[ $ok == 1 ]] || { echo "a contender did not answer; proxy log:" >&2; tail -20 "$dir/proxy.log" >&2; exit 2; }
 declare -A names=([18090]=nginx [18092]=nginx-same-headers [18083]=candidate) rps p99
-run() { # port -> "rps p99us"
-  wrk -t1 -c64 -d"${secs}s" --latency "http://127.0.0.1:$1$path" 2>/dev/null | awk '
-    function us(v){ if (v ~ /us$/) return v+0; if (v ~ /ms$/) return (v+0)*1000; if (v ~ /s$/) return (v+0)*1000000; return v }
-    /^ +99%/ {p99=us($2)} /^Requests\/sec/ {rps=$2} END {printf "%d %d\n", rps, p99}'
+run() { # port -> "rps=… p50=… p90=… p99=… p99.9=… max=…" (µs)
+  wrk -t1 -c64 -d"${secs}s" -s bench/percentiles.lua "http://127.0.0.1:$1$path" 2>/dev/null | tail -1
 }
 for r in $(seq 1 "$rounds"); do
   for p in 18090 18092 18083; do
-    read -r a b < <(run "$p"); rps[$p]+="$a "; p99[$p]+="$b "
-    printf "round %d %-18s rps=%-7s p99=%sus\n" "$r" "${names[$p]}" "$a" "$b"
+    line=$(run "$p")
+    rps[$p]+="$(sed 's/.*rps=\([0-9]*\).*/\1/' <<<"$line") "
+    p99[$p]+="$(sed 's/.* p99=\([0-9]*\).*/\1/' <<<"$line") "
+    printf "round %d %-18s %s\n" "$r" "${names[$p]}" "$line"
   done
 done
 med() { tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
