@@ -196,7 +196,7 @@ impl Server {
             task.abort();
         }
         live.flush_traces(Duration::from_secs(5)).await;
-        if let Err(err) = store.save(&live.shadow_results().snapshot()).await {
+        if let Err(err) = store.save(&live.shadow_results().snapshot().1).await {
             tracing::error!(error = %err, "cannot save the shadow results at shutdown");
         }
     }

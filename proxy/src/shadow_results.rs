@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use http::Method;
@@ -564,6 +565,9 @@ pub struct ShadowResults {
     metrics: Arc<Metrics>,
     /// Mirrors skipped on the request path, not yet counted here.
     skips: PendingSkips,
+    /// Bumped, under the `routes` lock, by every change to them: the store
+    /// writes the aggregates only when this has moved (see [`Self::changes`]).
+    changes: AtomicU64,
 }
 
 impl std::fmt::Debug for ShadowResults {
@@ -582,6 +586,7 @@ impl ShadowResults {
             templates: ArcSwap::from_pointee(HashMap::new()),
             metrics,
             skips: PendingSkips::default(),
+            changes: AtomicU64::new(0),
         }
     }
 
@@ -609,14 +614,21 @@ impl ShadowResults {
         json!({ "routes": list })
     }
 
-    /// Every route's aggregate, for the store.
-    pub(crate) fn snapshot(&self) -> Vec<(String, RouteResults)> {
+    /// Every route's aggregate, for the store, and the count of changes it holds.
+    pub(crate) fn snapshot(&self) -> (u64, Vec<(String, RouteResults)>) {
         self.settle_skips();
-        self.routes
-            .lock()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+        let routes = self.routes.lock();
+        let changes = self.changes.load(Ordering::Relaxed);
+        let all = routes.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        (changes, all)
+    }
+
+    /// How many changes the aggregates have had: unchanged since a
+    /// [`snapshot`](Self::snapshot) that returned the same count.
+    pub(crate) fn changes(&self) -> u64 {
+        self.settle_skips();
+        let _routes = self.routes.lock();
+        self.changes.load(Ordering::Relaxed)
     }
 
     /// Adds aggregates restored from the store.
@@ -625,6 +637,7 @@ impl ShadowResults {
         for (name, results) in stored {
             routes.entry(name).or_default().absorb(results);
         }
+        self.changes.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -669,6 +682,7 @@ impl ShadowSink for ShadowResults {
         let r = routes.entry(route.to_owned()).or_default();
         let placed = r.place(method, path, fixed, true);
         r.count(placed, verdict.as_ref(), noise.as_ref());
+        self.changes.fetch_add(1, Ordering::Relaxed);
     }
 
     fn skipped(&self, route: &str, method: &Method, path: &str, reason: &'static str) {
@@ -690,6 +704,7 @@ impl ShadowResults {
         }
         let templates = self.templates.load();
         let mut routes = self.routes.lock();
+        self.changes.fetch_add(1, Ordering::Relaxed);
         for skip in skips {
             self.metrics.shadow_by(&skip.route, skip.reason, skip.count);
             let fixed = templates.get(&skip.route).map(String::as_str);

@@ -1,13 +1,14 @@
 //! Shadow results kept in SQLite (a file beside the proxy's state, the
 //! default) or PostgreSQL (for several replicas and shared reports): restored
-//! at start so counts survive restarts, written every few seconds and at
-//! shutdown, and read by `msa-migrate shadow report`. One row per route holds
-//! its aggregate (counts, differing paths and redacted examples, per route and
-//! per template, each capped). With PostgreSQL, each replica keeps its own
+//! at start so counts survive restarts, written every few seconds while they
+//! change (and at least once an hour) and at shutdown, and read by
+//! `msa-migrate shadow report`. One row per route holds its aggregate
+//! (counts, differing paths and redacted examples, per route and per
+//! template, each capped). With PostgreSQL, each replica keeps its own
 //! rows, keyed by replica name, and reports add them up.
 //!
-//! Bounded: a replica rewrites its own rows (one per route it holds) every few
-//! seconds, so its rows never grow; the rows of replicas gone (a Kubernetes
+//! Bounded: a replica rewrites its own rows (one per route it holds) in
+//! place, so its rows never grow; the rows of replicas gone (a Kubernetes
 //! pod's name changes with every rollout) and of routes no replica holds any
 //! more are deleted once nobody has written them for the retention
 //! (`state.shadow_retention`, 7 days by default): see [`ShadowStore::prune`].
@@ -307,20 +308,37 @@ fn shown(location: &Path) -> PathBuf {
 /// How often the rows nobody writes any more are looked for.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-/// Writes the aggregates every `every` until the task is stopped, and prunes
-/// the rows nobody wrote for `retention` every hour; the caller saves once
-/// more at shutdown.
+/// How long a replica's rows go unwritten at most while its aggregates do not
+/// change, so that they never look abandoned to [`ShadowStore::prune`].
+const REWRITE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Writes the aggregates every `every` while they change (and now and then
+/// when they do not, see [`REWRITE_EVERY`]) until the task is stopped, and
+/// prunes the rows nobody wrote for `retention` every hour; the caller saves
+/// once more at shutdown. An idle proxy does not rewrite every route's row
+/// every few seconds: with several replicas on one PostgreSQL store, that
+/// was every replica's every route, all day.
 pub(crate) async fn keep(
     store: ShadowStore,
     results: Arc<ShadowResults>,
     every: Duration,
     retention: Duration,
 ) {
+    let rewrite_every = (retention / 2).min(REWRITE_EVERY);
     let mut pruned = tokio::time::Instant::now();
+    // The changes the store holds, and when it was written.
+    let mut saved: Option<(u64, tokio::time::Instant)> = None;
     loop {
         tokio::time::sleep(every).await;
-        if let Err(err) = store.save(&results.snapshot()).await {
-            tracing::warn!(error = %err, "cannot write shadow results; will retry");
+        let unchanged = saved.is_some_and(|(changes, at)| {
+            changes == results.changes() && at.elapsed() < rewrite_every
+        });
+        if !unchanged {
+            let (changes, routes) = results.snapshot();
+            match store.save(&routes).await {
+                Ok(()) => saved = Some((changes, tokio::time::Instant::now())),
+                Err(err) => tracing::warn!(error = %err, "cannot write shadow results; will retry"),
+            }
         }
         if pruned.elapsed() >= PRUNE_EVERY {
             pruned = tokio::time::Instant::now();
@@ -346,12 +364,77 @@ pub(crate) async fn prune_logged(store: &ShadowStore, retention: Duration) {
 mod tests {
     use std::time::{Duration, SystemTime};
 
+    use std::sync::Arc;
+
+    use http::Method;
+
     use super::ShadowStore;
-    use crate::shadow_results::RouteResults;
+    use crate::metrics::Metrics;
+    use crate::shadow::{Captured, ShadowSink};
+    use crate::shadow_results::{RouteResults, ShadowResults, Verdict};
 
     fn results(compared: u64) -> RouteResults {
         serde_json::from_value(serde_json::json!({"compared": compared, "equal": compared}))
             .unwrap()
+    }
+
+    /// When `route`'s row was last written, once it exists.
+    async fn written_at(store: &ShadowStore, route: &str) -> String {
+        let super::Pool::Sqlite(pool) = &store.pool else {
+            unreachable!("a file store")
+        };
+        for _ in 0..100 {
+            let at: Option<String> =
+                sqlx::query_scalar("SELECT updated_at FROM shadow_routes WHERE route = ?")
+                    .bind(route)
+                    .fetch_optional(pool)
+                    .await
+                    .unwrap();
+            if let Some(at) = at {
+                return at;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("{route}'s row was never written");
+    }
+
+    #[tokio::test]
+    async fn unchanged_aggregates_are_not_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ShadowStore::open(&dir.path().join("shadow.db"))
+            .await
+            .unwrap();
+        let results = Arc::new(ShadowResults::new(
+            Arc::new(|_: &str, _: &Captured, _: &Captured| Verdict::Equal),
+            Arc::new(Metrics::new()),
+        ));
+        let every = Duration::from_millis(20);
+        let keeping = tokio::spawn(super::keep(
+            store.clone(),
+            Arc::clone(&results),
+            every,
+            Duration::from_secs(7 * 24 * 3600),
+        ));
+        let skip = || results.skipped("coupons", &Method::GET, "/api/coupons/1", "queue_full");
+        skip();
+        let first = written_at(&store, "coupons").await;
+        tokio::time::sleep(every * 10).await;
+        assert_eq!(
+            written_at(&store, "coupons").await,
+            first,
+            "ten periods without a change: not written again"
+        );
+        skip();
+        let mut later = first.clone();
+        for _ in 0..100 {
+            later = written_at(&store, "coupons").await;
+            if later != first {
+                break;
+            }
+            tokio::time::sleep(every).await;
+        }
+        assert!(later > first, "a change is written: {first} then {later}");
+        keeping.abort();
     }
 
     #[tokio::test]

@@ -629,7 +629,7 @@ fn resolve(mut raw: raw::RawConfig, base: &Path) -> Result<ProxyConfig, Vec<Prob
             written,
             "state.shadow_retention",
             format!(
-                "`{}` is too short: a running replica rewrites its rows every 2 s, but one cut off for a while must not lose them; write at least `1h` (default `7d`)",
+                "`{}` is too short: a running replica rewrites its rows at least once an hour, but one cut off for a while must not lose them; write at least `1h` (default `7d`)",
                 written.value
             ),
         );
