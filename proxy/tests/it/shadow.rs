@@ -67,20 +67,8 @@ async fn reads_are_mirrored_with_the_marker_and_compared_while_clients_see_legac
     // The two recording upstreams echo the request with their own names: every
     // pair differs at `$.upstream`, and the copy carried the marker header.
     assert_eq!(route["different"]["medium"], 5, "{route}");
-    let found: Vec<(&str, &str, u64)> = route["paths"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["path"].as_str().unwrap(),
-                p["kind"].as_str().unwrap(),
-                p["count"].as_u64().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        found,
+        differing_paths(&route),
         [
             ("$.headers.x-msa-shadow", "extra", 5),
             ("$.upstream", "value_changed", 5)
@@ -142,19 +130,11 @@ async fn response_headers_are_compared_for_plain_and_hyper_served_clients() {
         response.bytes().await.unwrap();
     }
     let route = eventually(&proxy, |r| r["compared"] == 2).await;
-    let paths: Vec<(&str, &str, u64)> = route["paths"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["path"].as_str().unwrap(),
-                p["kind"].as_str().unwrap(),
-                p["count"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(paths, [("header:x-build", "value_changed", 2)], "{route}");
+    assert_eq!(
+        differing_paths(&route),
+        [("header:x-build", "value_changed", 2)],
+        "{route}"
+    );
 }
 
 #[tokio::test]
@@ -463,6 +443,22 @@ async fn with_noise_baseline(candidate_name: &'static str) -> Value {
         response.bytes().await.unwrap();
     }
     eventually(&proxy, |r| r["compared"] == 40 && r["with_baseline"] == 40).await
+}
+
+/// A route's differing paths as (path, kind, count), in the report's order.
+fn differing_paths(route: &Value) -> Vec<(&str, &str, u64)> {
+    route["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["path"].as_str().unwrap(),
+                p["kind"].as_str().unwrap(),
+                p["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
 }
 
 fn path<'a>(route: &'a Value, name: &str) -> &'a Value {
