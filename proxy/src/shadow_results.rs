@@ -624,10 +624,10 @@ impl ShadowResults {
     }
 
     /// How many changes the aggregates have had: unchanged since a
-    /// [`snapshot`](Self::snapshot) that returned the same count.
+    /// [`snapshot`](Self::snapshot) that returned the same count. A change
+    /// still being made may not show yet; it shows at the next call.
     pub(crate) fn changes(&self) -> u64 {
         self.settle_skips();
-        let _routes = self.routes.lock();
         self.changes.load(Ordering::Relaxed)
     }
 
